@@ -1,0 +1,227 @@
+"""The `shapelang` command: check, table, solve, keras, train.
+
+Exit codes (like ruff and mypy): 0 clean; 1 diagnostics with an error (or a warning under
+`--strict`); 2 a usage, file or internal error. `check`, `table` and `solve` never import
+TensorFlow or Keras.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+from . import __version__
+from .analysis import Analysis, analyse, parse_binding
+from .diagnostics import ERROR, WARNING, Diagnostic, DiagnosticError, render_github, render_json
+from .diagnostics import render_text
+from .parser import parse
+
+EXIT_CLEAN, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parse_sets(items) -> dict:
+    bindings = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set {item}: expected NAME=VALUE")
+        try:
+            bindings[name.strip()] = parse_binding(name.strip(), value)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return bindings
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory (pass .net files, e.g. {path}/*.net)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read: {exc}") from None
+
+
+def load_and_analyse(path: str, bindings: dict) -> tuple[str, Analysis | None, list[Diagnostic]]:
+    """Source text, the analysis (None after a syntax error) and every diagnostic of a file."""
+    text = _read(path)
+    try:
+        network = parse(text, path)
+    except DiagnosticError as exc:
+        return text, None, [exc.diagnostic]
+    analysis = analyse(network, bindings)
+    return text, analysis, analysis.diagnostics
+
+
+def _print_diagnostics(diagnostics, sources, fmt, stream):
+    if fmt == "github":
+        for d in diagnostics:
+            print(render_github(d), file=stream)
+    else:
+        for d in diagnostics:
+            print(render_text(d, sources) + "\n", file=stream)
+
+
+def _plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def cmd_check(args) -> int:
+    bindings = _parse_sets(args.set)
+    fmt = args.format
+    if fmt == "auto":
+        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+    everything, sources = [], {}
+    for path in args.paths:
+        text, _, diagnostics = load_and_analyse(path, bindings)
+        sources[path] = text
+        everything += diagnostics
+    errors = sum(d.severity == ERROR for d in everything)
+    warnings = sum(d.severity == WARNING for d in everything)
+    if fmt == "json":
+        print(render_json(everything))
+    else:
+        _print_diagnostics(everything, sources, fmt, sys.stdout)
+        if fmt == "text":
+            summary = (f"{_plural(len(args.paths), 'file')} checked: {_plural(errors, 'error')}, "
+                       f"{_plural(warnings, 'warning')}")
+            print(summary)
+    failed = errors or (args.strict and warnings)
+    return EXIT_DIAGNOSTICS if failed else EXIT_CLEAN
+
+
+def _analysed_or_report(args) -> Analysis | None:
+    """For table / solve / keras: the analysis, or None after printing the errors to stderr."""
+    text, analysis, diagnostics = load_and_analyse(args.path, _parse_sets(args.set))
+    errors = [d for d in diagnostics if d.severity == ERROR]
+    if errors or analysis is None or not analysis.complete:
+        _print_diagnostics(errors, {args.path: text}, "text", sys.stderr)
+        return None
+    return analysis
+
+
+def cmd_table(args) -> int:
+    from . import report
+
+    analysis = _analysed_or_report(args)
+    if analysis is None:
+        return EXIT_DIAGNOSTICS
+    render = {"text": report.table_text, "json": report.table_json,
+              "markdown": report.table_markdown, "csv": report.table_csv}[args.format]
+    print(render(analysis))
+    return EXIT_CLEAN
+
+
+def cmd_solve(args) -> int:
+    from . import report
+
+    analysis = _analysed_or_report(args)
+    if analysis is None:
+        return EXIT_DIAGNOSTICS
+    print(report.solve_text(analysis))
+    return EXIT_CLEAN
+
+
+def cmd_keras(args) -> int:
+    from .codegen.keras import emit_keras
+
+    analysis = _analysed_or_report(args)
+    if analysis is None:
+        return EXIT_DIAGNOSTICS
+    source = emit_keras(analysis)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(source)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(source)
+    return EXIT_CLEAN
+
+
+def cmd_train(args, rest) -> int:
+    from .codegen.keras import train_from_analysis
+
+    analysis = _analysed_or_report(args)
+    if analysis is None:
+        return EXIT_DIAGNOSTICS
+    return train_from_analysis(analysis, rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shapelang",
+        description="Shapes, parameter counts, checks and Keras code for .net networks.")
+    parser.add_argument("--version", action="version", version=f"shapelang {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_set(p):
+        p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                       help="bind a network parameter (repeatable)")
+        return p
+
+    check = with_set(commands.add_parser("check", help="report every problem (a CI gate)"))
+    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.add_argument("--format", choices=("auto", "text", "json", "github"), default="auto",
+                       help="auto: github under GitHub Actions, else text")
+    check.add_argument("--strict", action="store_true", help="warnings fail too")
+    check.set_defaults(run=cmd_check)
+
+    table = with_set(commands.add_parser("table", help="every layer's shape, size, parameters"))
+    table.add_argument("path", metavar="PATH")
+    table.add_argument("--format", choices=("text", "json", "markdown", "csv"), default="text")
+    table.set_defaults(run=cmd_table)
+
+    solve = with_set(commands.add_parser("solve", help="paddings, valid and exact input sizes"))
+    solve.add_argument("path", metavar="PATH")
+    solve.set_defaults(run=cmd_solve)
+
+    keras = with_set(commands.add_parser("keras", help="emit a Keras 3 program"))
+    keras.add_argument("path", metavar="PATH")
+    keras.add_argument("-o", "--output", metavar="FILE")
+    keras.set_defaults(run=cmd_keras)
+
+    train = with_set(commands.add_parser(
+        "train", help="train with Keras (options as the generated program's `train`)"))
+    train.add_argument("path", metavar="PATH")
+    train.set_defaults(run=cmd_train)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args, rest = parser.parse_known_args(argv)
+    except SystemExit as exc:  # argparse's own usage errors and --help / --version
+        return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        if args.command == "train":
+            return args.run(args, rest)
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return args.run(args)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    except UsageError as exc:
+        print(f"shapelang: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_CLEAN
+    except KeyboardInterrupt:
+        return 130
+    except Exception:  # noqa: BLE001 — the last line of defence: never a bare traceback
+        print("shapelang: internal error (a bug in shapelang, not in your file); please report "
+              "it with the file and this trace:", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

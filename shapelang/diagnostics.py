@@ -1,0 +1,137 @@
+"""Diagnostics: what `shapelang check` reports, and the three ways it prints them.
+
+Codes by stage: SL1xx syntax, SL2xx names / arguments / types, SL3xx shapes,
+SL4xx failed `expect`, SL5xx code generation and data.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+
+from .ir import Span
+
+ERROR, WARNING, NOTE = "error", "warning", "note"
+
+#: Every code with a one-line summary; the README's table is made from this one.
+CODES = {
+    "SL101": "syntax error: a token where the grammar allows none",
+    "SL102": "syntax error: a character that starts no token",
+    "SL103": "syntax error: the file ends inside a block or bracket",
+    "SL104": "indentation does not match any outer block",
+    "SL201": "unknown layer kind",
+    "SL202": "unknown option",
+    "SL203": "missing value",
+    "SL204": "value of the wrong type",
+    "SL205": "a non-integer where an integer is required",
+    "SL206": "undefined name",
+    "SL207": "name defined twice",
+    "SL208": "too many positional values",
+    "SL209": "value out of range",
+    "SL210": "unknown function or wrong number of arguments",
+    "SL211": "division by zero",
+    "SL212": "the network has no input, or more than one, or not first",
+    "SL213": "`--set` names no parameter of the network, or gives a bad value",
+    "SL214": "unknown `train:` setting",
+    "SL301": "a layer that needs a vector got a tensor of higher rank",
+    "SL302": "a dimension becomes smaller than 1",
+    "SL303": "groups do not divide the channels",
+    "SL304": "a layer got an input of a rank it cannot take",
+    "SL305": "a stride leaves the last rows or columns unread",
+    "SL306": "`pad=same` with an even kernel pads asymmetrically",
+    "SL307": "the network is valid for no input size",
+    "SL401": "an `expect` does not hold",
+    "SL402": "an `expect` does not hold for every value of the unbound parameters",
+    "SL403": "an `expect` names an unknown quantity",
+}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    severity: str
+    message: str
+    span: Span | None
+    hint: str | None = None
+
+    def sort_key(self):
+        s = self.span
+        return (s.file, s.line, s.col) if s else ("", 0, 0)
+
+
+class DiagnosticError(Exception):
+    """Raised inside a stage when a problem makes the rest of that statement meaningless."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def error(code, message, span, hint=None) -> DiagnosticError:
+    return DiagnosticError(Diagnostic(code, ERROR, message, span, hint))
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+# ---- renderers ---------------------------------------------------------------------------
+def render_text(d: Diagnostic, sources: dict[str, str]) -> str:
+    if d.span is None:
+        out = [f"{d.severity}[{d.code}]: {d.message}"]
+    else:
+        s = d.span
+        out = [f"{s.file}:{s.line}:{s.col}: {d.severity}[{d.code}]: {d.message}"]
+        lines = sources.get(s.file, "").splitlines()
+        if 0 < s.line <= len(lines):
+            text = lines[s.line - 1].expandtabs(1)
+            end = s.end_col if s.end_line == s.line else len(text) + 1
+            width = max(1, min(end, len(text) + 1) - s.col)
+            out.append("    " + text)
+            out.append("    " + " " * (s.col - 1) + "^" * width)
+    if d.hint:
+        out.append(f"hint: {d.hint}")
+    return "\n".join(out)
+
+
+def _github_escape(text: str, property_value: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def render_github(d: Diagnostic) -> str:
+    level = {"error": "error", "warning": "warning", "note": "notice"}[d.severity]
+    message = f"[{d.code}] {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
+    props = []
+    if d.span:
+        props = [
+            f"file={_github_escape(d.span.file, True)}",
+            f"line={d.span.line}",
+            f"col={d.span.col}",
+            f"endLine={d.span.end_line}",
+            f"endColumn={d.span.end_col}",
+        ]
+    props.append(f"title={_github_escape('shapelang ' + d.code, True)}")
+    return f"::{level} {','.join(props)}::{_github_escape(message)}"
+
+
+def to_json(d: Diagnostic) -> dict:
+    s = d.span
+    return {
+        "code": d.code,
+        "severity": d.severity,
+        "message": d.message,
+        "hint": d.hint,
+        "file": s.file if s else None,
+        "line": s.line if s else None,
+        "col": s.col if s else None,
+        "end_line": s.end_line if s else None,
+        "end_col": s.end_col if s else None,
+    }
+
+
+def render_json(diagnostics: list[Diagnostic]) -> str:
+    return json.dumps([to_json(d) for d in diagnostics], indent=2)

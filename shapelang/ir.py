@@ -1,0 +1,145 @@
+"""The intermediate representation: frozen dataclasses, every node with its source span.
+
+A network is a graph of named tensors: each `Layer` reads the tensors named in `inputs` and
+writes the tensor named `output`. The v0 syntax only chains layers, so each layer reads the
+previous one's output; branches and merges use the same nodes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of a source file; lines and columns count from 1, `end_col` is exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def to(self, other: Span) -> Span:
+        return Span(self.file, self.line, self.col, other.end_line, other.end_col)
+
+
+# ---- expressions -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Expr:
+    span: Span
+
+
+@dataclass(frozen=True)
+class Number(Expr):
+    value: Fraction
+    text: str
+
+
+@dataclass(frozen=True)
+class Name(Expr):
+    id: str
+
+
+@dataclass(frozen=True)
+class BinOp(Expr):
+    op: str  # one of + - * / // % **
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Neg(Expr):
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    function: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class TupleExpr(Expr):
+    """`(a, b)` — a pair such as a kernel's height × width."""
+
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class ListExpr(Expr):
+    """`[a, b, c]` — a shape."""
+
+    items: tuple[Expr, ...]
+
+
+# ---- statements ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    value: Expr
+    span: Span
+    key_span: Span
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer line. `positional` still holds a trailing activation name: which bare names
+    are activations is the layer registry's knowledge, not the parser's."""
+
+    op: str
+    label: str | None
+    positional: tuple[Expr, ...]
+    options: tuple[Option, ...]
+    span: Span
+    op_span: Span
+    inputs: tuple[str, ...] = ()
+    output: str = ""
+
+
+@dataclass(frozen=True)
+class Let:
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Expect:
+    subject: str  # params, trainable, non_trainable, macs, output, or a layer label
+    comparison: str
+    value: Expr
+    span: Span
+    subject_span: Span
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A line of the `train:` block: `optimizer sgd lr=1e-3 momentum=0.9`."""
+
+    key: str
+    positional: tuple[Expr, ...]
+    options: tuple[Option, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    parameters: tuple[Parameter, ...]
+    statements: tuple[Layer | Let | Expect, ...]
+    train: tuple[Setting, ...]
+    span: Span
+    source: str = field(repr=False, default="")
+    path: str = "<string>"
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        return tuple(s for s in self.statements if isinstance(s, Layer))

@@ -1,0 +1,81 @@
+"""`conv` — a convolution over 1 to 3 spatial axes, channels last.
+
+    conv 96 k=11 s=4 relu             # 227×227×3 → 55×55×96, 34,944 parameters
+    conv 256 k=5 pad=same relu        # keeps the spatial size
+    conv 64 k=(3, 5) pad=1 d=2 groups=4 bias=false
+
+Parameters: kh·kw·(C_in/groups)·filters + filters (bias).
+MACs: out_h·out_w·filters·kh·kw·C_in/groups (bias additions not counted).
+Keras: `ConvND`; explicit padding becomes `ZeroPaddingND` followed by a `valid` convolution.
+"""
+import sympy
+
+from ..diagnostics import error
+from .base import Boolean, Integer, IntegerOrTuple, KerasLayer, LayerKind, Opt, Padding, product
+from .window import window
+
+
+class Conv(LayerKind):
+    op = "conv"
+    doc = __doc__
+    takes_activation = True
+    positional = (Opt("filters", Integer(1), doc="output channels"),)
+    options = (
+        Opt("kernel", IntegerOrTuple(1), short="k", doc="window size, or (height, width)"),
+        Opt("stride", IntegerOrTuple(1), sympy.Integer(1), short="s"),
+        Opt("padding", Padding(), "valid", short="pad"),
+        Opt("dilation", IntegerOrTuple(1), sympy.Integer(1), short="d"),
+        Opt("groups", Integer(1), sympy.Integer(1)),
+        Opt("bias", Boolean(), True),
+    )
+
+    def output_shape(self, a, shapes, ctx):
+        (shape,) = shapes
+        channels = shape[-1]
+        for what, count in (("input channels", channels), ("filters", a.filters)):
+            if a.groups != 1 and sympy.Mod(count, a.groups).is_zero is False:
+                raise error("SL303", f"groups={a.groups} does not divide the {count} {what}",
+                            a.span("groups"), f"use a divisor of {count}")
+        if any(s != 1 for s in _axes(a.stride)) and any(d != 1 for d in _axes(a.dilation)):
+            raise error("SL209", "a convolution cannot have both a stride and a dilation above 1"
+                        " (TensorFlow / Keras refuse it)", a.span("dilation"),
+                        "use s=1 with the dilation, then pool or stride in a separate layer")
+        sizes, pads, kernel = window(a, shape, a.kernel, a.stride, a.dilation, a.padding, ctx)
+        a.values["_kernel"], a.values["_padding"] = kernel, pads
+        return sizes + (a.filters,)
+
+    def parameters(self, a, shapes, out):
+        weights = product(a._kernel) * shapes[0][-1] / a.groups * a.filters
+        return (weights + (a.filters if a.bias else 0), sympy.Integer(0))
+
+    def macs(self, a, shapes, out):
+        return product(out) * product(a._kernel) * shapes[0][-1] / a.groups
+
+    def keras(self, a, shapes, out, ctx):
+        rank = len(out) - 1
+        calls = []
+        padding = a.padding
+        if padding not in ("valid", "same"):
+            calls.append(KerasLayer(f"ZeroPadding{rank}D",
+                                    {"padding": tuple(tuple(p) for p in a._padding)}, "_pad"))
+            padding = "valid"
+        kwargs = {"filters": a.filters, "kernel_size": a._kernel,
+                  "strides": _tuple(a.stride, rank), "padding": padding}
+        if any(d != 1 for d in _axes(a.dilation)):
+            kwargs["dilation_rate"] = _tuple(a.dilation, rank)
+        if a.groups != 1:
+            kwargs["groups"] = a.groups
+        if not a.bias:
+            kwargs["use_bias"] = False
+        if a.activation:
+            kwargs["activation"] = a.activation
+        calls.append(KerasLayer(f"Conv{rank}D", kwargs))
+        return calls
+
+
+def _axes(value):
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _tuple(value, rank):
+    return value if isinstance(value, tuple) else (value,) * rank

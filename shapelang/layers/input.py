@@ -1,0 +1,18 @@
+"""`input` — one example's shape, channels last; the batch axis is implicit. First, once.
+
+    input [H, W, 3]
+"""
+from .base import KerasLayer, LayerKind, Opt, ShapeList
+
+
+class Input(LayerKind):
+    op = "input"
+    doc = __doc__
+    inputs = 0
+    positional = (Opt("shape", ShapeList()),)
+
+    def output_shape(self, a, shapes, ctx):
+        return a.shape
+
+    def keras(self, a, shapes, out, ctx):
+        return [KerasLayer("Input", {"shape": a.shape})]

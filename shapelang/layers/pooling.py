@@ -1,0 +1,54 @@
+"""`maxpool` and `avgpool` — pooling windows over the spatial axes; channels are kept.
+
+    maxpool k=3 s=2                   # 55×55×96 → 27×27×96
+    avgpool                           # k=2, s=k: halves each spatial axis
+    maxpool k=3 s=2 pad=same
+
+The stride defaults to the kernel (Keras's `strides=None`). No parameters; MACs are 0
+(a comparison or an addition is no multiply-accumulate).
+"""
+from .base import IntegerOrTuple, KerasLayer, LayerKind, Opt, Padding
+from .window import window
+
+import sympy
+
+
+class _Pooling(LayerKind):
+    keras_name = ""
+    options = (
+        Opt("kernel", IntegerOrTuple(1), sympy.Integer(2), short="k"),
+        Opt("stride", IntegerOrTuple(1), None, short="s", doc="defaults to the kernel"),
+        Opt("padding", Padding(), "valid", short="pad"),
+    )
+
+    def output_shape(self, a, shapes, ctx):
+        (shape,) = shapes
+        stride = a.kernel if a.stride is None else a.stride
+        sizes, pads, kernel = window(a, shape, a.kernel, stride, sympy.Integer(1), a.padding, ctx)
+        a.values["_kernel"], a.values["_stride"], a.values["_padding"] = kernel, stride, pads
+        return sizes + (shape[-1],)
+
+    def keras(self, a, shapes, out, ctx):
+        rank = len(out) - 1
+        calls = []
+        padding = a.padding
+        if padding not in ("valid", "same"):
+            calls.append(KerasLayer(f"ZeroPadding{rank}D",
+                                    {"padding": tuple(tuple(p) for p in a._padding)}, "_pad"))
+            padding = "valid"
+        stride = a._stride if isinstance(a._stride, tuple) else (a._stride,) * rank
+        calls.append(KerasLayer(f"{self.keras_name}{rank}D", {
+            "pool_size": a._kernel, "strides": stride, "padding": padding}))
+        return calls
+
+
+class MaxPool(_Pooling):
+    op = "maxpool"
+    doc = __doc__
+    keras_name = "MaxPooling"
+
+
+class AvgPool(_Pooling):
+    op = "avgpool"
+    doc = __doc__
+    keras_name = "AveragePooling"

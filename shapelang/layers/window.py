@@ -1,0 +1,64 @@
+"""The sliding-window arithmetic shared by convolutions and pooling (channels last).
+
+Along one axis, input n, kernel k, stride s, dilation d, k_eff = d·(k − 1) + 1:
+- `valid`:      floor((n − k_eff)/s) + 1, needs n ≥ k_eff;
+- explicit P:   floor((n + 2P − k_eff)/s) + 1, needs n + 2P ≥ k_eff;
+- `same`:       ceil(n/s) (TensorFlow / Keras); the padding that achieves it totals
+                max((ceil(n/s) − 1)·s + k_eff − n, 0), split (⌊t/2⌋, ⌈t/2⌉), the extra row
+                after, as TensorFlow does.
+Where (n + pads − k_eff) is not a multiple of s, the last (n + pads − k_eff) mod s rows are
+never read.
+"""
+from __future__ import annotations
+
+import sympy
+
+from ..diagnostics import error
+from .base import Args, per_axis
+
+AXIS_NAMES = {1: ("steps",), 2: ("rows", "columns"), 3: ("planes", "rows", "columns")}
+
+
+def spatial_rank(a: Args, shape, op: str) -> int:
+    rank = len(shape) - 1
+    if rank not in AXIS_NAMES:
+        raise error("SL304", f"`{op}` needs an input with 1 to 3 spatial axes and channels "
+                    f"last, got {list(shape)}", a.layer.span,
+                    "a vector has no spatial axes: use `dense`, or `reshape` it first")
+    return rank
+
+
+def window(a: Args, shape, kernel, stride, dilation, padding, ctx):
+    """Output spatial sizes and the (before, after) padding of every spatial axis."""
+    rank = spatial_rank(a, shape, a.layer.op)
+    kernel = per_axis(kernel, rank, a.span("kernel"), "kernel")
+    stride = per_axis(stride, rank, a.span("stride"), "stride")
+    dilation = per_axis(dilation, rank, a.span("dilation"), "dilation")
+    explicit = None if padding in ("valid", "same") else per_axis(padding, rank,
+                                                                  a.span("padding"), "padding")
+    sizes, pads = [], []
+    for axis, (n, k, s, d) in enumerate(zip(shape[:-1], kernel, stride, dilation)):
+        what = AXIS_NAMES[rank][axis]
+        k_eff = d * (k - 1) + 1
+        if padding == "same":
+            out = sympy.ceiling(n / s)
+            total = sympy.Max((out - 1) * s + k_eff - n, 0)
+            before = sympy.floor(total / 2)
+            pad = (before, total - before)
+            if s == 1 and total.is_number and total % 2 == 1:
+                ctx.note("SL306", f"`pad=same` with an even kernel ({k_eff} {what}) pads "
+                         f"asymmetrically: {pad[0]} before, {pad[1]} after",
+                         a.span("kernel"),
+                         "Keras and TensorFlow put the extra row after; an odd kernel pads "
+                         "symmetrically")
+        else:
+            p = explicit[axis] if explicit else sympy.Integer(0)
+            pad = (p, p)
+            reach = n + 2 * p
+            ctx.require_at_least(reach, k_eff, what, a.layer,
+                                 f"the {k_eff}-wide window" + (f" with padding {p}" if p else ""))
+            out = sympy.floor((reach - k_eff) / s) + 1
+            ctx.stride_remainder(reach - k_eff, s, what, a.layer)
+        sizes.append(out)
+        pads.append(pad)
+    return tuple(sizes), tuple(pads), kernel

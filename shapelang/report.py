@@ -1,0 +1,156 @@
+"""What `table` and `solve` print: an `Analysis` as text, JSON, Markdown or CSV."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from .analysis import Analysis, as_int
+from .solve import input_size_report, pretty
+
+CONVENTION = "MACs: multiply-accumulates for one example, bias additions excluded; FLOPs = 2·MACs"
+
+_COLUMNS = ("#", "layer", "op", "activation shape", "activation size", "#params", "trainable",
+            "non-trainable", "MACs")
+
+
+def _number(value, grouped: bool) -> str:
+    value = as_int(value)
+    if isinstance(value, int):
+        return f"{value:,}" if grouped else str(value)
+    return value
+
+
+def _shape(shape) -> str:
+    return "[" + ", ".join(pretty(d) for d in shape) + "]"
+
+
+def _rows(analysis: Analysis, grouped: bool):
+    for r in analysis.layers:
+        yield (str(r.index), r.name, r.op, _shape(r.shape), _number(r.size, grouped),
+               _number(r.params, grouped), _number(r.trainable, grouped),
+               _number(r.non_trainable, grouped), _number(r.macs, grouped))
+
+
+def _total_row(analysis: Analysis, grouped: bool):
+    return ("", "total", "", "", "", *(_number(analysis.total(k), grouped)
+                                       for k in ("params", "trainable", "non_trainable", "macs")))
+
+
+def _heading(analysis: Analysis) -> str:
+    bound = ", ".join(f"{k}={pretty(v)}" for k, v in analysis.bindings.items())
+    free = ", ".join(analysis.symbols)
+    parts = [f"network {analysis.network.name}"]
+    if bound:
+        parts.append(f"with {bound}")
+    if free:
+        parts.append(f"({free} unbound: closed forms)")
+    return " ".join(parts)
+
+
+def table_text(analysis: Analysis) -> str:
+    rows = [_COLUMNS, *_rows(analysis, True), _total_row(analysis, True)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    numeric = {0, 4, 5, 6, 7, 8}
+
+    def line(row):
+        cells = [c.rjust(w) if i in numeric else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(row, widths))]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [_heading(analysis), "", line(rows[0]), rule, *(line(r) for r in rows[1:-1]), rule,
+           line(rows[-1]), "", CONVENTION]
+    return "\n".join(out)
+
+
+def table_markdown(analysis: Analysis) -> str:
+    numeric = {0, 4, 5, 6, 7, 8}
+    out = [f"**{_heading(analysis)}**", "", "| " + " | ".join(_COLUMNS) + " |",
+           "|" + "|".join("---:" if i in numeric else "---" for i in range(len(_COLUMNS))) + "|"]
+    for row in [*_rows(analysis, True), _total_row(analysis, True)]:
+        cells = [c.replace("|", "\\|") for c in row]
+        if row[1] == "total":
+            cells = [f"**{c}**" if c else c for c in cells]
+        out.append("| " + " | ".join(cells) + " |")
+    out += ["", f"_{CONVENTION}_"]
+    return "\n".join(out)
+
+
+def table_csv(analysis: Analysis) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["index", "name", "op", "shape", "size", "params", "trainable",
+                     "non_trainable", "macs"])
+    writer.writerows(_rows(analysis, False))
+    writer.writerow(["", "total", "", "", "", *(_number(analysis.total(k), False)
+                                                for k in ("params", "trainable", "non_trainable",
+                                                          "macs"))])
+    return buffer.getvalue().rstrip("\n")
+
+
+def table_json(analysis: Analysis) -> str:
+    """The machine contract of DESIGN.md: integers when bound, closed-form strings when not."""
+    layers = []
+    for r in analysis.layers:
+        layers.append({
+            "index": r.index, "name": r.name, "op": r.op, "line": r.layer.span.line,
+            "inputs": list(r.inputs), "shape": [as_int(d) for d in r.shape],
+            "size": as_int(r.size), "params": as_int(r.params),
+            "trainable": as_int(r.trainable), "non_trainable": as_int(r.non_trainable),
+            "macs": as_int(r.macs),
+            "padding": None if r.padding is None else [[as_int(p) for p in axis]
+                                                       for axis in r.padding],
+        })
+    document = {
+        "network": analysis.network.name,
+        "bindings": {k: as_int(v) if v.is_Integer else pretty(v)
+                     for k, v in analysis.bindings.items()},
+        "symbols": list(analysis.symbols),
+        "layers": layers,
+        "total": {k: as_int(analysis.total(k))
+                  for k in ("params", "trainable", "non_trainable", "macs")},
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def solve_text(analysis: Analysis) -> str:
+    out = [_heading(analysis), ""]
+    reports = input_size_report(analysis)
+    out.append("input sizes:")
+    if not reports:
+        out.append("  (the input has no spatial axes)")
+    for rep in reports:
+        label = rep.axis if rep.symbol == rep.axis else f"{rep.axis} ({rep.symbol})"
+        if rep.domain is None:
+            out.append(f"  {label}: any size; no window or stride constrains it")
+            continue
+        valid = rep.domain.describe_least()
+        exact = rep.domain.describe_exact() or "not periodic in a small modulus"
+        out.append(f"  {label}: valid for {valid}")
+        out.append(f"    exact (no stride leaves {rep.axis} unread): {exact}")
+        if rep.value is not None and rep.domain.residues:
+            below, above = rep.domain.nearest_exact(int(rep.value))
+            if below == above == int(rep.value):
+                out.append(f"    {rep.value} is exact")
+            else:
+                near = ", ".join(str(v) for v in dict.fromkeys((below, above)) if v is not None)
+                out.append(f"    {rep.value} is not exact; nearest exact: {near}")
+    padded = [r for r in analysis.layers
+              if r.padding is not None and r.args.values.get("padding") == "same"]
+    out += ["", "paddings solved for pad=same (before, after) per axis:"]
+    if not padded:
+        out.append("  (no layer uses pad=same)")
+    for r in padded:
+        kernel = "×".join(pretty(k) for k in r.args.values["_kernel"])
+        stride = r.args.values.get("_stride", r.args.values.get("stride"))
+        stride = "×".join(pretty(s) for s in stride) if isinstance(stride, tuple) else pretty(
+            stride)
+        pads = "; ".join(f"({pretty(b)}, {pretty(a)})" for b, a in r.padding)
+        out.append(f"  line {r.layer.span.line:<4} {r.name:<14} k={kernel} s={stride}: {pads}")
+    conditions = [c for c in analysis.minimum_sizes if len(c.value.free_symbols) > 1]
+    if conditions:
+        out += ["", "conditions in several symbols:"]
+        for c in conditions:
+            out.append(f"  line {c.layer.span.line}: {pretty(c.value)} ≥ {c.minimum}")
+    return "\n".join(out)
