@@ -13,9 +13,10 @@ import sympy
 
 from . import ir
 from .diagnostics import ERROR, NOTE, WARNING, Diagnostic, DiagnosticError, did_you_mean, error
-from .expr import evaluate, positive_integer_symbol, require_integer, show
+from .expr import POISON, Poisoned, evaluate, positive_integer_symbol, require_integer, show
 from .layers import REGISTRY, Args, Shape
 from .layers.base import product
+from .train_block import train_settings
 
 #: What `expect` can name besides a layer label.
 EXPECT_SUBJECTS = ("params", "trainable", "non_trainable", "macs", "flops", "output", "size")
@@ -78,6 +79,7 @@ class Analysis:
     remainders: list[StrideRemainder] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     complete: bool = True  # every layer's shape was derived
+    train: dict = field(default_factory=dict)  # the `train:` block, as the program's defaults
     hint_axes: dict = field(default_factory=dict, repr=False)  # SL305 diagnostic → its axis
 
     @property
@@ -173,6 +175,8 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
             except DiagnosticError as exc:
                 analysis.diagnostics.append(exc.diagnostic)
                 value = positive_integer_symbol(parameter.name)
+            except Poisoned:
+                value = positive_integer_symbol(parameter.name)
         else:
             value = positive_integer_symbol(parameter.name)
         if isinstance(value, sympy.Symbol):
@@ -182,6 +186,7 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
         env[parameter.name] = value
 
     _walk(network, analysis, env, input_override)
+    analysis.train = train_settings(network.train, env, analysis.diagnostics)
     if not checks:
         return analysis
     _add_size_hints(analysis)
@@ -195,6 +200,8 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
                     check_expects(analysis, statement, env)
                 except DiagnosticError as exc:
                     analysis.diagnostics.append(exc.diagnostic)
+                except Poisoned:
+                    pass
     analysis.diagnostics.sort(key=Diagnostic.sort_key)
     return analysis
 
@@ -238,6 +245,10 @@ def _walk(network: ir.Network, analysis: Analysis, env: dict, input_override):
                 env[statement.name] = evaluate(statement.value, env)
             except DiagnosticError as exc:
                 analysis.diagnostics.append(exc.diagnostic)
+                env[statement.name] = POISON
+                analysis.complete = False
+            except Poisoned:
+                env[statement.name] = POISON
                 analysis.complete = False
             continue
         if not isinstance(statement, ir.Layer):
@@ -275,6 +286,9 @@ def _walk(network: ir.Network, analysis: Analysis, env: dict, input_override):
             args = kind.bind(layer, env)
         except DiagnosticError as exc:
             analysis.diagnostics.append(exc.diagnostic)
+            analysis.complete = False
+            continue
+        except Poisoned:
             analysis.complete = False
             continue
         if not analysis.complete:

@@ -17,6 +17,14 @@ from .diagnostics import did_you_mean, error
 Value = object  # a sympy expression, a tuple or list of them, or a Keyword
 
 
+class Poisoned(Exception):
+    """A name whose definition already failed (and was reported): its uses are not errors of
+    their own."""
+
+
+POISON = object()  # the value of such a name
+
+
 @dataclass(frozen=True)
 class Keyword:
     """A bare name that is no variable — `same`, `valid`, `relu`, `true` — left for the option
@@ -61,6 +69,8 @@ def evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool = False) -> Va
         return sympy.Rational(node.value.numerator, node.value.denominator)
     if isinstance(node, ir.Name):
         if node.id in env:
+            if env[node.id] is POISON:
+                raise Poisoned(node.id)
             return env[node.id]
         if keywords:
             return Keyword(node.id, node.span)

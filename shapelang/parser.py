@@ -84,7 +84,8 @@ def _syntax_diagnostic(exc: UnexpectedInput, path: str, text: str):
         span = ir.Span(path, line, col, line, col + 1)
         return error("SL102", f"unexpected character {char!r}", span, hint)
     if isinstance(exc, UnexpectedEOF) or (
-        isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
+        isinstance(exc, UnexpectedToken) and exc.token.type in ("$END", "_DEDENT")
+        and not str(exc.token)
     ):
         lines = text.splitlines() or [""]
         span = ir.Span(path, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
@@ -125,9 +126,11 @@ def parse(text: str, path: str = "<string>") -> ir.Network:
         raise _syntax_diagnostic(exc, path, text) from None
     except DedentError as exc:
         line = _dedent_line(text)
-        span = ir.Span(path, line, 1, line, 2)
+        source_line = text.splitlines()[line - 1]
+        col = len(source_line) - len(source_line.lstrip(" \t")) + 1
+        span = ir.Span(path, line, col, line, col + 1)
         raise error("SL104", "this line's indentation matches no outer block", span,
-                    f"indent it like the lines of its block ({exc})") from None
+                    "indent it exactly like the other lines of its block") from None
     return _Builder(path, text).build(tree)
 
 

@@ -5,6 +5,8 @@ import csv
 import io
 import json
 
+import sympy
+
 from .analysis import Analysis, as_int
 from .solve import input_size_report, pretty
 
@@ -14,27 +16,65 @@ _COLUMNS = ("#", "layer", "op", "activation shape", "activation size", "#params"
             "non-trainable", "MACs")
 
 
-def _number(value, grouped: bool) -> str:
-    value = as_int(value)
+class _Legend:
+    """Short names for the closed-form sizes of a symbolic network, so that a table stays
+    readable: `h1 = floor((H - 11)/4) + 1`, then `[h1, w1, 96]` and `96*h1*w1`."""
+
+    def __init__(self, analysis: Analysis | None):
+        self.names: dict = {}  # closed form → its short symbol
+        self.lines: list[str] = []
+        if analysis is None or not analysis.symbols:
+            return
+        letters = {0: "h", 1: "w"}
+        counts: dict[str, int] = {}
+        for r in analysis.layers:
+            spatial = r.shape[:-1] if len(r.shape) > 1 else ()
+            for axis, dim in enumerate(spatial):
+                if dim.is_number or dim.is_Symbol or dim in self.names:
+                    continue
+                letter = letters.get(axis, f"d{axis}_") if len(spatial) == 2 else f"d{axis}_"
+                counts[letter] = counts.get(letter, 0) + 1
+                short = sympy.Symbol(f"{letter}{counts[letter]}")
+                self.lines.append(f"{short} = {pretty(self.shorten(dim))}")
+                self.names[dim] = short
+
+    def shorten(self, value):
+        return value.xreplace(self.names) if self.names else value
+
+    def show(self, value) -> str:
+        return pretty(self.shorten(value))
+
+
+def _number(value, grouped: bool, legend: _Legend | None = None) -> str:
+    value = as_int(value) if legend is None else value
+    if isinstance(value, sympy.Basic):
+        value = int(value) if value.is_Integer else legend.show(value)
     if isinstance(value, int):
         return f"{value:,}" if grouped else str(value)
     return value
 
 
-def _shape(shape) -> str:
-    return "[" + ", ".join(pretty(d) for d in shape) + "]"
+def _shape(shape, legend: _Legend | None = None) -> str:
+    show = legend.show if legend else pretty
+    return "[" + ", ".join(show(d) for d in shape) + "]"
 
 
-def _rows(analysis: Analysis, grouped: bool):
+def _rows(analysis: Analysis, grouped: bool, legend: _Legend | None = None):
     for r in analysis.layers:
-        yield (str(r.index), r.name, r.op, _shape(r.shape), _number(r.size, grouped),
-               _number(r.params, grouped), _number(r.trainable, grouped),
-               _number(r.non_trainable, grouped), _number(r.macs, grouped))
+        yield (str(r.index), r.name, r.op, _shape(r.shape, legend),
+               *(_number(v, grouped, legend)
+                 for v in (r.size, r.params, r.trainable, r.non_trainable, r.macs)))
 
 
-def _total_row(analysis: Analysis, grouped: bool):
-    return ("", "total", "", "", "", *(_number(analysis.total(k), grouped)
+def _total_row(analysis: Analysis, grouped: bool, legend: _Legend | None = None):
+    return ("", "total", "", "", "", *(_number(analysis.total(k), grouped, legend)
                                        for k in ("params", "trainable", "non_trainable", "macs")))
+
+
+def _legend_lines(legend: _Legend) -> list[str]:
+    if not legend.lines:
+        return []
+    return ["", "where"] + [f"  {line}" for line in legend.lines]
 
 
 def _heading(analysis: Analysis) -> str:
@@ -49,7 +89,8 @@ def _heading(analysis: Analysis) -> str:
 
 
 def table_text(analysis: Analysis) -> str:
-    rows = [_COLUMNS, *_rows(analysis, True), _total_row(analysis, True)]
+    legend = _Legend(analysis)
+    rows = [_COLUMNS, *_rows(analysis, True, legend), _total_row(analysis, True, legend)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
     numeric = {0, 4, 5, 6, 7, 8}
 
@@ -60,19 +101,22 @@ def table_text(analysis: Analysis) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     out = [_heading(analysis), "", line(rows[0]), rule, *(line(r) for r in rows[1:-1]), rule,
-           line(rows[-1]), "", CONVENTION]
+           line(rows[-1]), *_legend_lines(legend), "", CONVENTION]
     return "\n".join(out)
 
 
 def table_markdown(analysis: Analysis) -> str:
     numeric = {0, 4, 5, 6, 7, 8}
+    legend = _Legend(analysis)
     out = [f"**{_heading(analysis)}**", "", "| " + " | ".join(_COLUMNS) + " |",
            "|" + "|".join("---:" if i in numeric else "---" for i in range(len(_COLUMNS))) + "|"]
-    for row in [*_rows(analysis, True), _total_row(analysis, True)]:
+    for row in [*_rows(analysis, True, legend), _total_row(analysis, True, legend)]:
         cells = [c.replace("|", "\\|") for c in row]
         if row[1] == "total":
             cells = [f"**{c}**" if c else c for c in cells]
         out.append("| " + " | ".join(cells) + " |")
+    if legend.lines:
+        out += ["", "where " + "; ".join(f"`{line}`" for line in legend.lines)]
     out += ["", f"_{CONVENTION}_"]
     return "\n".join(out)
 

@@ -35,7 +35,7 @@ class _Printer(StrPrinter):
         return f"ceil({self._print(sympy.together(expr.args[0]))})"
 
 
-_printer = _Printer({"order": "none"})
+_printer = _Printer()
 
 
 def pretty(value) -> str:
@@ -264,7 +264,7 @@ def _counterexample(analysis, expect, differences, symbols):
         else:
             holds = bool(compare(values[0], 0))
         if not holds:
-            return {str(s): int(v) for s, v in at.items()}
+            return {s: int(v) for s, v in at.items()}
     return None
 
 
