@@ -61,12 +61,15 @@ class MinimumSize:
 
 @dataclass(frozen=True)
 class StrideRemainder:
-    """`numerator` mod `stride` rows (or columns) are never read by one layer."""
+    """`numerator` mod `stride` rows (or columns) of `size` are never read by one layer.
+    A `pad=same` layer reads every row (`numerator` 0) but its stride still counts in the
+    period of the exact sizes."""
 
     numerator: sympy.Expr
     stride: sympy.Expr
     axis: str
     layer: ir.Layer
+    size: sympy.Expr
 
 
 @dataclass
@@ -115,11 +118,11 @@ class _LayerContext:
             return
         self.analysis.minimum_sizes.append(MinimumSize(value, minimum, axis, layer, what))
 
-    def stride_remainder(self, numerator, stride, axis, layer):
+    def stride_remainder(self, numerator, stride, axis, layer, size):
         numerator, stride = as_expr(numerator), as_expr(stride)
         if stride == 1:
             return
-        remainder = StrideRemainder(numerator, stride, axis, layer)
+        remainder = StrideRemainder(numerator, stride, axis, layer, as_expr(size))
         self.analysis.remainders.append(remainder)
         if numerator.is_number and stride.is_number and numerator % stride:
             dropped = numerator % stride

@@ -1087,7 +1087,9 @@ def _train_combination(network, settings, data, strategy, args, log_path):
     )
     seconds = time.perf_counter() - start
     logs = _last_logs(history)
-    learning_rate = keras.ops.convert_to_numpy(model.optimizer.learning_rate)
+    learning_rate = settings.optimizer_options.get("learning_rate")
+    if learning_rate is None:  # the optimizer's default, a float32 variable
+        learning_rate = float(f"{float(model.optimizer.learning_rate.numpy()):.7g}")
     return {
         "batch": settings.batch,
         "lr": float(learning_rate),

@@ -119,7 +119,7 @@ def domains(analysis: Analysis) -> dict[str, Domain]:
     for name, symbol in analysis.symbols.items():
         constraints = [c for c in analysis.minimum_sizes if c.value.free_symbols == {symbol}
                        and not c.minimum.free_symbols]
-        remainders = [r for r in analysis.remainders if r.numerator.free_symbols == {symbol}
+        remainders = [r for r in analysis.remainders if r.size.free_symbols == {symbol}
                       and r.stride.is_number]
         if not constraints and not remainders:
             continue

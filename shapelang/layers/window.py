@@ -45,6 +45,7 @@ def window(a: Args, shape, kernel, stride, dilation, padding, ctx):
             total = sympy.Max((out - 1) * s + k_eff - n, 0)
             before = sympy.floor(total / 2)
             pad = (before, total - before)
+            ctx.stride_remainder(0, s, what, a.layer, n)
             if s == 1 and total.is_number and total % 2 == 1:
                 ctx.note("SL306", f"`pad=same` with an even kernel ({k_eff} {what}) pads "
                          f"asymmetrically: {pad[0]} before, {pad[1]} after",
@@ -58,7 +59,7 @@ def window(a: Args, shape, kernel, stride, dilation, padding, ctx):
             ctx.require_at_least(reach, k_eff, what, a.layer,
                                  f"the {k_eff}-wide window" + (f" with padding {p}" if p else ""))
             out = sympy.floor((reach - k_eff) / s) + 1
-            ctx.stride_remainder(reach - k_eff, s, what, a.layer)
+            ctx.stride_remainder(reach - k_eff, s, what, a.layer, n)
         sizes.append(out)
         pads.append(pad)
     return tuple(sizes), tuple(pads), kernel
