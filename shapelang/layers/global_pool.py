@@ -1,6 +1,7 @@
 """`globalavgpool` and `globalmaxpool` — one value per channel over all spatial axes.
 
     globalavgpool                     # 7×7×2048 → [2048]
+    globalmaxpool                     # 7×7×8 → [8]
 
 No parameters; MACs 0.
 """
