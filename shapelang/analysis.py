@@ -149,11 +149,14 @@ def parse_binding(name: str, text: str):
 
 
 def analyse(network: ir.Network, bindings: dict | None = None, *,
-            input_override: Shape | None = None, checks: bool = True) -> Analysis:
+            input_override: Shape | None = None, checks: bool = True,
+            all_symbolic: bool = False) -> Analysis:
     """Analyse `network` with some parameters bound (`bindings`: name → number). Parameters
     neither bound nor defaulted stay symbols. Never raises for a problem in the network: every
     problem is in `.diagnostics`. `checks=False` skips the domain and `expect` checks and the
-    hints that need a second analysis (solve's re-analyses use it)."""
+    hints that need a second analysis (solve's re-analyses use it). `all_symbolic` makes every
+    parameter a symbol, defaults and bindings aside (a positive integer, or a positive real where
+    the default is not an integer): the code generator writes layer arguments from it."""
     bindings = dict(bindings or {})
     analysis = Analysis(network, {}, {})
     env: dict = {}
@@ -169,7 +172,11 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
         if parameter.name in env:
             analysis.diagnostics.append(_duplicate(parameter.name, parameter.span))
             continue
-        if parameter.name in bindings:
+        if all_symbolic:
+            default = evaluate_default(parameter, env)
+            integer = default is None or default.is_integer is not False
+            value = sympy.Symbol(parameter.name, positive=True, integer=integer or None)
+        elif parameter.name in bindings:
             value = bindings[parameter.name]
             value = value if isinstance(value, sympy.Basic) else sympy.Rational(value)
         elif parameter.default is not None:
@@ -207,6 +214,17 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
                     pass
     analysis.diagnostics.sort(key=Diagnostic.sort_key)
     return analysis
+
+
+def evaluate_default(parameter: ir.Parameter, env: dict):
+    """A parameter's default as a number, or None (no default, or one that needs symbols)."""
+    if parameter.default is None:
+        return None
+    try:
+        value = evaluate(parameter.default, env)
+    except (DiagnosticError, Poisoned):
+        return None
+    return value if isinstance(value, sympy.Basic) and value.is_number else None
 
 
 def _add_size_hints(analysis: Analysis):

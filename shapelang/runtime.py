@@ -1193,13 +1193,14 @@ def _train(args, network, defaults):
             "grid runs are not checkpointed; run the grid again",
         )
     _grid_combinations(args.grid)
-    _check_settings(settings)
     import keras
 
     with _precision_policy(args.mixed_precision):
+        # a multi-worker strategy must exist before TensorFlow runs anything
         strategy = _make_strategy(args.strategy)
         if strategy is not None:
             print(f"strategy: {args.strategy}, {strategy.num_replicas_in_sync} replicas")
+        _check_settings(settings)
         data = load_dataset(
             args.data,
             network.input_shape,
