@@ -8,12 +8,21 @@ that use them. The generated ``main()`` calls :func:`run_main`::
     python model.py summary
     python model.py train --data SPEC [--epochs N] [--batch-size B] [--lr X] [--resume] ...
 
+Settings: the ``train:`` block's values (the ``defaults`` of :func:`run_main`), where given,
+else ``adam``, ``sparse_categorical_crossentropy``, batch 32, 10 epochs, metrics
+``["accuracy"]`` and a validation split of 0.2; ``--optimizer``, ``--lr``, ``--momentum``,
+``--loss``, ``--batch-size``, ``--epochs`` and ``--validation-split`` override them (a different
+``--optimizer`` keeps only the block's learning rate of its options). ``--seed`` (default 0)
+seeds the weights and the data. A run ends with a line ``final: epochs=.. loss=.. accuracy=..
+val_loss=.. val_accuracy=.. time=..s examples/s=..`` (the time of ``fit`` itself).
+
 Data sources (``--data SPEC``), all read with ``tf.data`` and prefetched:
 
 - ``data.npz``: one file with arrays ``x`` (examples) and ``y`` (labels), loaded into memory.
 - ``'shards/part-*.npz'`` (a glob; quote it): several such files, streamed one file after
-  another from a generator -- only one shard is in memory at a time. Every shard must have the
-  same example shape and dtypes.
+  another from a generator, so that about one shard is in memory at a time (the order of the
+  shards and of the examples in each is shuffled every epoch). Every shard must have the same
+  example shape and dtypes; their headers are checked before training.
 - ``images/``: a directory of class sub-folders of images (``images/cat/*.png``, ...), decoded
   with ``keras.utils.image_dataset_from_directory``, resized to the network's input height and
   width and scaled to [0, 1]; the input's channel count picks grayscale (1), RGB (3) or RGBA (4).
@@ -68,7 +77,10 @@ devices); ``--batch-size`` is then the global batch, split between the replicas.
 task, e.g. ``{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker",
 "index": 0}}``; without ``TF_CONFIG`` it runs as a single worker. Every worker runs the same
 command; the chief (worker 0, or the task of type ``chief``) writes to the checkpoint directory,
-the others to a sub-directory of their own (``worker-1``, ...).
+the others to a sub-directory of their own (``worker-1``, ...). Known limitation: Keras 3
+(checked with 3.15.1 on TensorFlow 2.21) fails inside ``model.fit`` when the strategy spans more
+than one worker -- it averages the first batch and every step's metrics with reductions that a
+multi-worker collective all-reduce rejects (keras-team/keras#20585); a one-worker cluster trains.
 
 Exit codes: 0 success; 1 a data or settings problem, printed as a diagnostic (below); 2 a
 command-line error (argparse) or an internal error (with its traceback); 130 interrupted.
@@ -362,6 +374,7 @@ def load_dataset(
     of the last layer and `loss` the loss name (it decides the label encoding). Returns a
     :class:`LoadedData`; raises :class:`DataError` for every problem with the data.
     """
+    spec = str(spec)
     input_shape = tuple(int(d) for d in input_shape)
     units = int(output_units)
     mode = _label_mode(loss)
@@ -395,13 +408,14 @@ def _from_arrays(description, x, y, split, seed):
     held_out = _validation_count(len(x), split, description)
     validation_index, train_index = order[:held_out], order[held_out:]
 
-    def dataset(index):
-        return tf.data.Dataset.from_tensor_slices((x[index], y[index])).map(_as_float)
+    def dataset(index, shuffle):
+        examples = tf.data.Dataset.from_tensor_slices((x[index], y[index]))
+        if shuffle:  # before the cast: the buffer holds the data in its own dtype
+            examples = examples.shuffle(min(len(index), 10_000), seed=seed)
+        return examples.map(_as_float, num_parallel_calls=tf.data.AUTOTUNE)
 
-    train = dataset(train_index).shuffle(
-        min(len(train_index), 10_000), seed=seed, reshuffle_each_iteration=True
-    )
-    validation = dataset(validation_index) if held_out else None
+    train = dataset(train_index, shuffle=True)
+    validation = dataset(validation_index, shuffle=False) if held_out else None
     return LoadedData(description, train, validation, len(train_index), held_out)
 
 
@@ -409,9 +423,7 @@ def _read_npz(path, names=("x", "y")):
     """The arrays `names` (by default ``x`` and ``y``) of an ``.npz`` file."""
     try:
         loaded = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        raise DataError("SL502", f"cannot read {path} as .npz: {error}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
         raise DataError("SL502", f"cannot read {path} as .npz: {error}") from None
     if not hasattr(loaded, "files"):
         raise DataError(
@@ -502,6 +514,7 @@ def _load_synthetic(size, input_shape, units, mode, split, seed):
 
 def _load_image_directory(directory, input_shape, units, mode, split, seed):
     import keras
+    import tensorflow as tf
 
     if len(input_shape) != 3 or input_shape[-1] not in (1, 3, 4):
         raise DataError(
@@ -545,11 +558,11 @@ def _load_image_directory(directory, input_shape, units, mode, split, seed):
     if counts[0] <= 0:
         raise DataError("SL505", f"{directory}: no training images")
 
-    def scale(x, y):
-        return x / 255.0, y
+    def scaled(dataset):
+        return dataset.map(lambda x, y: (x / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
 
-    validation = validation.map(scale) if validation is not None else None
-    return LoadedData(str(directory), train.map(scale), validation, counts[0], counts[1])
+    validation = scaled(validation) if validation is not None else None
+    return LoadedData(str(directory), scaled(train), validation, counts[0], counts[1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -681,7 +694,7 @@ def _shard_dataset(shards, kind, mode, units, seed, *, training):
         tf.TensorSpec((None, *label.shape[1:]), tf.as_dtype(label.dtype)),
     )
     dataset = tf.data.Dataset.from_generator(chunks, output_signature=signature)
-    return dataset.unbatch().map(_as_float)
+    return dataset.unbatch().map(_as_float, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 # --------------------------------------------------------------------------------------------
