@@ -43,6 +43,21 @@ CODES = {
     "SL401": "an `expect` does not hold",
     "SL402": "an `expect` does not hold for every value of the unbound parameters",
     "SL403": "an `expect` names an unknown quantity",
+    # the training runtime (shapelang/runtime.py, in every generated program)
+    "SL501": "data source not found",
+    "SL502": "data file unreadable, or no `x` / `y` array in it",
+    "SL503": "example shape differs from the network's input shape",
+    "SL504": "`x` and `y` differ in length",
+    "SL505": "empty data set, or too few examples for the validation split",
+    "SL506": "non-numeric data",
+    "SL507": "labels do not fit the network's output",
+    "SL508": "shards disagree on shape or dtype",
+    "SL509": "bad training setting",
+    "SL510": "checkpoint problem",
+    # the code generator
+    "SL550": "a name cannot be an identifier of the generated program",
+    "SL551": "a parameter has no value, so no program can be written",
+    "SL552": "two Keras layers would get the same name",
 }
 
 

@@ -93,14 +93,14 @@ def test_cli_keras_then_summary(tmp_path):
 
 def test_unbound_symbol_is_a_codegen_error(run_cli):
     code, _, err = run_cli("keras", EXAMPLES / "alexnet_symbolic.net")
-    assert code == 1 and "SL502" in err and "--set H=" in err
+    assert code == 1 and "SL551" in err and "--set H=" in err
 
 
 def test_parameter_named_like_a_python_keyword(run_cli, tmp_path):
     path = tmp_path / "k.net"
     path.write_text("network k(lambda = 3):\n    input [8]\n    dense lambda\n")
     code, _, err = run_cli("keras", path)
-    assert code == 1 and "SL501" in err
+    assert code == 1 and "SL550" in err
 
 
 # ---- the differential test: random networks --------------------------------------------------

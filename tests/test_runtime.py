@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -599,3 +600,46 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert "strategy: mirrored, 2 replicas" in result.stdout
     assert "epochs=1 " in FINAL.search(result.stdout).group(0)
     assert (tmp_path / "ckpt" / "epoch-0001.keras").is_file()
+
+
+def test_multiworker_strategy_with_one_worker(tmp_path):
+    model = MIRRORED_MODEL.split("    (cpu,)")[0] + MIRRORED_MODEL.split("* 2)")[1]
+    call = MAIN_CALL.replace("(32, 32, 3)", "(8, 8, 1)")
+    script = program(tmp_path / "multiworker.py", model, call)
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        port = sock.getsockname()[1]
+    config = {"cluster": {"worker": [f"localhost:{port}"]}, "task": {"type": "worker", "index": 0}}
+    result = subprocess.run(
+        [sys.executable, str(script), "train", "--data", "synthetic", "--synthetic-size", "64",
+         "--epochs", "1", "--strategy", "multiworker", "--checkpoint-dir", str(tmp_path / "ckpt"),
+         "--verbose", "2"],
+        env={**subprocess_env(), "TF_CONFIG": json.dumps(config)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "strategy: multiworker, 1 replicas" in result.stdout
+    assert (tmp_path / "ckpt" / "epoch-0001.keras").is_file()  # worker 0 is the chief
+
+
+@pytest.mark.parametrize(
+    "config, subdirectory",
+    [
+        (None, None),
+        ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}, None),
+        ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}},
+         "worker-1"),
+        ({"cluster": {"chief": ["a:1"], "worker": ["b:1"]}, "task": {"type": "chief"}}, None),
+        ({"cluster": {"chief": ["a:1"], "worker": ["b:1"]},
+          "task": {"type": "worker", "index": 0}}, "worker-0"),
+    ],
+)  # fmt: skip
+def test_only_the_chief_writes_to_the_checkpoint_directory(monkeypatch, config, subdirectory):
+    if config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+    base = Path("ckpt")
+    expected = base / subdirectory if subdirectory else base
+    assert runtime._worker_directory(base, "multiworker") == expected
+    assert runtime._worker_directory(base, "mirrored") == base

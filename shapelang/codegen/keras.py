@@ -69,7 +69,7 @@ class CodegenError(Exception):
 def identifier(name: str, what: str, span=None) -> str:
     """`name` if it is a safe Python identifier for the generated module, else SL501."""
     if not _IDENTIFIER.match(name) or keyword.iskeyword(name) or name in _RESERVED:
-        raise CodegenError(error("SL501", f"{what} `{name}` cannot be a name in the generated "
+        raise CodegenError(error("SL550", f"{what} `{name}` cannot be a name in the generated "
                                  "Python program (a Python keyword or a name it uses itself)",
                                  span, "rename it").diagnostic)
     return name
@@ -96,34 +96,61 @@ def _python(value, parameters: set[str]) -> str:
             return repr(float(value))  # a number option such as a dropout rate
         raise TypeError(f"cannot write the number {value}")
     code = _expression(value, parameters)
-    return code if value.is_Symbol else f"int({code})" if value.is_integer else f"float({code})"
+    if value.is_Symbol or (value.is_integer and isinstance(value, (sympy.floor, sympy.ceiling))):
+        return code
+    return f"int({code})" if value.is_integer else f"float({code})"
 
 
-def _expression(e, parameters: set[str]) -> str:
+_ATOM, _POWER, _PRODUCT, _SUM = 4, 3, 2, 1  # Python's precedences, highest first
+
+
+def _expression(e, parameters: set[str], context: int = _SUM) -> str:
+    """Python source for a closed form, parenthesised only where Python's precedence needs it.
+    Rationals stay exact: p/q·x is written `Fraction(p * x, q)`."""
+    code, precedence = _expression_with_precedence(e, parameters)
+    return f"({code})" if precedence < context else code
+
+
+def _expression_with_precedence(e, parameters):
     if e.is_Integer:
-        return repr(int(e))
+        return repr(int(e)), (_ATOM if e >= 0 else _SUM)
     if e.is_Rational:
-        return f"Fraction({int(e.p)!r}, {int(e.q)!r})"
+        return f"Fraction({int(e.p)!r}, {int(e.q)!r})", _ATOM
     if e.is_Symbol:
         if str(e) not in parameters:
             raise TypeError(f"unknown symbol {e}")
-        return str(e)
-    args = [_expression(a, parameters) for a in e.args]
+        return str(e), _ATOM
     if isinstance(e, sympy.Add):
-        return "(" + " + ".join(args) + ")"
+        terms = [_expression(a, parameters, _SUM) for a in e.as_ordered_terms()]
+        code = terms[0]
+        for term in terms[1:]:
+            code += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
+        return code, _SUM
     if isinstance(e, sympy.Mul):
-        return "(" + " * ".join(args) + ")"
+        coefficient, rest = e.as_coeff_Mul()
+        factors = [_expression(f, parameters, _PRODUCT) for f in sympy.Mul.make_args(rest)]
+        product = " * ".join(factors)
+        if coefficient.is_Rational and not coefficient.is_Integer:
+            numerator = product if coefficient.p == 1 else f"{int(coefficient.p)!r} * {product}"
+            return f"Fraction({numerator}, {int(coefficient.q)!r})", _ATOM
+        if coefficient == -1:
+            return f"-{product}", _SUM
+        if coefficient != 1:
+            return f"{int(coefficient)!r} * {product}", _PRODUCT
+        return product, _PRODUCT
     if isinstance(e, sympy.Pow) and e.exp.is_Integer:
+        base = _expression(e.base, parameters, _ATOM)
         if e.exp < 0:
-            return f"(Fraction(1) / ({args[0]}) ** {int(-e.exp)!r})"
-        return f"({args[0]} ** {int(e.exp)!r})"
+            return f"Fraction(1, {base} ** {int(-e.exp)!r})", _ATOM
+        return f"{base} ** {int(e.exp)!r}", _POWER
     functions = {sympy.floor: "math.floor", sympy.ceiling: "math.ceil", sympy.Min: "min",
                  sympy.Max: "max", sympy.Abs: "abs"}
     for kind, name in functions.items():
         if isinstance(e, kind):
-            return f"{name}({', '.join(args)})"
+            return f"{name}({', '.join(_expression(a, parameters) for a in e.args)})", _ATOM
     if isinstance(e, sympy.Mod):
-        return f"({args[0]} % {args[1]})"
+        left, right = (_expression(a, parameters, _POWER) for a in e.args)
+        return f"{left} % {right}", _PRODUCT
     raise TypeError(f"no Python form for {type(e).__name__}")
 
 
@@ -212,7 +239,7 @@ def emit_keras(analysis: Analysis) -> str:
     if analysis.symbols:
         names = ", ".join(analysis.symbols)
         raise CodegenError(error(
-            "SL502", f"{names} {'has' if len(analysis.symbols) == 1 else 'have'} no value: a "
+            "SL551", f"{names} {'has' if len(analysis.symbols) == 1 else 'have'} no value: a "
             "program needs every size", network.span,
             f"give a default in the network's header or bind it with --set {next(iter(analysis.symbols))}=…"
         ).diagnostic)
@@ -264,10 +291,9 @@ Every layer's output shape and parameter count is the one that
     imports |= {"import math"} if needs_math else set()
     imports |= {"from fractions import Fraction"} if needs_fraction else set()
     imports |= {"import tensorflow as tf"} if custom else set()
-    for section in _import_sections(imports):
-        out.block("\n".join(section))
-        out.line()
+    out.block("\n\n".join("\n".join(section) for section in _import_sections(imports)))
     if "LocalResponseNormalization" in custom:
+        out.line()
         out.line()
         out.block(_LRN_LAYER)
     out.line()
@@ -357,7 +383,7 @@ def _check_unique_names(code):
         for name, _ in calls:
             if name in seen:
                 raise CodegenError(error(
-                    "SL503", f"two Keras layers would be named `{name}`", r.layer.span,
+                    "SL552", f"two Keras layers would be named `{name}`", r.layer.span,
                     f"rename the label `{name}` (a padding layer of line "
                     f"{seen[name].layer.span.line} takes that name)").diagnostic)
             seen[name] = r

@@ -1,0 +1,116 @@
+"""How fast `shapelang check` is, and how its cost grows with the network.
+
+    python bench/check_speed.py            # prints a table; see the README's performance section
+
+1. `shapelang check examples/alexnet.net` as a whole process (interpreter start included),
+   side by side with what a user would do without shapelang: build the same model in Keras and
+   read its summary (`python alexnet_keras.py summary`, the generated program) — the ratio of
+   the two wall times.
+2. Parsing + analysis of generated sequential networks of 10, 100 and 1,000 layers, with the
+   input size bound (H=W=224) and unbound (H, W symbols), in this process; the per-layer cost,
+   and its ratio at 1,000 vs 100 layers (flat cost: a ratio near 1).
+
+Targets (issue 2): AlexNet check under 1 s wall; 1,000 layers under 2 s; ratio ≤ 1.5.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shapelang.analysis import analyse  # noqa: E402
+from shapelang.parser import parse  # noqa: E402
+
+
+def sequential_network(layers: int) -> str:
+    """`layers` layers after the input: conv / batchnorm / relu triples, a valid conv every
+    tenth triple and a stride-2 pool at five fixed points, so that symbolic sizes are not
+    trivial."""
+    lines = ["network deep(H, W):", "    input [H, W, 16]"]
+    pools = {int(layers * f) for f in (0.1, 0.3, 0.5, 0.7, 0.9)}
+    i = 0
+    while len(lines) - 2 < layers:
+        if len(lines) - 2 in pools:
+            lines.append("    maxpool k=2 s=2 pad=same")
+        elif i % 10 == 9:
+            lines.append("    conv 16 k=3")
+        else:
+            lines.append("    conv 16 k=3 pad=same")
+        i += 1
+        for extra in ("    batchnorm", "    relu"):
+            if len(lines) - 2 < layers:
+                lines.append(extra)
+    return "\n".join(lines) + "\n"
+
+
+def wall(command, repeats=5, cwd=ROOT):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def analysis_time(text: str, bindings: dict, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = analyse(parse(text, "<bench>"), bindings)
+        times.append(time.perf_counter() - start)
+        assert result.complete and result.ok, result.diagnostics[:3]
+    return min(times)
+
+
+def main():
+    cli = [sys.executable, "-m", "shapelang.cli"]
+    print("1. whole-process wall time, median of 5 (interpreter start included)")
+    alexnet_check = wall(cli + ["check", "examples/alexnet.net"])
+    print(f"   shapelang check examples/alexnet.net            {alexnet_check:7.3f} s")
+    try:
+        import keras  # noqa: F401
+    except ImportError:
+        print("   (Keras not installed: no comparison)")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            program = Path(tmp) / "alexnet_keras.py"
+            subprocess.run(cli + ["keras", "examples/alexnet.net", "-o", str(program)],
+                           cwd=ROOT, check=True, capture_output=True)
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+            keras_summary = wall([sys.executable, str(program), "summary"], repeats=3)
+        print(f"   Keras: build AlexNet and print its summary      {keras_summary:7.3f} s")
+        print(f"   ratio Keras / shapelang                         {keras_summary / alexnet_check:7.1f}×")
+    print()
+    print("2. parse + analyse in-process (best of 3)")
+    print(f"   {'layers':>7}  {'bound (s)':>10}  {'per layer (ms)':>14}  {'symbolic (s)':>12}"
+          f"  {'per layer (ms)':>14}")
+    per_layer = {}
+    for n in (10, 100, 1000):
+        text = sequential_network(n)
+        bound = analysis_time(text, {"H": 224, "W": 224}, 3)
+        symbolic = analysis_time(text, {}, 3)
+        per_layer[n] = (bound / n, symbolic / n)
+        print(f"   {n:>7}  {bound:>10.3f}  {1000 * bound / n:>14.3f}  {symbolic:>12.3f}"
+              f"  {1000 * symbolic / n:>14.3f}")
+    for i, kind in enumerate(("bound", "symbolic")):
+        ratio = per_layer[1000][i] / per_layer[100][i]
+        print(f"   per-layer cost at 1,000 vs 100 layers, {kind:<8}  {ratio:5.2f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "deep.net"
+        path.write_text(sequential_network(1000))
+        deep = wall(cli + ["check", str(path)])
+        deep_bound = wall(cli + ["check", str(path), "--set", "H=224", "--set", "W=224"])
+    print()
+    print(f"3. shapelang check of the 1,000-layer network: symbolic {deep:.3f} s, "
+          f"bound {deep_bound:.3f} s (whole process)")
+
+
+if __name__ == "__main__":
+    main()
