@@ -148,6 +148,10 @@ def cmd_keras(args) -> int:
 def cmd_train(args, rest) -> int:
     from .codegen.keras import train_from_analysis
 
+    if args.path in ("-h", "--help"):
+        print("usage: shapelang train PATH [--set NAME=VALUE]… --data SPEC [options]\n"
+              "       (`shapelang train PATH --help` lists the options)")
+        return EXIT_CLEAN
     analysis = _analysed_or_report(args)
     if analysis is None:
         return EXIT_DIAGNOSTICS
@@ -194,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     keras.set_defaults(run=cmd_keras)
 
     train = with_set(commands.add_parser(
-        "train", help="train with Keras (options as the generated program's `train`)"))
+        "train", add_help=False,
+        help="train with Keras: the generated program's `train` (its --help lists the options)"))
     train.add_argument("path", metavar="PATH")
     train.set_defaults(run=cmd_train)
     return parser
