@@ -13,7 +13,8 @@ import sympy
 
 from . import ir
 from .diagnostics import ERROR, NOTE, WARNING, Diagnostic, DiagnosticError, did_you_mean, error
-from .expr import POISON, Poisoned, evaluate, positive_integer_symbol, require_integer, show
+from .expr import (POISON, TENSORS, Poisoned, UserFunction, evaluate, positive_integer_symbol,
+                   require_integer, show)
 from .layers import REGISTRY, Args, Shape
 from .layers.base import product
 from .train_block import train_settings
@@ -81,9 +82,11 @@ class Analysis:
     minimum_sizes: list[MinimumSize] = field(default_factory=list)
     remainders: list[StrideRemainder] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    instances: list = field(default_factory=list)  # every block use, as `Instance`s
     complete: bool = True  # every layer's shape was derived
     train: dict = field(default_factory=dict)  # the `train:` block, as the program's defaults
     hint_axes: dict = field(default_factory=dict, repr=False)  # SL305 diagnostic → its axis
+    _by_name: dict = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -96,11 +99,12 @@ class Analysis:
     def total(self, what: str):
         return sum((getattr(r, what) for r in self.layers), sympy.Integer(0))
 
+    def add(self, result: LayerResult):
+        self.layers.append(result)
+        self._by_name[result.name] = result
+
     def by_name(self, name: str) -> LayerResult | None:
-        for r in self.layers:
-            if r.name == name:
-                return r
-        return None
+        return self._by_name.get(name)
 
 
 class _LayerContext:
@@ -108,6 +112,7 @@ class _LayerContext:
 
     def __init__(self, analysis: Analysis):
         self.analysis = analysis
+        self.inputs: list = []  # (full name, LayerResult) of the layer being derived
 
     def require_at_least(self, value, minimum, axis, layer, what):
         value, minimum = as_expr(value), as_expr(minimum)
@@ -134,6 +139,38 @@ class _LayerContext:
                 layer.span, None)
             self.analysis.diagnostics.append(diagnostic)
             self.analysis.hint_axes[diagnostic] = axis
+
+    def require_equal(self, shapes, axes, op, layer):
+        """Every input shape equal to the first on `axes` — for every value of the unbound
+        parameters, or an error that says for which values it holds."""
+        from .solve import equality_condition, pretty
+
+        def show_shape(shape):
+            return "[" + ", ".join(pretty(d) for d in shape) + "]"
+
+        def operands(k):
+            (name_a, first), (name_b, other) = self.inputs[0], self.inputs[k]
+            return (f"`{name_a}` is {show_shape(shapes[0])} (line {first.layer.span.line}), "
+                    f"`{name_b}` is {show_shape(shapes[k])} (line {other.layer.span.line})")
+
+        for k, shape in enumerate(shapes[1:], 1):
+            if len(shape) != len(shapes[0]):
+                raise error("SL309", f"`{op}` needs tensors of one rank: {operands(k)}",
+                            layer.span)
+            conditions = []
+            for axis in axes:
+                verdict, condition = equality_condition(shape[axis] - shapes[0][axis],
+                                                        self.analysis)
+                if verdict == "never":
+                    raise error("SL309", f"`{op}` needs equal shapes: {operands(k)}", layer.span,
+                                "make both branches stride and pad alike")
+                if verdict == "sometimes":
+                    conditions.append(condition)
+            if conditions:
+                raise error("SL310", f"`{op}` needs equal shapes, which holds only when "
+                            f"{' and '.join(dict.fromkeys(conditions))}: {operands(k)}",
+                            layer.span, "bind the sizes with --set to values that satisfy it, "
+                            "or make both branches stride and pad alike")
 
     def note(self, code, message, span, hint=None):
         self.analysis.diagnostics.append(Diagnostic(code, NOTE, message, span, hint))
@@ -195,7 +232,11 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
             analysis.bindings[parameter.name] = value
         env[parameter.name] = value
 
-    _walk(network, analysis, env, input_override)
+    functions = {}
+    for function in network.functions:
+        functions[function.name] = UserFunction(function, functions)
+    env.update(functions)
+    _Walker(network, analysis, input_override, functions).run(env)
     analysis.train = train_settings(network.train, env, analysis.diagnostics)
     if not checks:
         return analysis
@@ -249,104 +290,325 @@ def _duplicate(name, span):
                       "give each parameter, `let` and label its own name")
 
 
-def _walk(network: ir.Network, analysis: Analysis, env: dict, input_override):
-    names_taken = {s.label for s in network.layers if s.label}
-    labels_seen: set[str] = set()
-    counters: dict[str, int] = {}
-    previous: LayerResult | None = None
-    shapes: dict[str, Shape] = {}
-    ctx = _LayerContext(analysis)
-    seen_input = False
-    for statement in network.statements:
-        if isinstance(statement, ir.Let):
-            if statement.name in env:
-                analysis.diagnostics.append(_duplicate(statement.name, statement.span))
-                continue
+@dataclass
+class Instance:
+    """One use of a block: where it is, what it was given, what it reads and returns."""
+
+    block: ir.Block
+    name: str  # its instance path, e.g. `stage2.block1`
+    layer: ir.Layer
+    arguments: dict  # block parameter → value
+    input: str
+    output: str
+
+
+@dataclass
+class _Scope:
+    """The names visible while walking one body: the network's, a block instance's, or one
+    iteration of a `repeat` (which also sees the enclosing body's tensors)."""
+
+    env: dict
+    prefix: str  # instance path with a trailing dot, or ""
+    parent: _Scope | None = None
+    tensors: dict = field(default_factory=dict)  # local name → full name of its layer result
+    counters: dict = field(default_factory=dict)
+    taken: set = field(default_factory=set)
+    previous: str | None = None  # full name of the latest tensor
+    output: str | None = None  # set by `return`
+    blocks_in_use: tuple = ()
+    in_block: bool = False
+
+    def lookup(self, name: str) -> str | None:
+        scope = self
+        while scope is not None:
+            if name in scope.tensors:
+                return scope.tensors[name]
+            scope = scope.parent
+        return None
+
+    def visible(self) -> list[str]:
+        names, scope = [], self
+        while scope is not None:
+            names += list(scope.tensors)
+            scope = scope.parent
+        return names
+
+    def default_name(self, op: str) -> str:
+        while True:
+            self.counters[op] = self.counters.get(op, 0) + 1
+            name = op if op == "input" and self.counters[op] == 1 else f"{op}_{self.counters[op]}"
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+
+
+_MAX_LAYERS = 200_000  # a `repeat` of a `repeat` can unroll to more than anyone means
+
+
+class _Walker:
+    """Walks a network's statements — into block instances and `repeat` iterations — and fills
+    the analysis with one `LayerResult` per layer."""
+
+    def __init__(self, network: ir.Network, analysis: Analysis, input_override, functions):
+        self.network = network
+        self.network_functions = functions  # file-level `let f(…)`, visible in every block
+        self.analysis = analysis
+        self.input_override = input_override
+        self.shapes: dict[str, Shape] = {}
+        self.consumers: dict[str, int] = {}
+        self.blocks = {b.name: b for b in network.blocks}
+        self.ctx = _LayerContext(analysis)
+        self.seen_input = False
+
+    # ---- entry ------------------------------------------------------------------------------
+    def run(self, env: dict):
+        self._check_definitions()
+        scope = self._scope(env, "", None)
+        scope.taken |= {s.label for s in self.network.statements
+                        if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
+        self.walk(self.network.statements, scope)
+        if not self.seen_input:
+            self.error("SL212", f"the network `{self.network.name}` has no `input`",
+                       self.network.span, "begin the network with `input [d1, d2, …]`")
+        if self.analysis.complete:
+            self._report_unused()
+
+    def _check_definitions(self):
+        seen = {}
+        for block in self.network.blocks:
+            if block.name in seen:
+                self.warn_or_error("SL207", ERROR, f"block `{block.name}` is defined twice",
+                                   block.span)
+            elif block.name in REGISTRY:
+                self.warn_or_error("SL207", ERROR, f"block `{block.name}` has the name of a "
+                                   "layer kind", block.span, "rename the block")
+            seen[block.name] = block
+
+    def _scope(self, env, prefix, parent, **kwargs) -> _Scope:
+        scope = _Scope(env=env, prefix=prefix, parent=parent, **kwargs)
+        env[TENSORS] = lambda name, span: self.shapes[self.resolve(scope, name, span)]
+        return scope
+
+    # ---- reporting -------------------------------------------------------------------------
+    def warn_or_error(self, code, severity, message, span, hint=None):
+        self.analysis.diagnostics.append(Diagnostic(code, severity, message, span, hint))
+
+    def error(self, code, message, span, hint=None):
+        self.warn_or_error(code, ERROR, message, span, hint)
+        self.analysis.complete = False
+
+    def resolve(self, scope: _Scope, name: str, span) -> str:
+        full = scope.lookup(name)
+        if full is None:
+            raise error("SL206", f"no tensor `@{name}` here", span,
+                        did_you_mean(name, scope.visible())
+                        or "`@NAME` reads the output of an earlier line labelled `NAME:`")
+        return full
+
+    # ---- statements ------------------------------------------------------------------------
+    def walk(self, statements, scope: _Scope):
+        for statement in statements:
             try:
-                env[statement.name] = evaluate(statement.value, env)
+                if isinstance(statement, ir.Let):
+                    self.let(statement, scope)
+                elif isinstance(statement, ir.Function):
+                    self.function(statement, scope)
+                elif isinstance(statement, ir.Layer):
+                    if statement.op in self.blocks and statement.op not in REGISTRY:
+                        self.instance(statement, scope)
+                    else:
+                        self.layer(statement, scope)
+                elif isinstance(statement, ir.Repeat):
+                    self.repeat(statement, scope)
+                elif isinstance(statement, ir.Return):
+                    self.return_(statement, scope)
+                elif isinstance(statement, ir.Expect) and scope.in_block:
+                    self.error("SL207", "`expect` belongs in the network, not in a block",
+                               statement.span, "expect the labelled layer from the network")
             except DiagnosticError as exc:
-                analysis.diagnostics.append(exc.diagnostic)
-                env[statement.name] = POISON
-                analysis.complete = False
+                self.analysis.diagnostics.append(exc.diagnostic)
+                self.analysis.complete = False
             except Poisoned:
-                env[statement.name] = POISON
-                analysis.complete = False
-            continue
-        if not isinstance(statement, ir.Layer):
-            continue
-        layer = statement
+                self.analysis.complete = False
+
+    def let(self, statement: ir.Let, scope: _Scope):
+        if statement.name in scope.env and not callable(scope.env[statement.name]):
+            self.analysis.diagnostics.append(_duplicate(statement.name, statement.span))
+            return
+        try:
+            scope.env[statement.name] = evaluate(statement.value, scope.env)
+        except (DiagnosticError, Poisoned):
+            scope.env[statement.name] = POISON
+            raise
+
+    def function(self, statement: ir.Function, scope: _Scope):
+        if statement.name in scope.env:
+            self.analysis.diagnostics.append(_duplicate(statement.name, statement.span))
+            return
+        scope.env[statement.name] = UserFunction(statement, scope.env)
+
+    def return_(self, statement: ir.Return, scope: _Scope):
+        if not scope.in_block:
+            raise error("SL207", "`return` belongs in a block; a network's output is its last "
+                        "line", statement.span)
+        scope.output = self.resolve(scope, statement.ref.name, statement.ref.span)
+        self.consumers[scope.output] = self.consumers.get(scope.output, 0) + 1
+
+    def _name(self, layer: ir.Layer, scope: _Scope) -> str:
+        return layer.label if layer.label else scope.default_name(layer.op)
+
+    def _claim(self, name: str, statement, scope: _Scope):
+        if name in scope.tensors:
+            raise error("SL207", f"`{name}` is defined twice", statement.span,
+                        "give each label its own name")
+
+    def _inputs(self, layer: ir.Layer, scope: _Scope, wanted: int) -> tuple[str, ...]:
+        """The full names of the tensors a line reads. `wanted`: 0 (input), 1, or -1 (a merge
+        of two or more: one `@x` means the previous output and x)."""
+        refs = tuple(self.resolve(scope, r.name, r.span) for r in layer.refs)
+        if wanted == 0:
+            if refs:
+                raise error("SL208", "`input` reads no tensor", layer.refs[0].span)
+            return ()
+        if scope.previous is None:
+            if not self.seen_input:
+                self.seen_input = True  # report it once
+                raise error("SL212", f"`{layer.op}` comes before any `input`", layer.span,
+                            "begin the network with `input [d1, d2, …]`")
+            raise error("SL212", "no tensor to read", layer.span)
+        if wanted == 1:
+            if len(refs) > 1:
+                raise error("SL208", f"`{layer.op}` reads one tensor, got {len(refs)}",
+                            layer.refs[1].span, "merge them first with `add` or `concat`")
+            return refs or (scope.previous,)
+        if not refs:
+            raise error("SL203", f"`{layer.op}` merges tensors: name them", layer.span,
+                        f"`{layer.op} @a @b`, or `{layer.op} @a` for the previous line and a")
+        return (scope.previous, *refs) if len(refs) == 1 else refs
+
+    def layer(self, layer: ir.Layer, scope: _Scope):
         kind = REGISTRY.get(layer.op)
         if kind is None:
-            analysis.diagnostics.append(Diagnostic(
-                "SL201", ERROR, f"unknown layer kind `{layer.op}`", layer.op_span,
-                did_you_mean(layer.op, REGISTRY) or "see the layer table in the README"))
-            analysis.complete = False
-            continue
-        if layer.label:
-            if layer.label in labels_seen:
-                analysis.diagnostics.append(_duplicate(layer.label, layer.span))
-            labels_seen.add(layer.label)
-            name = layer.label
-        else:
-            name = _default_name(layer.op, counters, names_taken)
+            raise error("SL201", f"unknown layer kind `{layer.op}`", layer.op_span,
+                        did_you_mean(layer.op, [*REGISTRY, *self.blocks])
+                        or "see the layer table in the README")
+        name = self._name(layer, scope)
+        self._claim(name, layer, scope)
         if layer.op == "input":
-            if seen_input or previous is not None:
-                analysis.diagnostics.append(Diagnostic(
-                    "SL212", ERROR, "`input` must be the network's first layer, and only one",
-                    layer.span, None))
-                analysis.complete = False
-                continue
-            seen_input = True
-        elif not seen_input:
-            analysis.diagnostics.append(Diagnostic(
-                "SL212", ERROR, f"`{layer.op}` comes before any `input`", layer.span,
-                "begin the network with `input [d1, d2, …]`"))
-            seen_input = True  # report it once
-            analysis.complete = False
-        try:
-            args = kind.bind(layer, env)
-        except DiagnosticError as exc:
-            analysis.diagnostics.append(exc.diagnostic)
-            analysis.complete = False
-            continue
-        except Poisoned:
-            analysis.complete = False
-            continue
-        if not analysis.complete:
-            continue  # an earlier layer has no shape: check arguments only
-        inputs = layer.inputs or ((previous.name,) if previous else ())
-        in_shapes = [shapes[i] for i in inputs]
-        try:
-            if layer.op == "input" and input_override is not None:
-                out = tuple(input_override)
-            else:
-                out = tuple(kind.output_shape(args, in_shapes, ctx))
-            trainable, non_trainable = kind.parameters(args, in_shapes, out)
-            macs = kind.macs(args, in_shapes, out)
-        except DiagnosticError as exc:
-            analysis.diagnostics.append(exc.diagnostic)
-            analysis.complete = False
-            continue
-        result = LayerResult(len(analysis.layers), name, layer, inputs, out,
+            if self.seen_input or scope.in_block or scope.parent is not None:
+                raise error("SL212", "`input` must be the network's first layer, and only one",
+                            layer.span)
+            self.seen_input = True
+        inputs = self._inputs(layer, scope, kind.inputs)
+        args = kind.bind(layer, scope.env)
+        full = scope.prefix + name
+        if not self.analysis.complete:
+            scope.tensors[name] = full
+            scope.previous = full
+            return  # an earlier layer has no shape: check arguments only
+        if len(self.analysis.layers) >= _MAX_LAYERS:
+            raise error("SL209", f"the network unrolls to more than {_MAX_LAYERS:,} layers",
+                        layer.span)
+        in_shapes = [self.shapes[i] for i in inputs]
+        self.ctx.inputs = [(i, self.analysis.by_name(i)) for i in inputs]
+        if layer.op == "input" and self.input_override is not None:
+            out = tuple(self.input_override)
+        else:
+            out = tuple(kind.output_shape(args, in_shapes, self.ctx))
+        trainable, non_trainable = kind.parameters(args, in_shapes, out)
+        macs = kind.macs(args, in_shapes, out)
+        result = LayerResult(len(self.analysis.layers), full, layer, inputs, out,
                              as_expr(trainable), as_expr(non_trainable), as_expr(macs),
                              args, args.values.get("_padding"))
-        analysis.layers.append(result)
-        shapes[name] = out
-        previous = result
-    if not seen_input:
-        analysis.diagnostics.append(Diagnostic(
-            "SL212", ERROR, f"the network `{network.name}` has no `input`", network.span,
-            "begin the network with `input [d1, d2, …]`"))
-        analysis.complete = False
+        self.analysis.add(result)
+        for i in inputs:
+            self.consumers[i] = self.consumers.get(i, 0) + 1
+        self.shapes[full] = out
+        scope.tensors[name] = full
+        scope.previous = full
 
+    def instance(self, layer: ir.Layer, scope: _Scope):
+        block = self.blocks[layer.op]
+        if block.name in scope.blocks_in_use:
+            chain = " → ".join((*scope.blocks_in_use, block.name))
+            raise error("SL216", f"block `{block.name}` uses itself ({chain})", layer.span,
+                        "a block may use other blocks, but not itself")
+        name = self._name(layer, scope)
+        self._claim(name, layer, scope)
+        (source,) = self._inputs(layer, scope, 1)
+        arguments = self._block_arguments(block, layer, scope.env)
+        env = {k: v for k, v in self.network_functions.items()}
+        env.update(arguments)
+        full = scope.prefix + name
+        inner = self._scope(env, full + ".", None, previous=source,
+                            blocks_in_use=(*scope.blocks_in_use, block.name), in_block=True)
+        inner.tensors["input"] = source
+        inner.taken |= {s.label for s in block.statements
+                        if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
+        self.walk(block.statements, inner)
+        output = inner.output or inner.previous
+        if output == source and self.analysis.complete:
+            raise error("SL203", f"block `{block.name}` has no layers", block.span)
+        self.analysis.instances.append(Instance(block, full, layer, arguments, source, output))
+        scope.tensors[name] = output
+        scope.previous = output
 
-def _default_name(op: str, counters: dict, taken: set) -> str:
-    while True:
-        counters[op] = counters.get(op, 0) + 1
-        name = op if op == "input" and counters[op] == 1 else f"{op}_{counters[op]}"
-        if name not in taken:
-            taken.add(name)
-            return name
+    def _block_arguments(self, block: ir.Block, layer: ir.Layer, env: dict) -> dict:
+        parameters = block.parameters
+        values = {}
+        if len(layer.positional) > len(parameters):
+            raise error("SL208", f"block `{block.name}` takes {len(parameters)} value(s) "
+                        f"({', '.join(p.name for p in parameters) or 'none'}), got "
+                        f"{len(layer.positional)}", layer.positional[len(parameters)].span)
+        for parameter, node in zip(parameters, layer.positional):
+            values[parameter.name] = evaluate(node, env)
+        names = {p.name for p in parameters}
+        for option in layer.options:
+            if option.key not in names:
+                raise error("SL202", f"block `{block.name}` has no parameter `{option.key}`",
+                            option.key_span, did_you_mean(option.key, names)
+                            or f"its parameters: {', '.join(sorted(names)) or 'none'}")
+            if option.key in values:
+                raise error("SL207", f"`{option.key}` is given twice", option.span)
+            values[option.key] = evaluate(option.value, env, keywords=True)
+        local = dict(self.network_functions)
+        for parameter in parameters:
+            if parameter.name not in values:
+                if parameter.default is None:
+                    raise error("SL203", f"block `{block.name}` needs `{parameter.name}`",
+                                layer.span, f"write {parameter.name}=…")
+                values[parameter.name] = evaluate(parameter.default, {**local, **values},
+                                                  keywords=True)
+        return {p.name: values[p.name] for p in parameters}
+
+    def repeat(self, statement: ir.Repeat, scope: _Scope):
+        count = require_integer(evaluate(statement.count, scope.env), statement.count.span,
+                                "a repeat count", 1)
+        if not count.is_number:
+            raise error("SL205", f"a repeat count must be a number, got {count}",
+                        statement.count.span, "bind the parameters it depends on")
+        label = statement.label or scope.default_name("repeat")
+        separator = "_" if label[-1].isdigit() else ""
+        for i in range(1, int(count) + 1):
+            iteration = self._scope(dict(scope.env), f"{scope.prefix}{label}{separator}{i}.",
+                                    scope, previous=scope.previous,
+                                    blocks_in_use=scope.blocks_in_use, in_block=scope.in_block)
+            iteration.taken |= {s.label for s in statement.statements
+                                if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
+            self.walk(statement.statements, iteration)
+            if iteration.output:
+                raise error("SL207", "`return` belongs at a block's level, not in `repeat`",
+                            statement.span)
+            scope.previous = iteration.previous
+        if statement.label:
+            scope.tensors[statement.label] = scope.previous
+
+    def _report_unused(self):
+        output = self.analysis.output.name if self.analysis.layers else None
+        for r in self.analysis.layers:
+            if r.name != output and not self.consumers.get(r.name):
+                self.warn_or_error("SL308", WARNING, f"the output of `{r.name}` is never used",
+                                   r.layer.span, "read it with `@label`, or remove the line")
 
 
 def as_expr(value) -> sympy.Expr:

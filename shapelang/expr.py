@@ -34,6 +34,21 @@ class Keyword:
     span: ir.Span
 
 
+@dataclass(frozen=True)
+class UserFunction:
+    """`let f(v, d = 8) = …`: evaluated in the environment it was defined in, plus its
+    arguments."""
+
+    definition: ir.Function
+    env: dict
+
+
+#: The environment key of the tensor resolver: `env[TENSORS](name, span)` is that tensor's
+#: shape, for `channels(@input)` and the like.
+TENSORS = "@"
+_MAX_CALL_DEPTH = 50
+
+
 def _roundeven(x):
     # The seed article's `roundeven`: the next even integer at or above x (ceil(x/2)·2).
     return 2 * sympy.ceiling(x / 2)
@@ -54,6 +69,8 @@ FUNCTIONS: dict[str, tuple[int | None, Callable]] = {
     "min": (None, sympy.Min),
     "max": (None, sympy.Max),
 }
+#: Functions of a tensor's shape: `channels(@input)` is its last axis.
+SHAPE_FUNCTIONS = {"channels": -1, "height": 0, "width": 1}
 
 _MAX_EXPONENT = 64
 
@@ -75,7 +92,8 @@ def evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool = False) -> Va
         if keywords:
             return Keyword(node.id, node.span)
         raise error("SL206", f"undefined name `{node.id}`", node.span,
-                    did_you_mean(node.id, env) or "define it with `let` or as a network parameter")
+                    did_you_mean(node.id, visible_names(env))
+                    or "define it with `let` or as a parameter")
     if isinstance(node, ir.Neg):
         return -_scalar(evaluate(node.operand, env), node.operand)
     if isinstance(node, ir.BinOp):
@@ -84,11 +102,21 @@ def evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool = False) -> Va
         return _binary(node, left, right)
     if isinstance(node, ir.Call):
         return _call(node, env)
+    if isinstance(node, ir.Ref):
+        if TENSORS not in env:
+            raise error("SL206", f"`@{node.name}` names a tensor, and there are none here",
+                        node.span)
+        return list(env[TENSORS](node.name, node.span))
     if isinstance(node, ir.TupleExpr):
         return tuple(_scalar(evaluate(item, env, keywords), item) for item in node.items)
     if isinstance(node, ir.ListExpr):
         return [_scalar(evaluate(item, env, keywords), item) for item in node.items]
     raise AssertionError(f"unknown expression node {type(node).__name__}")
+
+
+def visible_names(env: dict) -> list[str]:
+    """The names a user could mean (not the evaluator's own entries)."""
+    return [k for k in env if k[0].isalpha()]
 
 
 def _scalar(value: Value, node: ir.Expr):
@@ -127,9 +155,24 @@ def _binary(node: ir.BinOp, left, right):
 
 
 def _call(node: ir.Call, env):
+    user = env.get(node.function)
+    if isinstance(user, UserFunction):
+        return _call_user(node, user, env)
+    if node.function in SHAPE_FUNCTIONS:
+        if len(node.args) != 1 or not isinstance(node.args[0], ir.Ref):
+            raise error("SL210", f"`{node.function}` takes one tensor, e.g. "
+                        f"`{node.function}(@input)`", node.span)
+        shape = evaluate(node.args[0], env)
+        axis = SHAPE_FUNCTIONS[node.function]
+        if not -len(shape) <= axis < len(shape) or (axis >= 0 and len(shape) < 2):
+            raise error("SL304", f"`{node.function}` of a tensor of shape {show(shape)}",
+                        node.span)
+        return shape[axis]
     if node.function not in FUNCTIONS:
+        known = [*FUNCTIONS, *SHAPE_FUNCTIONS,
+                 *(k for k, v in env.items() if isinstance(v, UserFunction))]
         raise error("SL210", f"unknown function `{node.function}`", node.span,
-                    did_you_mean(node.function, FUNCTIONS)
+                    did_you_mean(node.function, known)
                     or f"the functions are {', '.join(sorted(FUNCTIONS))}")
     arity, function = FUNCTIONS[node.function]
     if (arity is None and not node.args) or (arity is not None and len(node.args) != arity):
@@ -140,6 +183,31 @@ def _call(node: ir.Call, env):
         if isinstance(arg, Keyword):
             raise error("SL206", f"undefined name `{arg.name}`", a.span)
     return function(*args)
+
+
+def _call_user(node: ir.Call, user: UserFunction, env):
+    definition = user.definition
+    parameters = definition.parameters
+    if len(node.args) > len(parameters):
+        raise error("SL210", f"`{definition.name}` takes {len(parameters)} argument(s), got "
+                    f"{len(node.args)}", node.span)
+    depth = env.get("__depth__", 0) + 1
+    if depth > _MAX_CALL_DEPTH:
+        raise error("SL210", f"`{definition.name}` calls itself without end", node.span,
+                    "a function may not use itself")
+    local = dict(user.env)
+    local["__depth__"] = depth
+    if TENSORS in env:
+        local[TENSORS] = env[TENSORS]
+    for i, parameter in enumerate(parameters):
+        if i < len(node.args):
+            local[parameter.name] = _scalar(evaluate(node.args[i], env), node.args[i])
+        elif parameter.default is not None:
+            local[parameter.name] = evaluate(parameter.default, local)
+        else:
+            raise error("SL210", f"`{definition.name}` needs its argument `{parameter.name}`",
+                        node.span)
+    return evaluate(definition.body, local)
 
 
 # ---- checking and showing values ------------------------------------------------------------

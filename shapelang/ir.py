@@ -73,6 +73,13 @@ class ListExpr(Expr):
     items: tuple[Expr, ...]
 
 
+@dataclass(frozen=True)
+class Ref(Expr):
+    """`@name` — a tensor: a layer's input, or (in an expression) its shape."""
+
+    name: str
+
+
 # ---- statements ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Parameter:
@@ -91,8 +98,10 @@ class Option:
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer line. `positional` still holds a trailing activation name: which bare names
-    are activations is the layer registry's knowledge, not the parser's."""
+    """One layer line — or the use of a block, which reads the same. `positional` still holds a
+    trailing activation name: which bare names are activations is the layer registry's
+    knowledge, not the parser's. `refs` are the tensors it reads (`@x`); none means the
+    previous line's output."""
 
     op: str
     label: str | None
@@ -100,14 +109,51 @@ class Layer:
     options: tuple[Option, ...]
     span: Span
     op_span: Span
-    inputs: tuple[str, ...] = ()
-    output: str = ""
+    refs: tuple[Ref, ...] = ()
 
 
 @dataclass(frozen=True)
 class Let:
     name: str
     value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Function:
+    """`let make_divisible(v, d = 8) = …`: a function of its parameters."""
+
+    name: str
+    parameters: tuple[Parameter, ...]
+    body: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """`repeat N:` and its indented statements, unrolled N times."""
+
+    label: str | None
+    count: Expr
+    statements: tuple
+    span: Span
+
+
+@dataclass(frozen=True)
+class Return:
+    """`return @x` — a block's output when it is not the last line's."""
+
+    ref: Ref
+    span: Span
+
+
+@dataclass(frozen=True)
+class Block:
+    """`block NAME(PARAMETERS):` — a sub-network used like a layer."""
+
+    name: str
+    parameters: tuple[Parameter, ...]
+    statements: tuple
     span: Span
 
 
@@ -134,12 +180,15 @@ class Setting:
 class Network:
     name: str
     parameters: tuple[Parameter, ...]
-    statements: tuple[Layer | Let | Expect, ...]
+    statements: tuple  # Layer | Let | Function | Expect | Repeat
     train: tuple[Setting, ...]
     span: Span
+    blocks: tuple[Block, ...] = ()
+    functions: tuple[Function, ...] = ()  # file-level `let f(…) = …`
     source: str = field(repr=False, default="")
     path: str = "<string>"
 
     @property
     def layers(self) -> tuple[Layer, ...]:
+        """The layer lines of the network's own body (not of blocks, not inside `repeat`)."""
         return tuple(s for s in self.statements if isinstance(s, Layer))

@@ -59,7 +59,8 @@ _TERMINAL_WORDS = {
     "RSQB": "`]`", "COMMA": "`,`", "EQUAL": "`=`", "COMPARE": "a comparison (`==`, `<=`, …)",
     "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`", "DOUBLESLASH": "`//`",
     "PERCENT": "`%`", "DOUBLESTAR": "`**`", "$END": "end of file", "NETWORK": "`network`",
-    "TRAIN": "`train`", "LET": "`let`", "EXPECT": "`expect`",
+    "TRAIN": "`train`", "LET": "`let`", "EXPECT": "`expect`", "REF": "a tensor `@name`",
+    "BLOCK": "`block`", "REPEAT": "`repeat`", "RETURN": "`return`",
 }
 
 
@@ -176,6 +177,10 @@ class _Builder:
     def build(self, tree: Tree) -> ir.Network:
         networks = [c for c in tree.children if isinstance(c, Tree) and c.data == "network"]
         trains = [c for c in tree.children if isinstance(c, Tree) and c.data == "train"]
+        blocks = tuple(self.block(c) for c in tree.children
+                       if isinstance(c, Tree) and c.data == "block")
+        functions = tuple(self.function(c) for c in tree.children
+                          if isinstance(c, Tree) and c.data == "function")
         if not networks:
             span = ir.Span(self.path, 1, 1, 1, 2)
             raise error("SL101", "the file declares no `network`", span,
@@ -204,7 +209,27 @@ class _Builder:
             span=self.span(name_token),
             source=self.text,
             path=self.path,
+            blocks=blocks,
+            functions=functions,
         )
+
+    def block(self, tree: Tree) -> ir.Block:
+        name, *rest = tree.children
+        parameters: tuple[ir.Parameter, ...] = ()
+        body = []
+        for child in rest:
+            if isinstance(child, Tree) and child.data == "parameters":
+                parameters = tuple(self.parameter(p) for p in child.children)
+            elif isinstance(child, Tree):
+                body.append(self.statement(child))
+        return ir.Block(str(name), parameters, tuple(body), self.span(name))
+
+    def function(self, tree: Tree) -> ir.Function:
+        name, *rest = tree.children
+        parameters: tuple[ir.Parameter, ...] = ()
+        if isinstance(rest[0], Tree) and rest[0].data == "parameters":
+            parameters = tuple(self.parameter(p) for p in rest[0].children)
+        return ir.Function(str(name), parameters, self.expr(rest[-1]), self.span(name))
 
     def parameter(self, tree: Tree) -> ir.Parameter:
         name = tree.children[0]
@@ -220,6 +245,19 @@ class _Builder:
             subject, comparison, value = tree.children
             return ir.Expect(str(subject), str(comparison), self.expr(value), self.line_span(tree),
                              self.span(subject))
+        if kind == "function":
+            return self.function(tree)
+        if kind == "return":
+            ref = self.ref(tree.children[0])
+            return ir.Return(ref, self.line_span(tree))
+        if kind == "repeat":
+            children = list(tree.children)
+            label = None
+            if isinstance(children[0], Tree) and children[0].data == "label":
+                label = str(children.pop(0).children[0])
+            count = self.expr(children.pop(0))
+            return ir.Repeat(label, count, tuple(self.statement(c) for c in children),
+                             self.line_span(tree))
         assert kind == "layer", kind
         children = list(tree.children)
         label = None
@@ -227,8 +265,13 @@ class _Builder:
             label = str(children.pop(0).children[0])
         op = children.pop(0)
         positional, options = self.arguments(children)
+        refs = tuple(p for p in positional if isinstance(p, ir.Ref))
+        positional = tuple(p for p in positional if not isinstance(p, ir.Ref))
         return ir.Layer(op=str(op), label=label, positional=positional, options=options,
-                        span=self.line_span(tree), op_span=self.span(op))
+                        span=self.line_span(tree), op_span=self.span(op), refs=refs)
+
+    def ref(self, token) -> ir.Ref:
+        return ir.Ref(self.span(token), str(token)[1:])
 
     def arguments(self, children):
         positional, options = [], []
@@ -250,7 +293,9 @@ class _Builder:
                "pow": "**"}
 
     def expr(self, node) -> ir.Expr:
-        if isinstance(node, Token):  # a bare NAME or NUMBER inlined by `?atom`
+        if isinstance(node, Token):  # a bare NAME, NUMBER or REF inlined by `?atom`
+            if node.type == "REF":
+                return self.ref(node)
             if node.type == "NUMBER":
                 return ir.Number(self.span(node), Fraction(str(node).replace("_", "")), str(node))
             return ir.Name(self.span(node), str(node))
@@ -275,4 +320,6 @@ class _Builder:
             return ir.TupleExpr(span, tuple(self.expr(c) for c in node.children))
         if kind == "list":
             return ir.ListExpr(span, tuple(self.expr(c) for c in node.children))
+        if kind == "ref":
+            return self.ref(node.children[0])
         raise AssertionError(f"unhandled expression node {kind}")

@@ -132,11 +132,23 @@ def domains(analysis: Analysis) -> dict[str, Domain]:
         domain = Domain(symbol, least)
         if least is not None and remainders:
             period = math.prod(int(r.stride) for r in remainders)
-            if period <= _MAX_PERIOD:
-                domain.period, domain.residues = period, _exact_residues(remainders, symbol,
-                                                                         least, period)
+            residues = _exact_residues(remainders, symbol, least, period) if (
+                period <= _MAX_PERIOD) else None
+            if residues is not None:
+                domain.residues, domain.period = smallest_period(residues, period)
         result[name] = domain
     return result
+
+
+def smallest_period(residues, period: int) -> tuple[tuple[int, ...], int]:
+    """The same set of integers, written with the smallest modulus: {0, 2} mod 4 is 0 mod 2."""
+    residues = set(residues)
+    for d in range(1, period + 1):
+        if period % d == 0:
+            reduced = {r % d for r in residues}
+            if residues == {r for r in range(period) if r % d in reduced}:
+                return tuple(sorted(reduced)), d
+    return tuple(sorted(residues)), period
 
 
 def _exact_residues(remainders, symbol, least, period):
@@ -146,6 +158,38 @@ def _exact_residues(remainders, symbol, least, period):
     residues = sorted(v % period for v in range(least, least + period) if exact(v))
     confirmed = sorted(v % period for v in range(least + period, least + 2 * period) if exact(v))
     return tuple(residues) if residues == confirmed else None
+
+
+def equality_condition(difference, analysis: Analysis) -> tuple[str, str | None]:
+    """Whether `difference` (one axis of two shapes) is 0: ("always", None), ("never", None),
+    ("sometimes", "H ≡ 0 (mod 2)") or ("unknown", None) where the search cannot tell."""
+    difference = sympy.expand(difference)
+    if difference == 0:
+        return "always", None
+    if difference.is_number:
+        return "never", None
+    symbols = difference.free_symbols
+    if len(symbols) != 1:
+        samples = [difference.xreplace({s: sympy.Integer(v) for s in symbols})
+                   for v in (1, 2, 3, 7, 64, 224, 1000)]
+        return ("never", None) if all(v != 0 for v in samples) else ("unknown", None)
+    (symbol,) = symbols
+    known = domains(analysis).get(str(symbol))
+    least = known.least if known and known.least else 1
+    period = math.prod(int(r.stride) for r in analysis.remainders
+                       if symbol in r.size.free_symbols and r.stride.is_number)
+    period = min(period, _MAX_PERIOD)
+    zero = [v for v in range(least, least + 2 * period) if _at(difference, symbol, v) == 0]
+    first = {v % period for v in zero if v < least + period}
+    second = {v % period for v in zero if v >= least + period}
+    if first != second:
+        return "unknown", None
+    if not first:
+        return "never", None
+    if len(first) == period:
+        return "always", None
+    residues, period = smallest_period(first, period)
+    return "sometimes", f"{symbol} ≡ {', '.join(map(str, residues))} (mod {period})"
 
 
 # ---- checks run at the end of every analysis -----------------------------------------------

@@ -10,10 +10,17 @@ from .flatten import Flatten
 from .global_pool import GlobalAvgPool, GlobalMaxPool
 from .input import Input
 from .lrn import LRN
+from .depthwise import DepthwiseConv
+from .merge import Add, Concat, Multiply
 from .pooling import AvgPool, MaxPool
+from .reshape import Reshape
+from .sepconv import SepConv
+from .upsample import Upsample
+from .zeropad import ZeroPad
 
-_KINDS = [Input(), Conv(), MaxPool(), AvgPool(), GlobalAvgPool(), GlobalMaxPool(), Dense(),
-          Flatten(), Dropout(), BatchNorm(), LRN(), *activation_kinds()]
+_KINDS = [Input(), Conv(), DepthwiseConv(), SepConv(), MaxPool(), AvgPool(), GlobalAvgPool(),
+          GlobalMaxPool(), ZeroPad(), Upsample(), Reshape(), Dense(), Flatten(), Dropout(),
+          BatchNorm(), LRN(), Add(), Multiply(), Concat(), *activation_kinds()]
 
 REGISTRY: dict[str, LayerKind] = {kind.op: kind for kind in _KINDS}
 

@@ -12,7 +12,7 @@ import sympy
 
 from ..diagnostics import error
 from .base import Boolean, Integer, IntegerOrTuple, KerasLayer, LayerKind, Opt, Padding, product
-from .window import window
+from .window import padding_layer, window
 
 
 class Conv(LayerKind):
@@ -53,12 +53,7 @@ class Conv(LayerKind):
 
     def keras(self, a, shapes, out, ctx):
         rank = len(out) - 1
-        calls = []
-        padding = a.padding
-        if padding not in ("valid", "same"):
-            calls.append(KerasLayer(f"ZeroPadding{rank}D",
-                                    {"padding": tuple(tuple(p) for p in a._padding)}, "_pad"))
-            padding = "valid"
+        calls, padding = padding_layer(a, rank)
         kwargs = {"filters": a.filters, "kernel_size": a._kernel,
                   "strides": _tuple(a.stride, rank), "padding": padding}
         if any(d != 1 for d in _axes(a.dilation)):

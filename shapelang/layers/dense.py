@@ -3,11 +3,14 @@
     dense 4096 tanh                   # [9216] → [4096], 37,752,832 parameters
     dense classes softmax
     dense 10 bias=false
+    dense 64 last_axis=true           # [49, 128] → [49, 64]: the same weights at every position
 
-Parameters: in·units + units (bias). MACs: in·units.
+On a vector only, unless `last_axis=true` applies it to the last axis of a larger tensor (as
+Keras's `Dense` does): a tensor that reaches `dense` by mistake is an error, not a surprise.
+Parameters: in·units + units (bias), `in` the last axis. MACs: in·units per position.
 """
 from ..diagnostics import error
-from .base import Boolean, Integer, KerasLayer, LayerKind, Opt
+from .base import Boolean, Integer, KerasLayer, LayerKind, Opt, product
 
 import sympy
 
@@ -17,10 +20,12 @@ class Dense(LayerKind):
     doc = __doc__
     takes_activation = True
     positional = (Opt("units", Integer(1)),)
-    options = (Opt("bias", Boolean(), True),)
+    options = (Opt("bias", Boolean(), True), Opt("last_axis", Boolean(), False))
 
     def output_shape(self, a, shapes, ctx):
         (shape,) = shapes
+        if a.last_axis:
+            return shape[:-1] + (a.units,)
         if len(shape) != 1:
             shown = ", ".join(str(d) for d in shape)
             raise error("SL301", f"dense expects a vector, got [{shown}]", a.layer.span,
@@ -28,10 +33,10 @@ class Dense(LayerKind):
         return (a.units,)
 
     def parameters(self, a, shapes, out):
-        return (shapes[0][0] * a.units + (a.units if a.bias else 0), sympy.Integer(0))
+        return (shapes[0][-1] * a.units + (a.units if a.bias else 0), sympy.Integer(0))
 
     def macs(self, a, shapes, out):
-        return shapes[0][0] * a.units
+        return product(shapes[0]) * a.units
 
     def keras(self, a, shapes, out, ctx):
         kwargs = {"units": a.units}

@@ -2,25 +2,30 @@
 
     globalavgpool                     # 7×7×2048 → [2048]
     globalmaxpool                     # 7×7×8 → [8]
+    globalavgpool keepdims=true       # 7×7×8 → [1, 1, 8]
 
 No parameters; MACs 0.
 """
 from ..diagnostics import error
-from .base import KerasLayer, LayerKind
+from .base import Boolean, KerasLayer, LayerKind, Opt
 
 
 class _GlobalPooling(LayerKind):
     keras_name = ""
+    options = (Opt("keepdims", Boolean(), False, doc="keep the spatial axes, each of size 1"),)
 
     def output_shape(self, a, shapes, ctx):
         (shape,) = shapes
         if len(shape) < 2:
             raise error("SL304", f"`{self.op}` needs spatial axes, got the vector {list(shape)}",
                         a.layer.span, "it is already one value per channel: drop this layer")
+        if a.keepdims:
+            return (1,) * (len(shape) - 1) + (shape[-1],)
         return (shape[-1],)
 
     def keras(self, a, shapes, out, ctx):
-        return [KerasLayer(f"{self.keras_name}{len(shapes[0]) - 1}D")]
+        kwargs = {"keepdims": True} if a.keepdims else {}
+        return [KerasLayer(f"{self.keras_name}{len(shapes[0]) - 1}D", kwargs)]
 
 
 class GlobalAvgPool(_GlobalPooling):

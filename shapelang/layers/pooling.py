@@ -7,10 +7,10 @@
 The stride defaults to the kernel (Keras's `strides=None`). No parameters; MACs are 0
 (a comparison or an addition is no multiply-accumulate).
 """
-from .base import IntegerOrTuple, KerasLayer, LayerKind, Opt, Padding
-from .window import window
-
 import sympy
+
+from .base import IntegerOrTuple, KerasLayer, LayerKind, Opt, Padding
+from .window import padding_layer, window
 
 
 class _Pooling(LayerKind):
@@ -30,12 +30,7 @@ class _Pooling(LayerKind):
 
     def keras(self, a, shapes, out, ctx):
         rank = len(out) - 1
-        calls = []
-        padding = a.padding
-        if padding not in ("valid", "same"):
-            calls.append(KerasLayer(f"ZeroPadding{rank}D",
-                                    {"padding": tuple(tuple(p) for p in a._padding)}, "_pad"))
-            padding = "valid"
+        calls, padding = padding_layer(a, rank)
         stride = a._stride if isinstance(a._stride, tuple) else (a._stride,) * rank
         calls.append(KerasLayer(f"{self.keras_name}{rank}D", {
             "pool_size": a._kernel, "strides": stride, "padding": padding}))

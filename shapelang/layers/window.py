@@ -14,7 +14,7 @@ from __future__ import annotations
 import sympy
 
 from ..diagnostics import error
-from .base import Args, per_axis
+from .base import Args, KerasLayer, per_axis
 
 AXIS_NAMES = {1: ("steps",), 2: ("rows", "columns"), 3: ("planes", "rows", "columns")}
 
@@ -63,3 +63,12 @@ def window(a: Args, shape, kernel, stride, dilation, padding, ctx):
         sizes.append(out)
         pads.append(pad)
     return tuple(sizes), tuple(pads), kernel
+
+
+def padding_layer(a: Args, rank: int):
+    """Keras calls for an explicit padding (`ZeroPaddingND` before a `valid` layer), and the
+    Keras padding word for the layer itself."""
+    if a.padding in ("valid", "same"):
+        return [], a.padding
+    pads = tuple(tuple(p) for p in a._padding)
+    return [KerasLayer(f"ZeroPadding{rank}D", {"padding": pads}, "_pad")], "valid"

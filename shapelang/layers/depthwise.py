@@ -1,0 +1,61 @@
+"""`depthwiseconv` — one window per input channel (times a depth multiplier), channels last.
+
+    depthwiseconv k=3 s=2 pad=same bias=false
+    depthwiseconv k=3 multiplier=2 relu
+
+Parameters: kh·kw·C·multiplier + C·multiplier (bias).
+MACs: out_h·out_w·C·multiplier·kh·kw. Keras: `DepthwiseConv2D` (1D too).
+"""
+import sympy
+
+from ..diagnostics import error
+from .base import Boolean, Integer, IntegerOrTuple, KerasLayer, LayerKind, Opt, Padding, product
+from .window import padding_layer, window
+
+
+class DepthwiseConv(LayerKind):
+    op = "depthwiseconv"
+    doc = __doc__
+    takes_activation = True
+    options = (
+        Opt("kernel", IntegerOrTuple(1), short="k"),
+        Opt("stride", IntegerOrTuple(1), sympy.Integer(1), short="s"),
+        Opt("padding", Padding(), "valid", short="pad"),
+        Opt("dilation", IntegerOrTuple(1), sympy.Integer(1), short="d"),
+        Opt("multiplier", Integer(1), sympy.Integer(1), doc="outputs per input channel"),
+        Opt("bias", Boolean(), True),
+    )
+
+    def output_shape(self, a, shapes, ctx):
+        (shape,) = shapes
+        if len(shape) - 1 == 3:
+            raise error("SL304", "depthwiseconv works on 1 or 2 spatial axes (Keras has no 3D "
+                        "depthwise convolution)", a.layer.span)
+        sizes, pads, kernel = window(a, shape, a.kernel, a.stride, a.dilation, a.padding, ctx)
+        a.values["_kernel"], a.values["_padding"] = kernel, pads
+        return sizes + (shape[-1] * a.multiplier,)
+
+    def parameters(self, a, shapes, out):
+        channels = shapes[0][-1] * a.multiplier
+        return (product(a._kernel) * channels + (channels if a.bias else 0), sympy.Integer(0))
+
+    def macs(self, a, shapes, out):
+        return product(out) * product(a._kernel)
+
+    def keras(self, a, shapes, out, ctx):
+        rank = len(out) - 1
+        calls, padding = padding_layer(a, rank)
+        kwargs = {"kernel_size": a._kernel, "strides": _tuple(a.stride, rank), "padding": padding}
+        if a.multiplier != 1:
+            kwargs["depth_multiplier"] = a.multiplier
+        if any(d != 1 for d in _tuple(a.dilation, rank)):
+            kwargs["dilation_rate"] = _tuple(a.dilation, rank)
+        if not a.bias:
+            kwargs["use_bias"] = False
+        if a.activation:
+            kwargs["activation"] = a.activation
+        return calls + [KerasLayer(f"DepthwiseConv{rank}D", kwargs)]
+
+
+def _tuple(value, rank):
+    return value if isinstance(value, tuple) else (value,) * rank
