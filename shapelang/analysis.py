@@ -83,6 +83,7 @@ class Analysis:
     remainders: list[StrideRemainder] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     instances: list = field(default_factory=list)  # every block use, as `Instance`s
+    tensors: dict = field(default_factory=dict)  # the network body's labels → layer names
     complete: bool = True  # every layer's shape was derived
     train: dict = field(default_factory=dict)  # the `train:` block, as the program's defaults
     hint_axes: dict = field(default_factory=dict, repr=False)  # SL305 diagnostic → its axis
@@ -253,8 +254,28 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
                     analysis.diagnostics.append(exc.diagnostic)
                 except Poisoned:
                     pass
+    analysis.diagnostics = _merge_repeats(analysis.diagnostics)
     analysis.diagnostics.sort(key=Diagnostic.sort_key)
     return analysis
+
+
+def _merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per code and place: a line inside a block used twelve times (or a
+    stride dropping both rows and columns) reports once, with the first case's values and how
+    many more there are."""
+    groups: dict = {}
+    for d in diagnostics:
+        groups.setdefault((d.code, d.span), []).append(d)
+    merged = []
+    for group in groups.values():
+        first = group[0]
+        if len(group) > 1:
+            more = len(group) - 1
+            first = replace(first, message=f"{first.message} — and {more} more time"
+                            f"{'s' if more > 1 else ''} on this line (other axes or other uses "
+                            "of its block)")
+        merged.append(first)
+    return merged
 
 
 def evaluate_default(parameter: ir.Parameter, env: dict):
@@ -367,6 +388,7 @@ class _Walker:
         scope.taken |= {s.label for s in self.network.statements
                         if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
         self.walk(self.network.statements, scope)
+        self.analysis.tensors = scope.tensors
         if not self.seen_input:
             self.error("SL212", f"the network `{self.network.name}` has no `input`",
                        self.network.span, "begin the network with `input [d1, d2, …]`")
@@ -587,7 +609,11 @@ class _Walker:
         if not count.is_number:
             raise error("SL205", f"a repeat count must be a number, got {count}",
                         statement.count.span, "bind the parameters it depends on")
-        label = statement.label or scope.default_name("repeat")
+        label = statement.label
+        if not label:
+            scope.counters["repeat"] = scope.counters.get("repeat", 0) + 1
+            k = scope.counters["repeat"]
+            label = "repeat" if k == 1 else f"repeat_{k}"
         separator = "_" if label[-1].isdigit() else ""
         for i in range(1, int(count) + 1):
             iteration = self._scope(dict(scope.env), f"{scope.prefix}{label}{separator}{i}.",

@@ -59,16 +59,31 @@ def _shape(shape, legend: _Legend | None = None) -> str:
     return "[" + ", ".join(show(d) for d in shape) + "]"
 
 
-def _rows(analysis: Analysis, grouped: bool, legend: _Legend | None = None):
+def is_graph(analysis: Analysis) -> bool:
+    """Whether some layer reads other than the layer before it (then tables show inputs)."""
+    return any(r.inputs != (analysis.layers[r.index - 1].name,)
+               for r in analysis.layers[1:])
+
+
+def _rows(analysis: Analysis, grouped: bool, legend: _Legend | None = None, inputs=False):
     for r in analysis.layers:
-        yield (str(r.index), r.name, r.op, _shape(r.shape, legend),
+        # In a table for reading, "connected to" is blank for the line before (the common
+        # case), so the branches stand out; CSV gives every input.
+        chained = r.index > 0 and r.inputs == (analysis.layers[r.index - 1].name,)
+        connected = ("" if chained and grouped else ", ".join(r.inputs),) if inputs else ()
+        yield (str(r.index), r.name, r.op, *connected, _shape(r.shape, legend),
                *(_number(v, grouped, legend)
                  for v in (r.size, r.params, r.trainable, r.non_trainable, r.macs)))
 
 
-def _total_row(analysis: Analysis, grouped: bool, legend: _Legend | None = None):
-    return ("", "total", "", "", "", *(_number(analysis.total(k), grouped, legend)
-                                       for k in ("params", "trainable", "non_trainable", "macs")))
+def _total_row(analysis: Analysis, grouped: bool, legend: _Legend | None = None, inputs=False):
+    return ("", "total", "", *(("",) if inputs else ()), "", "",
+            *(_number(analysis.total(k), grouped, legend)
+              for k in ("params", "trainable", "non_trainable", "macs")))
+
+
+def _columns(inputs: bool):
+    return _COLUMNS[:3] + ("connected to",) + _COLUMNS[3:] if inputs else _COLUMNS
 
 
 def _legend_lines(legend: _Legend) -> list[str]:
@@ -90,9 +105,12 @@ def _heading(analysis: Analysis) -> str:
 
 def table_text(analysis: Analysis) -> str:
     legend = _Legend(analysis)
-    rows = [_COLUMNS, *_rows(analysis, True, legend), _total_row(analysis, True, legend)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    numeric = {0, 4, 5, 6, 7, 8}
+    graph = is_graph(analysis)
+    columns = _columns(graph)
+    rows = [columns, *_rows(analysis, True, legend, graph),
+            _total_row(analysis, True, legend, graph)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+    numeric = {0, *range(len(columns) - 5, len(columns))}
 
     def line(row):
         cells = [c.rjust(w) if i in numeric else c.ljust(w)
@@ -106,11 +124,13 @@ def table_text(analysis: Analysis) -> str:
 
 
 def table_markdown(analysis: Analysis) -> str:
-    numeric = {0, 4, 5, 6, 7, 8}
     legend = _Legend(analysis)
-    out = [f"**{_heading(analysis)}**", "", "| " + " | ".join(_COLUMNS) + " |",
-           "|" + "|".join("---:" if i in numeric else "---" for i in range(len(_COLUMNS))) + "|"]
-    for row in [*_rows(analysis, True, legend), _total_row(analysis, True, legend)]:
+    graph = is_graph(analysis)
+    columns = _columns(graph)
+    numeric = {0, *range(len(columns) - 5, len(columns))}
+    out = [f"**{_heading(analysis)}**", "", "| " + " | ".join(columns) + " |",
+           "|" + "|".join("---:" if i in numeric else "---" for i in range(len(columns))) + "|"]
+    for row in [*_rows(analysis, True, legend, graph), _total_row(analysis, True, legend, graph)]:
         cells = [c.replace("|", "\\|") for c in row]
         if row[1] == "total":
             cells = [f"**{c}**" if c else c for c in cells]
@@ -124,12 +144,10 @@ def table_markdown(analysis: Analysis) -> str:
 def table_csv(analysis: Analysis) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["index", "name", "op", "shape", "size", "params", "trainable",
+    writer.writerow(["index", "name", "op", "inputs", "shape", "size", "params", "trainable",
                      "non_trainable", "macs"])
-    writer.writerows(_rows(analysis, False))
-    writer.writerow(["", "total", "", "", "", *(_number(analysis.total(k), False)
-                                                for k in ("params", "trainable", "non_trainable",
-                                                          "macs"))])
+    writer.writerows(_rows(analysis, False, None, True))
+    writer.writerow(_total_row(analysis, False, None, True))
     return buffer.getvalue().rstrip("\n")
 
 
@@ -185,13 +203,18 @@ def solve_text(analysis: Analysis) -> str:
     out += ["", "paddings solved for pad=same (before, after) per axis:"]
     if not padded:
         out.append("  (no layer uses pad=same)")
+    rows: dict = {}  # one row per line and solution: a block's line is solved once per use
     for r in padded:
         kernel = "×".join(pretty(k) for k in r.args.values["_kernel"])
         stride = r.args.values.get("_stride", r.args.values.get("stride"))
         stride = "×".join(pretty(s) for s in stride) if isinstance(stride, tuple) else pretty(
             stride)
         pads = "; ".join(f"({pretty(b)}, {pretty(a)})" for b, a in r.padding)
-        out.append(f"  line {r.layer.span.line:<4} {r.name:<14} k={kernel} s={stride}: {pads}")
+        rows.setdefault((r.layer.span.line, kernel, stride, pads), []).append(r.name)
+    width = max((len(names[0]) for names in rows.values()), default=0)
+    for (line, kernel, stride, pads), names in rows.items():
+        more = f" (+{len(names) - 1} uses)" if len(names) > 1 else ""
+        out.append(f"  line {line:<4} {names[0]:<{width}}  k={kernel} s={stride}: {pads}{more}")
     conditions = [c for c in analysis.minimum_sizes if len(c.value.free_symbols) > 1]
     if conditions:
         out += ["", "conditions in several symbols:"]

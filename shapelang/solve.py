@@ -219,12 +219,12 @@ def _subject_value(analysis: Analysis, expect: ir.Expect):
         return 2 * analysis.total("macs")
     if subject == "output":
         return list(analysis.output.shape)
-    result = analysis.by_name(subject)
+    result = analysis.by_name(analysis.tensors.get(subject, subject))
     if result is None:
         from .analysis import EXPECT_SUBJECTS
         from .diagnostics import did_you_mean
 
-        names = list(EXPECT_SUBJECTS) + [r.name for r in analysis.layers]
+        names = list(EXPECT_SUBJECTS) + list(analysis.tensors)
         raise error("SL403", f"`expect {subject}`: no such quantity or layer", expect.subject_span,
                     did_you_mean(subject, names) or f"expect one of {', '.join(EXPECT_SUBJECTS)}"
                     " or a layer's label")
