@@ -84,6 +84,9 @@ class Analysis:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     instances: list = field(default_factory=list)  # every block use, as `Instance`s
     tensors: dict = field(default_factory=dict)  # the network body's labels → layer names
+    # (scope prefix, id(statement)) → the layer name, `Instance` or repeat count it produced:
+    # how the code generator finds each line's results while it walks the IR again.
+    produced: dict = field(default_factory=dict, repr=False)
     complete: bool = True  # every layer's shape was derived
     train: dict = field(default_factory=dict)  # the `train:` block, as the program's defaults
     hint_axes: dict = field(default_factory=dict, repr=False)  # SL305 diagnostic → its axis
@@ -111,12 +114,17 @@ class Analysis:
 class _LayerContext:
     """What a layer rule may report while it derives a shape."""
 
-    def __init__(self, analysis: Analysis):
+    def __init__(self, analysis: Analysis, emission: bool = False):
         self.analysis = analysis
         self.inputs: list = []  # (full name, LayerResult) of the layer being derived
+        # For the code generator's analysis of a block with symbolic arguments and input:
+        # only the layer arguments matter there, so size and merge checks are off.
+        self.emission = emission
 
     def require_at_least(self, value, minimum, axis, layer, what):
         value, minimum = as_expr(value), as_expr(minimum)
+        if self.emission:
+            return
         if value.is_number and minimum.is_number:
             if value < minimum:
                 raise error("SL302", f"`{layer.op}` needs at least {minimum} {axis} for {what}, "
@@ -126,7 +134,7 @@ class _LayerContext:
 
     def stride_remainder(self, numerator, stride, axis, layer, size):
         numerator, stride = as_expr(numerator), as_expr(stride)
-        if stride == 1:
+        if stride == 1 or self.emission:
             return
         remainder = StrideRemainder(numerator, stride, axis, layer, as_expr(size))
         self.analysis.remainders.append(remainder)
@@ -145,6 +153,9 @@ class _LayerContext:
         """Every input shape equal to the first on `axes` — for every value of the unbound
         parameters, or an error that says for which values it holds."""
         from .solve import equality_condition, pretty
+
+        if self.emission:
+            return
 
         def show_shape(shape):
             return "[" + ", ".join(pretty(d) for d in shape) + "]"
@@ -259,6 +270,28 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
     return analysis
 
 
+def analyse_block(network: ir.Network, block: ir.Block, arguments: dict,
+                  input_shape: Shape) -> tuple[Analysis, str]:
+    """A block on its own, for the code generator: its parameters as given (symbols, so that
+    layer arguments come out as expressions of them) and a symbolic input; size and merge
+    checks are off. Returns the analysis and the name of the block's output."""
+    analysis = Analysis(network, {}, {})
+    functions: dict = {}
+    for function in network.functions:
+        functions[function.name] = UserFunction(function, functions)
+    walker = _Walker(network, analysis, None, functions, emission=True)
+    walker.seen_input = True
+    env = {**functions, **arguments}
+    scope = walker._scope(env, "", None, previous="input", blocks_in_use=(block.name,),
+                          in_block=True)
+    scope.tensors["input"] = "input"
+    walker.shapes["input"] = tuple(input_shape)
+    scope.taken |= {s.label for s in block.statements
+                    if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
+    walker.walk(block.statements, scope)
+    return analysis, scope.output or scope.previous
+
+
 def _merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """One diagnostic per code and place: a line inside a block used twelve times (or a
     stride dropping both rows and columns) reports once, with the first case's values and how
@@ -370,7 +403,8 @@ class _Walker:
     """Walks a network's statements — into block instances and `repeat` iterations — and fills
     the analysis with one `LayerResult` per layer."""
 
-    def __init__(self, network: ir.Network, analysis: Analysis, input_override, functions):
+    def __init__(self, network: ir.Network, analysis: Analysis, input_override, functions,
+                 emission: bool = False):
         self.network = network
         self.network_functions = functions  # file-level `let f(…)`, visible in every block
         self.analysis = analysis
@@ -378,8 +412,9 @@ class _Walker:
         self.shapes: dict[str, Shape] = {}
         self.consumers: dict[str, int] = {}
         self.blocks = {b.name: b for b in network.blocks}
-        self.ctx = _LayerContext(analysis)
+        self.ctx = _LayerContext(analysis, emission)
         self.seen_input = False
+        self.emission = emission
 
     # ---- entry ------------------------------------------------------------------------------
     def run(self, env: dict):
@@ -408,7 +443,14 @@ class _Walker:
 
     def _scope(self, env, prefix, parent, **kwargs) -> _Scope:
         scope = _Scope(env=env, prefix=prefix, parent=parent, **kwargs)
-        env[TENSORS] = lambda name, span: self.shapes[self.resolve(scope, name, span)]
+
+        def shape_of(name, span):
+            full = self.resolve(scope, name, span)
+            if full not in self.shapes:  # after an earlier error: reported already
+                raise Poisoned(name)
+            return self.shapes[full]
+
+        env[TENSORS] = shape_of
         return scope
 
     # ---- reporting -------------------------------------------------------------------------
@@ -543,6 +585,7 @@ class _Walker:
                              as_expr(trainable), as_expr(non_trainable), as_expr(macs),
                              args, args.values.get("_padding"))
         self.analysis.add(result)
+        self.analysis.produced[(scope.prefix, id(layer))] = full
         for i in inputs:
             self.consumers[i] = self.consumers.get(i, 0) + 1
         self.shapes[full] = out
@@ -571,7 +614,9 @@ class _Walker:
         output = inner.output or inner.previous
         if output == source and self.analysis.complete:
             raise error("SL203", f"block `{block.name}` has no layers", block.span)
-        self.analysis.instances.append(Instance(block, full, layer, arguments, source, output))
+        instance = Instance(block, full, layer, arguments, source, output)
+        self.analysis.instances.append(instance)
+        self.analysis.produced[(scope.prefix, id(layer))] = instance
         scope.tensors[name] = output
         scope.previous = output
 
@@ -606,9 +651,12 @@ class _Walker:
     def repeat(self, statement: ir.Repeat, scope: _Scope):
         count = require_integer(evaluate(statement.count, scope.env), statement.count.span,
                                 "a repeat count", 1)
+        self.analysis.produced[(scope.prefix, id(statement))] = count
         if not count.is_number:
-            raise error("SL205", f"a repeat count must be a number, got {count}",
-                        statement.count.span, "bind the parameters it depends on")
+            if not self.emission:
+                raise error("SL205", f"a repeat count must be a number, got {count}",
+                            statement.count.span, "bind the parameters it depends on")
+            count = sympy.Integer(1)  # the code generator writes a loop from one iteration
         label = statement.label
         if not label:
             scope.counters["repeat"] = scope.counters.get("repeat", 0) + 1

@@ -107,8 +107,10 @@ def evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool = False) -> Va
             raise error("SL206", f"`@{node.name}` names a tensor, and there are none here",
                         node.span)
         return list(env[TENSORS](node.name, node.span))
-    if isinstance(node, ir.TupleExpr):
-        return tuple(_scalar(evaluate(item, env, keywords), item) for item in node.items)
+    if isinstance(node, ir.TupleExpr):  # may nest: zeropad ((0, 1), (0, 1))
+        values = [evaluate(item, env, keywords) for item in node.items]
+        return tuple(v if isinstance(v, tuple) else _scalar(v, item)
+                     for v, item in zip(values, node.items))
     if isinstance(node, ir.ListExpr):
         return [_scalar(evaluate(item, env, keywords), item) for item in node.items]
     raise AssertionError(f"unknown expression node {type(node).__name__}")

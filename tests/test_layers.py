@@ -28,14 +28,15 @@ def test_kind_is_documented_with_runnable_examples(kind):
                 if line.startswith("    ") and re.match(r"\s+\w", line)]
     examples = [e for e in examples if e.split()[0] == kind.op or kind.op in e]
     assert examples, f"{kind.op}: no example in its docstring"
+    # what the examples read: an input of a fitting shape, and the tensors merges name
+    tensors = "".join(f"    {name}: relu @input\n" for name in (
+        "a", "b", "c", "shortcut", "gate", "left", "right"))
+    first = {"dense": "input [64]", "reshape": "input [3136]"}.get(kind.op, "input [32, 32, 64]")
     for line in examples:
         if line.startswith("input"):
-            body = line.replace("[H, W, 3]", "[32, 32, 3]")
+            text = f"network t(classes = 10):\n    {line.replace('[H, W, 3]', '[32, 32, 3]')}\n"
         else:
-            body = f"input [32, 32, 64]\n    {line}"
-        text = f"network t(classes = 10):\n    {body}\n"
-        if kind.op == "dense":
-            text = f"network t(classes = 10):\n    input [64]\n    {line}\n"
+            text = f"network t(classes = 10):\n    {first}\n{tensors}    {line}\n"
         diagnostics = shapelang.loads(text).check()
         assert not [d for d in diagnostics if d.severity == "error"], (line, diagnostics)
 
