@@ -84,6 +84,7 @@ class Analysis:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     instances: list = field(default_factory=list)  # every block use, as `Instance`s
     tensors: dict = field(default_factory=dict)  # the network body's labels → layer names
+    shapes: dict = field(default_factory=dict, repr=False)  # every tensor's shape, by name
     # (scope prefix, id(statement)) → the layer name, `Instance` or repeat count it produced:
     # how the code generator finds each line's results while it walks the IR again.
     produced: dict = field(default_factory=dict, repr=False)
@@ -409,7 +410,7 @@ class _Walker:
         self.network_functions = functions  # file-level `let f(…)`, visible in every block
         self.analysis = analysis
         self.input_override = input_override
-        self.shapes: dict[str, Shape] = {}
+        self.shapes: dict[str, Shape] = analysis.shapes
         self.consumers: dict[str, int] = {}
         self.blocks = {b.name: b for b in network.blocks}
         self.ctx = _LayerContext(analysis, emission)

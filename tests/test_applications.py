@@ -13,9 +13,9 @@ from collections import Counter
 
 import pytest
 import sympy
+from conftest import EXAMPLES
 
 import shapelang
-from conftest import EXAMPLES
 from shapelang.analysis import analyse, parse_binding
 from shapelang.diagnostics import ERROR
 

@@ -24,8 +24,10 @@ from pathlib import Path
 import sympy
 
 from .. import __version__
-from ..analysis import Analysis, analyse
+from .. import ir
+from ..analysis import Analysis, Instance, analyse, analyse_block
 from ..diagnostics import Diagnostic, DiagnosticError, error
+from ..expr import Keyword
 from ..layers import REGISTRY, KerasLayer
 from ..solve import pretty
 
@@ -158,9 +160,9 @@ def _expression_with_precedence(e, parameters):
 class _Emitter:
     """Owns the lines and the indentation of the generated module."""
 
-    def __init__(self):
+    def __init__(self, level: int = 0):
         self.lines: list[str] = []
-        self.level = 0
+        self.level = level
 
     def line(self, text: str = ""):
         self.lines.append(("    " * self.level + text) if text else "")
@@ -174,12 +176,20 @@ class _Emitter:
             self.line(text)
             return
         head, _, rest = text.partition("(")
-        arguments, depth, current = [], 0, ""
-        inner, tail = rest[: rest.rindex(")(")], rest[rest.rindex(")("):]
-        for char in inner:
-            depth += char in "([{"
-            depth -= char in ")]}"
-            if char == "," and depth == 0:
+        arguments, depth, current, quote = [], 0, "", None
+        for position, char in enumerate(rest):
+            if quote:
+                quote = None if char == quote else quote
+            elif char in "'\"":
+                quote = char
+            elif char in "([{":
+                depth += 1
+            elif char in ")]}":
+                if depth == 0:  # the call's closing parenthesis
+                    tail = rest[position:]
+                    break
+                depth -= 1
+            if char == "," and depth == 0 and not quote:
                 arguments.append(current.strip())
                 current = ""
             else:
@@ -198,12 +208,12 @@ class _Emitter:
         return "\n".join(self.lines).rstrip() + "\n"
 
 
-def _keras_call(spec: KerasLayer, name: str, parameters: set[str], output_dtype=None) -> str:
+def _keras_call(spec: KerasLayer, name_code: str, names: dict, output_dtype=None) -> str:
     kwargs = dict(spec.kwargs)
     if output_dtype:
         kwargs["dtype"] = output_dtype
-    parts = [f"{key}={_python(value, parameters)}" for key, value in kwargs.items()]
-    parts.append(f"name={name!r}")
+    parts = [f"{key}={_python(value, names)}" for key, value in kwargs.items()]
+    parts.append(f"name={name_code}")
     prefix = "" if spec.custom else "layers."
     return f"{prefix}{spec.cls}({', '.join(parts)})"
 
@@ -218,11 +228,15 @@ def _emission_analysis(analysis: Analysis) -> tuple[Analysis, bool]:
     symbolic = analyse(network, {}, checks=False, all_symbolic=True)
     same_layers = [r.name for r in symbolic.layers] == [r.name for r in analysis.layers]
     if symbolic.ok and symbolic.complete and same_layers:
+        names = {s: s for s in symbolic.symbols}
         try:
             for r in symbolic.layers:
                 for spec in REGISTRY[r.op].keras(r.args, _in_shapes(symbolic, r), r.shape, None):
                     for value in spec.kwargs.values():
-                        _python(value, set(symbolic.symbols))
+                        _python(value, names)
+            for instance in symbolic.instances:
+                for value in instance.arguments.values():
+                    _argument(value, names)
             return symbolic, True
         except TypeError:
             pass
@@ -230,7 +244,273 @@ def _emission_analysis(analysis: Analysis) -> tuple[Analysis, bool]:
 
 
 def _in_shapes(analysis: Analysis, result):
-    return [analysis.by_name(name).shape for name in result.inputs]
+    return [analysis.shapes[name] for name in result.inputs]
+
+
+class _Fallback(Exception):
+    """A block cannot be written as a helper function: the program is written flat."""
+
+
+def _argument(value, names: dict) -> str:
+    """A block argument as Python: a number or closed form, a keyword (`same`) or a bool."""
+    if isinstance(value, Keyword):
+        return repr(value.name)
+    return _python(value, names)
+
+
+def _name_code(prefix: str | None, local: str) -> str:
+    """Python for a layer's name: a literal at the top level, `name + '.conv_1'` in a block
+    function, with the iteration number inside a `repeat` loop."""
+    return repr(local) if prefix is None else f"{prefix} + {('.' + local)!r}"
+
+
+def _references(statements) -> set[str]:
+    """Every `@name` read anywhere in these statements (repeat bodies included)."""
+    found = set()
+    for s in statements:
+        if isinstance(s, ir.Layer):
+            found |= {r.name for r in s.refs}
+        elif isinstance(s, ir.Repeat):
+            found |= _references(s.statements)
+        elif isinstance(s, ir.Return):
+            found.add(s.ref.name)
+    return found
+
+
+class _BodyWriter:
+    """Writes the statements of one body — build_model's, or a block's helper function — as
+    functional-API lines, resolving inputs as the walker does: the previous line's tensor, or
+    the `@label`s named. `x` holds the latest tensor; a label that some `@label` reads gets a
+    variable of its own; a block use becomes a call of its helper function; `repeat` a loop."""
+
+    def __init__(self, writer: "_ProgramWriter", analysis: Analysis, names: dict,
+                 reserved: set[str], statements):
+        self.writer = writer
+        self.analysis = analysis
+        self.names = names  # symbol name → Python code
+        self.referenced = _references(statements)
+        self.reserved = reserved | {"x", "inputs", "name"}
+        self.label_variables: dict[str, str] = {"input": "inputs"}
+        self.loop_depth = 0
+        self.inlined = 0  # blocks written in place so far, for their input variables
+
+    def write(self, statements, prefix: str, name_prefix: str | None, previous: str,
+              out: "_Emitter") -> str:
+        """Write `statements`, which the analysis walked at scope `prefix`; returns the Python
+        variable that holds the last tensor."""
+        repeats = 0
+        for statement in statements:
+            if isinstance(statement, ir.Layer):
+                previous = self.layer(statement, prefix, name_prefix, previous, out)
+            elif isinstance(statement, ir.Repeat):
+                repeats += 0 if statement.label else 1
+                label = statement.label or ("repeat" if repeats == 1 else f"repeat_{repeats}")
+                previous = self.repeat(statement, label, prefix, name_prefix, previous, out)
+            elif isinstance(statement, ir.Return):
+                previous = self.reference(statement.ref.name)
+        return previous
+
+    def reference(self, label: str) -> str:
+        return self.label_variables[label]
+
+    def _assign(self, label: str | None) -> str:
+        """`x = `, or `shortcut = x = ` when some `@shortcut` reads this line's tensor."""
+        if label and label in self.referenced:
+            variable = label
+            if label in self.reserved or keyword.iskeyword(label) or label in _RESERVED:
+                variable = f"t_{label}"
+            self.label_variables[label] = variable
+            return f"{variable} = x = "
+        return "x = "
+
+    def _inputs(self, statement: ir.Layer, wanted: int, previous: str) -> list[str]:
+        refs = [self.reference(r.name) for r in statement.refs]
+        if wanted == -1:
+            return [previous, *refs] if len(refs) == 1 else refs
+        return refs or [previous]
+
+    def layer(self, statement: ir.Layer, prefix, name_prefix, previous, out) -> str:
+        produced = self.analysis.produced.get((prefix, id(statement)))
+        if produced is None:
+            raise _Fallback(f"line {statement.span.line} produced nothing")
+        out.line(f"# {self.writer.path}:{statement.span.line}")
+        if isinstance(produced, Instance):
+            return self.instance(statement, produced, prefix, name_prefix, previous, out)
+        r = self.analysis.by_name(produced)
+        local = produced[len(prefix):]
+        kind = REGISTRY[r.op]
+        calls = kind.keras(r.args, _in_shapes(self.analysis, r), r.shape, None)
+        self.writer.note_calls(calls)
+        inputs = self._inputs(statement, kind.inputs, previous)
+        for k, spec in enumerate(calls):
+            name_code = _name_code(name_prefix, local + spec.name_suffix)
+            if spec.cls == "Input":
+                shape = _python(spec.kwargs["shape"], self.names)
+                out.line(f"inputs = x = keras.Input(shape={shape}, name={name_code})")
+                if statement.label:
+                    self.label_variables[statement.label] = "inputs"
+                return "x"
+            last = k == len(calls) - 1
+            softmax = spec.kwargs.get("activation") == "softmax" or spec.cls == "Activation"
+            dtype = "float32" if last and softmax and self.writer.is_output(r) else None
+            call = _keras_call(spec, name_code, self.names, dtype)
+            argument = f"[{', '.join(inputs)}]" if kind.inputs == -1 else inputs[0]
+            assign = self._assign(statement.label) if last else "x = "
+            out.wrapped(f"{assign}{call}({argument})")
+            inputs = ["x"]
+        return "x"
+
+    def instance(self, statement, instance: Instance, prefix, name_prefix, previous, out):
+        (source,) = self._inputs(statement, 1, previous)
+        local = instance.name[len(prefix):]
+        if self.writer.inline:
+            return self.inline(statement, instance, source, _name_code(name_prefix, local), out)
+        self.writer.need_block(instance.block)
+        arguments = "".join(f", {k}={_argument(v, self.names)}"
+                            for k, v in instance.arguments.items())
+        assign = self._assign(statement.label)
+        out.wrapped(f"{assign}{instance.block.name}({source}{arguments}, "
+                    f"name={_name_code(name_prefix, local)})")
+        return "x"
+
+    def inline(self, statement, instance: Instance, source: str, name_code: str, out) -> str:
+        """The block's lines in place (the fallback when it cannot be a helper function)."""
+        outer = dict(self.label_variables)
+        outer_referenced = self.referenced
+        self.inlined += 1
+        block_input = f"block_input_{self.inlined}"
+        out.line(f"{block_input} = x = {source}" if source != "x" else f"{block_input} = x")
+        self.label_variables["input"] = block_input
+        self.referenced = _references(instance.block.statements)
+        last = self.write(instance.block.statements, instance.name + ".", name_code, "x", out)
+        self.label_variables, self.referenced = outer, outer_referenced
+        if last != "x":
+            out.line(f"x = {last}")
+        assign = self._assign(statement.label)
+        if assign != "x = ":
+            out.line(f"{assign}x")
+        return "x"
+
+    def repeat(self, statement: ir.Repeat, label, prefix, name_prefix, previous, out) -> str:
+        count = self.analysis.produced.get((prefix, id(statement)))
+        if count is None:
+            raise _Fallback("a repeat produced nothing")
+        separator = "_" if label[-1].isdigit() else ""
+        index = "i" if not self.loop_depth else f"i{self.loop_depth + 1}"
+        out.line(f"# {self.writer.path}:{statement.span.line}")
+        if previous != "x":
+            out.line(f"x = {previous}")
+        out.line(f"for {index} in range(1, {_python(count, self.names)} + 1):")
+        out.level += 1
+        self.loop_depth += 1
+        iteration = f"{_name_code(name_prefix, label + separator)} + str({index})"
+        self.write(statement.statements, f"{prefix}{label}{separator}1.", iteration, "x", out)
+        self.loop_depth -= 1
+        out.level -= 1
+        if statement.label and statement.label in self.referenced:
+            variable = self._assign(statement.label).split(" = ")[0]
+            out.line(f"{variable} = x")
+        return "x"
+
+
+class _ProgramWriter:
+    """Writes the whole program: imports, helper layers, block functions, build_model, the
+    training runtime and main()."""
+
+    def __init__(self, analysis: Analysis, emission: Analysis, parametric: bool,
+                 inline: bool = False):
+        self.inline = inline  # blocks written in place rather than as helper functions
+        self.analysis = analysis
+        self.emission = emission
+        self.parametric = parametric
+        self.network = analysis.network
+        self.path = self.network.path
+        self.custom: set[str] = set()
+        self.blocks_needed: dict[str, ir.Block] = {}
+        self.output_name = analysis.output.name
+
+    def note_calls(self, calls):
+        self.custom |= {spec.custom for spec in calls if spec.custom}
+
+    def is_output(self, r) -> bool:
+        return r.name == self.output_name
+
+    def need_block(self, block: ir.Block):
+        self.blocks_needed.setdefault(block.name, block)
+
+    def build_model(self, out: _Emitter):
+        names = {s: s for s in self.emission.symbols} if self.parametric else {}
+        signature = ", ".join(f"{p.name}={_python(self.analysis.bindings[p.name], {})}"
+                              for p in self.network.parameters) if self.parametric else ""
+        out.line(f"def build_model({signature}):")
+        out.level += 1
+        out.line(f'"""The network `{self.network.name}` as a functional Keras model."""')
+        body = _BodyWriter(self, self.emission, names, set(names), self.network.statements)
+        last = body.write(self.network.statements, "", None, "x", out)
+        out.line(f"return keras.Model(inputs, {last}, name={self.network.name!r})")
+        out.level -= 1
+
+    def block_function(self, block: ir.Block, out: _Emitter):
+        instances = [i for i in self.emission.instances if i.block.name == block.name]
+        instances += [i for i in self._nested_instances() if i.block.name == block.name]
+        if not instances:
+            raise _Fallback(f"no use of block {block.name} was analysed")
+        first = instances[0]
+        input_shape = self.emission.by_name(first.input).shape if self.emission.by_name(
+            first.input) else None
+        if input_shape is None:
+            input_shape = self._nested_input_shape(first)
+        rank = len(input_shape)
+        symbols, names = {}, {}
+        for k in range(rank):
+            symbol = sympy.Symbol(f"inputs.shape[{k + 1}]", integer=True, positive=True)
+            symbols[symbol] = None
+            names[str(symbol)] = f"inputs.shape[{k + 1}]"
+        arguments = {}
+        for parameter in block.parameters:
+            identifier(parameter.name, "block parameter", parameter.span)
+            values = [i.arguments[parameter.name] for i in instances]
+            if all(isinstance(v, sympy.Basic) for v in values):
+                integer = all(v.is_integer for v in values)
+                arguments[parameter.name] = sympy.Symbol(parameter.name, positive=True,
+                                                         integer=integer or None)
+                names[parameter.name] = parameter.name
+            elif all(v == values[0] for v in values):
+                arguments[parameter.name] = values[0]  # a keyword or flag, the same everywhere
+            else:
+                raise _Fallback(f"block {block.name}: {parameter.name} takes several keywords")
+        shape = tuple(sympy.Symbol(f"inputs.shape[{k + 1}]", integer=True, positive=True)
+                      for k in range(rank))
+        try:
+            block_analysis, output = analyse_block(self.network, block, arguments, shape)
+        except DiagnosticError as exc:
+            raise _Fallback(str(exc)) from None
+        if not block_analysis.ok or not block_analysis.layers:
+            raise _Fallback(f"block {block.name} does not analyse on its own")
+        self._nested.extend(block_analysis.instances)
+        self._nested_shapes.update({i.name: block_analysis.by_name(i.input).shape
+                                    for i in block_analysis.instances
+                                    if block_analysis.by_name(i.input)})
+        parameters = ", ".join(p.name for p in block.parameters if p.name in names)
+        statics = [p.name for p in block.parameters if p.name not in names]
+        signature = ", ".join(filter(None, ["inputs", parameters,
+                                            ", ".join(f"{n}=None" for n in statics)]))
+        out.line(f"def {identifier(block.name, 'block')}({signature}, *, name):")
+        out.level += 1
+        out.line(f'"""Block `{block.name}` ({self.path}:{block.span.line})."""')
+        body = _BodyWriter(self, block_analysis, names, set(names), block.statements)
+        last = body.write(block.statements, "", "name", "inputs", out)
+        out.line(f"return {last}")
+        out.level -= 1
+
+    _nested: list = []
+    _nested_shapes: dict = {}
+
+    def _nested_instances(self):
+        return self._nested
+
+    def _nested_input_shape(self, instance):
+        return self._nested_shapes[instance.name]
 
 
 def emit_keras(analysis: Analysis) -> str:
@@ -241,33 +521,19 @@ def emit_keras(analysis: Analysis) -> str:
         raise CodegenError(error(
             "SL551", f"{names} {'has' if len(analysis.symbols) == 1 else 'have'} no value: a "
             "program needs every size", network.span,
-            f"give a default in the network's header or bind it with --set {next(iter(analysis.symbols))}=…"
-        ).diagnostic)
+            f"give a default in the network's header or bind it with --set "
+            f"{next(iter(analysis.symbols))}=…").diagnostic)
     for p in network.parameters:
         identifier(p.name, "parameter", p.span)
-    source_analysis, parametric = _emission_analysis(analysis)
-    parameters = set(source_analysis.symbols) if parametric else set()
-    specs = []
-    for r in source_analysis.layers:
-        calls = REGISTRY[r.op].keras(r.args, _in_shapes(source_analysis, r), r.shape, None)
-        specs.append((r, calls))
-    code = [(r, [(_layer_name(r.name, spec), spec) for spec in calls]) for r, calls in specs]
-    _check_unique_names(code)
-    uses = {spec.cls for _, calls in specs for spec in calls}
-    custom = {spec.custom for _, calls in specs for spec in calls if spec.custom}
-    body_code = []
-    output = analysis.output
-    for index, (r, calls) in enumerate(code):
-        for name, spec in calls:
-            dtype = None
-            last = index == len(code) - 1 and spec is calls[-1][1]
-            if last and spec.kwargs.get("activation") == "softmax" or (
-                    last and spec.cls == "Activation"):
-                dtype = "float32"  # keeps the output in float32 under mixed precision
-            body_code.append((r, name, spec, _keras_call(spec, name, parameters, dtype)))
-    text = "\n".join(c for *_, c in body_code)
+    emission, parametric = _emission_analysis(analysis)
+    try:
+        writer, model, functions = _write_model(analysis, emission, parametric, inline=False)
+    except (_Fallback, TypeError):
+        writer, model, functions = _write_model(analysis, emission, parametric, inline=True)
+    text = "\n".join(model.lines + [line for f in functions for line in f.lines])
     needs_math = "math." in text
     needs_fraction = "Fraction(" in text
+    _check_unique_names_in(analysis)
 
     out = _Emitter()
     path = network.path
@@ -290,34 +556,23 @@ Every layer's output shape and parameter count is the one that
     imports = set(runtime_imports) | {"import sys", "import keras", "from keras import layers"}
     imports |= {"import math"} if needs_math else set()
     imports |= {"from fractions import Fraction"} if needs_fraction else set()
-    imports |= {"import tensorflow as tf"} if custom else set()
+    imports |= {"import tensorflow as tf"} if writer.custom else set()
     out.block("\n\n".join("\n".join(section) for section in _import_sections(imports)))
-    if "LocalResponseNormalization" in custom:
+    if "LocalResponseNormalization" in writer.custom:
         out.line()
         out.line()
         out.block(_LRN_LAYER)
+    for function in reversed(functions):  # a block's helpers before it, for the reader
+        out.line()
+        out.line()
+        out.lines += function.lines
     out.line()
     out.line()
-    signature = ", ".join(f"{p.name}={_python(analysis.bindings[p.name], set())}"
-                          for p in network.parameters) if parametric else ""
-    out.line(f"def build_model({signature}):")
-    out.level += 1
-    out.line(f'"""The network `{network.name}` as a functional Keras model."""')
-    previous_line = None
-    for r, name, spec, call in body_code:
-        if r.layer.span.line != previous_line:
-            out.line(f"# {path}:{r.layer.span.line}")
-            previous_line = r.layer.span.line
-        if spec.cls == "Input":
-            out.line(f"inputs = x = keras.Input(shape={_python(spec.kwargs['shape'], parameters)}"
-                     f", name={name!r})")
-        else:
-            out.wrapped(f"x = {call}(x)")
-    out.line(f"return keras.Model(inputs, x, name={network.name!r})")
-    out.level -= 1
+    out.lines += model.lines
     out.line()
     out.line()
     input_shape = tuple(int(d) for d in analysis.layers[0].shape)
+    output = analysis.output
     output_units = int(output.shape[-1]) if output.shape else 1
     out.line(f"INPUT_SHAPE = {input_shape!r}")
     out.line(f"OUTPUT_UNITS = {output_units!r}")
@@ -340,8 +595,37 @@ def main(argv=None):
 if __name__ == "__main__":
     sys.exit(main())
 ''')
-    del uses
     return out.source()
+
+
+def _write_model(analysis, emission, parametric, inline):
+    """build_model and, unless `inline`, one helper function per block it uses."""
+    writer = _ProgramWriter(analysis, emission, parametric, inline)
+    writer._nested, writer._nested_shapes = [], {}
+    model = _Emitter(level=0)
+    writer.build_model(model)
+    functions, done = [], set()
+    while len(done) < len(writer.blocks_needed):
+        for name, block in list(writer.blocks_needed.items()):
+            if name not in done:
+                done.add(name)
+                function = _Emitter(level=0)
+                writer.block_function(block, function)
+                functions.append(function)
+    return writer, model, functions
+
+
+def _check_unique_names_in(analysis: Analysis):
+    seen = {}
+    for r in analysis.layers:
+        for spec in REGISTRY[r.op].keras(r.args, _in_shapes(analysis, r), r.shape, None):
+            name = r.name + spec.name_suffix
+            if name in seen:
+                raise CodegenError(error(
+                    "SL552", f"two Keras layers would be named `{name}`", r.layer.span,
+                    f"rename the label `{name}` (a padding layer of line "
+                    f"{seen[name].layer.span.line} takes that name)").diagnostic)
+            seen[name] = r
 
 
 _THIRD_PARTY = {"keras", "numpy", "tensorflow"}
@@ -371,22 +655,6 @@ def _python_dict(values) -> str:
         return v
 
     return repr(plain(values))
-
-
-def _layer_name(name: str, spec: KerasLayer) -> str:
-    return name + spec.name_suffix
-
-
-def _check_unique_names(code):
-    seen = {}
-    for r, calls in code:
-        for name, _ in calls:
-            if name in seen:
-                raise CodegenError(error(
-                    "SL552", f"two Keras layers would be named `{name}`", r.layer.span,
-                    f"rename the label `{name}` (a padding layer of line "
-                    f"{seen[name].layer.span.line} takes that name)").diagnostic)
-            seen[name] = r
 
 
 _RUNTIME_PATH = Path(__file__).resolve().parent.parent / "runtime.py"
