@@ -13,8 +13,16 @@ import sympy
 
 from . import ir
 from .diagnostics import ERROR, NOTE, WARNING, Diagnostic, DiagnosticError, did_you_mean, error
-from .expr import (POISON, TENSORS, Poisoned, UserFunction, evaluate, positive_integer_symbol,
-                   require_integer, show)
+from .expr import (
+    POISON,
+    TENSORS,
+    Poisoned,
+    UserFunction,
+    evaluate,
+    positive_integer_symbol,
+    require_integer,
+    show,
+)
 from .layers import REGISTRY, Args, Shape
 from .layers.base import product
 from .train_block import train_settings
@@ -171,16 +179,22 @@ class _LayerContext:
                 raise error("SL309", f"`{op}` needs tensors of one rank: {operands(k)}",
                             layer.span)
             conditions = []
+            joined = sorted(set(range(len(shape))) - set(axes))
+            rule = ("equal shapes" if not joined else
+                    f"equal shapes except on the axis it joins (axis {joined[0]})")
             for axis in axes:
                 verdict, condition = equality_condition(shape[axis] - shapes[0][axis],
                                                         self.analysis)
                 if verdict == "never":
-                    raise error("SL309", f"`{op}` needs equal shapes: {operands(k)}", layer.span,
-                                "make both branches stride and pad alike")
+                    channels_only = axis == len(shape) - 1 and len(shape) > 1
+                    hint = (f"project one branch to {pretty(shapes[0][axis])} channels with a "
+                            "1×1 conv" if channels_only else
+                            "make both branches stride and pad alike")
+                    raise error("SL309", f"`{op}` needs {rule}: {operands(k)}", layer.span, hint)
                 if verdict == "sometimes":
                     conditions.append(condition)
             if conditions:
-                raise error("SL310", f"`{op}` needs equal shapes, which holds only when "
+                raise error("SL310", f"`{op}` needs {rule}, which holds only when "
                             f"{' and '.join(dict.fromkeys(conditions))}: {operands(k)}",
                             layer.span, "bind the sizes with --set to values that satisfy it, "
                             "or make both branches stride and pad alike")
@@ -303,7 +317,7 @@ def _merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     merged = []
     for group in groups.values():
         first = group[0]
-        if len(group) > 1:
+        if len(group) > 1 and first.code not in ("SL207", "SL216"):  # not properties of a use
             more = len(group) - 1
             first = replace(first, message=f"{first.message} — and {more} more time"
                             f"{'s' if more > 1 else ''} on this line (other axes or other uses "
@@ -400,6 +414,16 @@ class _Scope:
 _MAX_LAYERS = 200_000  # a `repeat` of a `repeat` can unroll to more than anyone means
 
 
+def _blocks_used(statements) -> set[str]:
+    found = set()
+    for s in statements:
+        if isinstance(s, ir.Layer):
+            found.add(s.op)
+        elif isinstance(s, ir.Repeat):
+            found |= _blocks_used(s.statements)
+    return found
+
+
 class _Walker:
     """Walks a network's statements — into block instances and `repeat` iterations — and fills
     the analysis with one `LayerResult` per layer."""
@@ -432,6 +456,24 @@ class _Walker:
             self._report_unused()
 
     def _check_definitions(self):
+        """Blocks: unique names that are not layer kinds, and none using itself (even unused)."""
+        uses = {b.name: _blocks_used(b.statements) for b in self.network.blocks}
+
+        def cycle(name, path):
+            for used in sorted(uses.get(name, ())):
+                if used == path[0]:
+                    return path + [used]
+                if used not in path and used in uses:
+                    found = cycle(used, path + [used])
+                    if found:
+                        return found
+            return None
+
+        for block in self.network.blocks:
+            found = cycle(block.name, [block.name])
+            if found and found[0] == min(found[:-1]):  # report each cycle once
+                self.error("SL216", f"block `{block.name}` uses itself ({' → '.join(found)})",
+                           block.span, "a block may use other blocks, but not itself")
         seen = {}
         for block in self.network.blocks:
             if block.name in seen:
@@ -595,10 +637,9 @@ class _Walker:
 
     def instance(self, layer: ir.Layer, scope: _Scope):
         block = self.blocks[layer.op]
-        if block.name in scope.blocks_in_use:
-            chain = " → ".join((*scope.blocks_in_use, block.name))
-            raise error("SL216", f"block `{block.name}` uses itself ({chain})", layer.span,
-                        "a block may use other blocks, but not itself")
+        if block.name in scope.blocks_in_use:  # reported with its definition already
+            self.analysis.complete = False
+            raise Poisoned(block.name)
         name = self._name(layer, scope)
         self._claim(name, layer, scope)
         (source,) = self._inputs(layer, scope, 1)
@@ -650,8 +691,11 @@ class _Walker:
         return {p.name: values[p.name] for p in parameters}
 
     def repeat(self, statement: ir.Repeat, scope: _Scope):
-        count = require_integer(evaluate(statement.count, scope.env), statement.count.span,
-                                "a repeat count", 1)
+        value = evaluate(statement.count, scope.env)
+        if isinstance(value, sympy.Basic) and value.is_number and value < 1:
+            raise error("SL209", f"a repeat count must be at least 1, got {show(value)}",
+                        statement.count.span, "drop the `repeat` if its lines are not wanted")
+        count = require_integer(value, statement.count.span, "a repeat count", 1)
         self.analysis.produced[(scope.prefix, id(statement))] = count
         if not count.is_number:
             if not self.emission:
@@ -704,5 +748,13 @@ def show_expr(value) -> str:
     return pretty(value)
 
 
-__all__ = ["Analysis", "LayerResult", "analyse", "as_int", "parse_binding", "require_integer",
-           "show", "NOTE"]
+__all__ = [
+    "NOTE",
+    "Analysis",
+    "LayerResult",
+    "analyse",
+    "as_int",
+    "parse_binding",
+    "require_integer",
+    "show",
+]

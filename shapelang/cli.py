@@ -13,8 +13,15 @@ import traceback
 
 from . import __version__
 from .analysis import Analysis, analyse, parse_binding
-from .diagnostics import ERROR, WARNING, Diagnostic, DiagnosticError, render_github, render_json
-from .diagnostics import render_text
+from .diagnostics import (
+    ERROR,
+    WARNING,
+    Diagnostic,
+    DiagnosticError,
+    render_github,
+    render_json,
+    render_text,
+)
 from .parser import parse
 
 EXIT_CLEAN, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2

@@ -6,8 +6,8 @@ and the only functions are those in `FUNCTIONS`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import sympy
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import ClassVar
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -21,8 +22,8 @@ _GRAMMAR_CANDIDATES = (_HERE / "grammar" / "shapelang.lark", _HERE.parent / "gra
 
 class _Indenter(Indenter):
     NL_type = "_NL"
-    OPEN_PAREN_types = ["LPAR", "LSQB"]
-    CLOSE_PAREN_types = ["RPAR", "RSQB"]
+    OPEN_PAREN_types: ClassVar = ["LPAR", "LSQB"]
+    CLOSE_PAREN_types: ClassVar = ["RPAR", "RSQB"]
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 8
@@ -125,7 +126,7 @@ def parse(text: str, path: str = "<string>") -> ir.Network:
         tree = _lark().parse(text if text.endswith("\n") else text + "\n")
     except UnexpectedInput as exc:
         raise _syntax_diagnostic(exc, path, text) from None
-    except DedentError as exc:
+    except DedentError:
         line = _dedent_line(text)
         source_line = text.splitlines()[line - 1]
         col = len(source_line) - len(source_line.lstrip(" \t")) + 1
@@ -289,7 +290,7 @@ class _Builder:
         positional, options = self.arguments(rest)
         return ir.Setting(str(key), positional, options, self.line_span(tree))
 
-    _BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
+    _BINARY: ClassVar = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
                "pow": "**"}
 
     def expr(self, node) -> ir.Expr:

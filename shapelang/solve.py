@@ -267,7 +267,7 @@ def check_expects(analysis: Analysis, expect: ir.Expect, env: dict):
     if counter is not None:
         values = ", ".join(f"{s} = {v}" for s, v in counter.items())
         at = {s: sympy.Integer(v) for s, v in counter.items()}
-        shown = _shown(actual if not isinstance(actual, list) else actual)
+        shown = _shown(actual)
         actual_there = _shown([a.xreplace(at) for a in actual] if isinstance(actual, list)
                               else actual.xreplace(at))
         raise error("SL402", f"`expect {expect.subject} {expect.comparison} {show(wanted)}` does "
@@ -334,7 +334,7 @@ def input_axes(analysis: Analysis):
 def input_size_report(analysis: Analysis) -> list[AxisReport]:
     """Re-analyse with every spatial input size unbound, and solve each for its least valid
     value and its exact sizes."""
-    if not analysis.layers or not analysis.layers[0].op == "input":
+    if not analysis.layers or analysis.layers[0].op != "input":
         return []
     axes = input_axes(analysis)
     if not axes:

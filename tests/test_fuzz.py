@@ -1,8 +1,7 @@
 """Random and mutated text never makes `check` crash: exit 0 or 1, never a traceback."""
+from conftest import EXAMPLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import EXAMPLES
 
 SEEDS = [p.read_text() for p in sorted(EXAMPLES.glob("*.net"))]
 ALPHABET = st.sampled_from(list("abcxyzHW019_ =:()[],+-*/%#\n\t.'\"\\;") + [

@@ -3,7 +3,6 @@ SHAPELANG_REGOLD=1 after a deliberate change, and review the diff."""
 import os
 
 import pytest
-
 from conftest import EXAMPLES, ROOT
 
 GOLDEN = ROOT / "tests" / "golden"

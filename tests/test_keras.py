@@ -4,11 +4,11 @@ import ast
 import subprocess
 
 import pytest
+from conftest import EXAMPLES, PYTHON, python_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import shapelang
-from conftest import EXAMPLES, PYTHON, python_env
 
 pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
@@ -74,7 +74,7 @@ def test_generated_source_is_deterministic_valid_and_clean(tmp_path):
     path = tmp_path / "alexnet_keras.py"
     path.write_text(first)
     ruff = subprocess.run([PYTHON, "-m", "ruff", "check", "--no-cache", str(path)],
-                          capture_output=True, text=True)
+                          check=False, capture_output=True, text=True)
     if "No module named ruff" in ruff.stderr:
         pytest.skip("ruff is not installed")
     assert ruff.returncode == 0, ruff.stdout
@@ -85,7 +85,7 @@ def test_cli_keras_then_summary(tmp_path):
     out = tmp_path / "alexnet_keras.py"
     subprocess.run([PYTHON, "-m", "shapelang.cli", "keras", str(EXAMPLES / "alexnet.net"), "-o",
                     str(out)], check=True, env=python_env())
-    summary = subprocess.run([PYTHON, str(out), "summary"], capture_output=True, text=True,
+    summary = subprocess.run([PYTHON, str(out), "summary"], check=False, capture_output=True, text=True,
                              cwd=tmp_path)
     assert summary.returncode == 0, summary.stderr
     assert "Total params: 62,378,344" in summary.stdout
@@ -120,17 +120,50 @@ def conv_line(draw, channels):
                              st.tuples(st.integers(0, 3), st.integers(0, 3)).map(
                                  lambda p: f"({p[0]}, {p[1]})")))
     bias = draw(st.sampled_from(["", " bias=false"]))
-    return (f"conv {filters} k={kernel} s={stride} d={dilation} pad={padding} groups={groups}"
-            f"{bias}{draw(ACTIVATION)}", filters)
+    return ((f"conv {filters} k={kernel} s={stride} d={dilation} pad={padding} groups={groups}"
+            f"{bias}{draw(ACTIVATION)}"), filters)
+
+
+# A residual block and a concatenating one, used by the random graphs below.
+BLOCKS = """
+block residual(f, k = 3):
+    conv f k=k pad=same relu
+    conv f k=k pad=same
+    add @input
+    relu
+
+block widen(f, n = 1):
+    left: conv f k=1
+    repeat n:
+        conv f k=3 pad=same relu
+    concat @left
+"""
 
 
 @st.composite
 def network_text(draw):
     channels = draw(st.integers(1, 8))
     lines = [f"input [{draw(st.integers(8, 40))}, {draw(st.integers(8, 40))}, {channels}]"]
-    for _ in range(draw(st.integers(1, 6))):
+    for i in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(["conv", "conv", "conv", "pool", "batchnorm", "dropout",
-                                     "lrn", "activation"]))
+                                     "lrn", "activation", "residual", "branch", "block"]))
+        if kind == "residual":  # a branch added back: same shape by construction
+            lines += [f"r{i}: batchnorm", (f"conv {channels} k={draw(st.integers(1, 5))} "
+                      f"pad=same{draw(ACTIVATION)}"), f"add @r{i}"]
+            continue
+        if kind == "branch":  # two branches concatenated along the channels
+            extra = draw(st.integers(1, 4))
+            lines += [f"b{i}: relu", f"conv {extra} k=3 pad=same @b{i}", f"concat @b{i}"]
+            channels += extra
+            continue
+        if kind == "block":
+            if draw(st.booleans()):
+                lines.append(f"residual {channels} k={draw(st.sampled_from([1, 3]))}")
+            else:
+                f = draw(st.integers(1, 4))
+                lines.append(f"widen {f} n={draw(st.integers(1, 2))}")
+                channels = 2 * f
+            continue
         if kind == "conv":
             line, channels = draw(conv_line(channels))
         elif kind == "pool":
@@ -149,7 +182,36 @@ def network_text(draw):
     head = draw(st.sampled_from(["flatten", "globalavgpool", "globalmaxpool", ""]))
     if head:
         lines += [head, f"dense {draw(st.integers(1, 16))}{draw(ACTIVATION)}"]
-    return "network random():\n" + "".join(f"    {line}\n" for line in lines)
+    return BLOCKS + "network random():\n" + "".join(f"    {line}\n" for line in lines)
+
+
+def test_a_block_that_cannot_be_a_function_is_written_in_place():
+    """A block given different keywords (pad=same, pad=valid) cannot be one helper function
+    with parameters: the generator writes it in place, and the model is still exact."""
+    text = ("block cb(f, p = same):\n    conv f k=3 pad=p\n    relu\n"
+            "network n():\n    input [16, 16, 3]\n    cb 4\n    cb 8 p=valid\n    flatten\n"
+            "    dense 3 softmax\n")
+    net = shapelang.loads(text)
+    source = net.keras_source()
+    assert "def cb(" not in source and "block_input_1" in source
+    assert_model_matches(net.analyse(), net.to_keras())
+
+
+def test_concat_and_multiply_graph():
+    text = ("network g(H = 12):\n    input [H, H, 4]\n    a: conv 6 k=3 pad=same\n"
+            "    b: conv 2 k=1 @input\n    c: concat @a @b\n    gate: conv 8 k=1 sigmoid\n"
+            "    multiply @c\n    globalavgpool keepdims=true\n    reshape [8]\n    dense 2\n")
+    net = shapelang.loads(text)
+    assert_model_matches(net.analyse(), net.to_keras())
+
+
+def test_new_layer_kinds():
+    text = ("network k():\n    input [16, 16, 8]\n    zeropad ((0, 1), (2, 3))\n"
+            "    depthwiseconv k=3 s=2 multiplier=2 bias=false relu6\n"
+            "    sepconv 12 k=3 pad=same multiplier=2\n    upsample (2, 3)\n"
+            "    conv 4 k=(3, 5) d=2 groups=4\n    dense 5 last_axis=true\n    flatten\n")
+    net = shapelang.loads(text)
+    assert_model_matches(net.analyse(), net.to_keras())
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))

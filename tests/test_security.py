@@ -4,7 +4,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import PYTHON, ROOT, python_env
 
 PAYLOAD = "__import__('os').system('touch PWNED')"
@@ -23,7 +22,7 @@ def test_payload_is_a_syntax_error_and_runs_nothing(tmp_path, where, command):
     path = tmp_path / "evil.net"
     path.write_text(FILES[where])
     result = subprocess.run([PYTHON, "-m", "shapelang.cli", command, str(path)],
-                            capture_output=True, text=True, cwd=tmp_path, env=python_env())
+                            check=False, capture_output=True, text=True, cwd=tmp_path, env=python_env())
     assert result.returncode == 1
     assert "error[SL10" in result.stdout + result.stderr
     assert not (tmp_path / "PWNED").exists()

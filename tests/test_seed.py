@@ -3,9 +3,9 @@ and Keras (tests/oracles/seed_keras.json, a copy of ../shared/oracles/, made by 
 import json
 
 import pytest
+from conftest import EXAMPLES, ROOT
 
 import shapelang
-from conftest import EXAMPLES, ROOT
 
 ORACLE = json.loads((ROOT / "tests" / "oracles" / "seed_keras.json").read_text())
 

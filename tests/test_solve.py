@@ -1,5 +1,4 @@
 """Paddings, validity domains and exact sizes, against brute force and TensorFlow's formulas."""
-import math
 
 import pytest
 import sympy
@@ -81,10 +80,10 @@ def _valid_and_exact_by_brute_force(text, values):
 
 SYMBOLIC_NETS = [
     "network a(H):\n    input [H, 8, 1]\n    conv 2 k=(11, 1) s=(4, 1)\n    maxpool k=(3, 1) s=(2, 1)\n",
-    "network b(H):\n    input [H, 8, 1]\n    conv 2 k=(3, 1) s=(2, 1) pad=1\n"
-    "    conv 2 k=(5, 1) s=(3, 1)\n    avgpool k=(2, 1)\n",
-    "network c(H):\n    input [H, 8, 1]\n    conv 2 k=(3, 1) s=(2, 1) pad=same\n"
-    "    conv 2 k=(3, 1) s=(2, 1)\n",
+    ("network b(H):\n    input [H, 8, 1]\n    conv 2 k=(3, 1) s=(2, 1) pad=1\n"
+    "    conv 2 k=(5, 1) s=(3, 1)\n    avgpool k=(2, 1)\n"),
+    ("network c(H):\n    input [H, 8, 1]\n    conv 2 k=(3, 1) s=(2, 1) pad=same\n"
+    "    conv 2 k=(3, 1) s=(2, 1)\n"),
 ]
 
 

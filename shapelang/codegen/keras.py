@@ -23,8 +23,7 @@ from pathlib import Path
 
 import sympy
 
-from .. import __version__
-from .. import ir
+from .. import __version__, ir
 from ..analysis import Analysis, Instance, analyse, analyse_block
 from ..diagnostics import Diagnostic, DiagnosticError, error
 from ..expr import Keyword
@@ -283,7 +282,7 @@ class _BodyWriter:
     the `@label`s named. `x` holds the latest tensor; a label that some `@label` reads gets a
     variable of its own; a block use becomes a call of its helper function; `repeat` a loop."""
 
-    def __init__(self, writer: "_ProgramWriter", analysis: Analysis, names: dict,
+    def __init__(self, writer: _ProgramWriter, analysis: Analysis, names: dict,
                  reserved: set[str], statements):
         self.writer = writer
         self.analysis = analysis
@@ -295,7 +294,7 @@ class _BodyWriter:
         self.inlined = 0  # blocks written in place so far, for their input variables
 
     def write(self, statements, prefix: str, name_prefix: str | None, previous: str,
-              out: "_Emitter") -> str:
+              out: _Emitter) -> str:
         """Write `statements`, which the analysis walked at scope `prefix`; returns the Python
         variable that holds the last tensor."""
         repeats = 0
@@ -427,6 +426,9 @@ class _ProgramWriter:
         self.path = self.network.path
         self.custom: set[str] = set()
         self.blocks_needed: dict[str, ir.Block] = {}
+        # block uses inside other blocks, found while writing those: whose inputs they read
+        self._nested: list = []
+        self._nested_shapes: dict = {}
         self.output_name = analysis.output.name
 
     def note_calls(self, calls):
@@ -482,7 +484,7 @@ class _ProgramWriter:
         shape = tuple(sympy.Symbol(f"inputs.shape[{k + 1}]", integer=True, positive=True)
                       for k in range(rank))
         try:
-            block_analysis, output = analyse_block(self.network, block, arguments, shape)
+            block_analysis, _output = analyse_block(self.network, block, arguments, shape)
         except DiagnosticError as exc:
             raise _Fallback(str(exc)) from None
         if not block_analysis.ok or not block_analysis.layers:
@@ -502,9 +504,6 @@ class _ProgramWriter:
         last = body.write(block.statements, "", "name", "inputs", out)
         out.line(f"return {last}")
         out.level -= 1
-
-    _nested: list = []
-    _nested_shapes: dict = {}
 
     def _nested_instances(self):
         return self._nested
@@ -601,7 +600,6 @@ if __name__ == "__main__":
 def _write_model(analysis, emission, parametric, inline):
     """build_model and, unless `inline`, one helper function per block it uses."""
     writer = _ProgramWriter(analysis, emission, parametric, inline)
-    writer._nested, writer._nested_shapes = [], {}
     model = _Emitter(level=0)
     writer.build_model(model)
     functions, done = [], set()
@@ -709,5 +707,10 @@ def train_from_analysis(analysis: Analysis, argv: list[str]) -> int:
     return load_generated_module(analysis).main(["train", *argv])
 
 
-__all__ = ["CodegenError", "DiagnosticError", "emit_keras", "build_keras_model",
-           "train_from_analysis"]
+__all__ = [
+    "CodegenError",
+    "DiagnosticError",
+    "build_keras_model",
+    "emit_keras",
+    "train_from_analysis",
+]

@@ -5,12 +5,12 @@ from .base import ACTIVATIONS, Args, KerasLayer, LayerKind, Shape
 from .batchnorm import BatchNorm
 from .conv import Conv
 from .dense import Dense
+from .depthwise import DepthwiseConv
 from .dropout import Dropout
 from .flatten import Flatten
 from .global_pool import GlobalAvgPool, GlobalMaxPool
 from .input import Input
 from .lrn import LRN
-from .depthwise import DepthwiseConv
 from .merge import Add, Concat, Multiply
 from .pooling import AvgPool, MaxPool
 from .reshape import Reshape
@@ -24,4 +24,4 @@ _KINDS = [Input(), Conv(), DepthwiseConv(), SepConv(), MaxPool(), AvgPool(), Glo
 
 REGISTRY: dict[str, LayerKind] = {kind.op: kind for kind in _KINDS}
 
-__all__ = ["ACTIVATIONS", "Args", "KerasLayer", "LayerKind", "REGISTRY", "Shape"]
+__all__ = ["ACTIVATIONS", "REGISTRY", "Args", "KerasLayer", "LayerKind", "Shape"]

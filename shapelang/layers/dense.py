@@ -9,10 +9,10 @@ On a vector only, unless `last_axis=true` applies it to the last axis of a large
 Keras's `Dense` does): a tensor that reaches `dense` by mistake is an error, not a surprise.
 Parameters: in·units + units (bias), `in` the last axis. MACs: in·units per position.
 """
+import sympy
+
 from ..diagnostics import error
 from .base import Boolean, Integer, KerasLayer, LayerKind, Opt, product
-
-import sympy
 
 
 class Dense(LayerKind):

@@ -40,15 +40,16 @@ class Reshape(LayerKind):
         if -1 in a.shape:
             inferred = count / known
             if inferred.is_integer is False:
-                raise error("SL302", f"reshape cannot infer -1: {count} elements are not a "
+                raise error("SL311", f"reshape cannot infer -1: {count} elements are not a "
                             f"multiple of {known}", a.span("shape"))
             target = tuple(inferred if d == -1 else d for d in a.shape)
         else:
             target = a.shape
             if sympy.expand(product(target) - count) != 0:
-                raise error("SL302", f"reshape to {show(list(target))} ({product(target)} "
-                            f"elements) from {show(list(shape))} ({count} elements)",
-                            a.span("shape"), "the element counts must be equal")
+                raise error("SL311", f"reshape to {show(list(target))} ({product(target)} "
+                            f"elements) from {show(list(shape))} ({count} elements): the counts "
+                            "must be equal", a.span("shape"),
+                            "write one dimension as -1 to have it inferred")
         return target
 
     def keras(self, a, shapes, out, ctx):

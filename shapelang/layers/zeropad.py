@@ -7,9 +7,9 @@
 No parameters; MACs 0. Keras: `ZeroPadding2D` (1D, 3D too).
 """
 from ..diagnostics import error
+from ..expr import require_integer, show
 from .base import KerasLayer, LayerKind, Opt, OptionType
 from .window import spatial_rank
-from ..expr import require_integer, show
 
 
 class _Pads(OptionType):
