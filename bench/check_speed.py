@@ -10,7 +10,12 @@
    input size bound (H=W=224) and unbound (H, W symbols), in this process; the per-layer cost,
    and its ratio at 1,000 vs 100 layers (flat cost: a ratio near 1).
 
-Targets (issue 2): AlexNet check under 1 s wall; 1,000 layers under 2 s; ratio ≤ 1.5.
+3. `shapelang check` of ResNet-50 (bound and with H, W unbound), whole process.
+4. A residual network of 10, 100 and 1,000 blocks (`repeat N:` of a two-conv residual block,
+   six layers each): parse + analyse in-process, and the per-block cost ratio.
+
+Targets: AlexNet check under 1 s wall; 1,000 layers under 2 s; ratio ≤ 1.5 (issue 2);
+ResNet-50 check under 1.5 s wall, symbolic included; cost linear in blocks (issue 4).
 """
 from __future__ import annotations
 
@@ -25,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shapelang.analysis import analyse  # noqa: E402
-from shapelang.parser import parse  # noqa: E402
+from shapelang.analysis import analyse
+from shapelang.parser import parse
 
 
 def sequential_network(layers: int) -> str:
@@ -48,6 +53,14 @@ def sequential_network(layers: int) -> str:
             if len(lines) - 2 < layers:
                 lines.append(extra)
     return "\n".join(lines) + "\n"
+
+
+def residual_network(blocks: int) -> str:
+    return (
+        "block res(f):\n    conv f k=3 pad=same\n    batchnorm\n    relu\n"
+        "    conv f k=3 pad=same\n    add @input\n    relu\n\n"
+        f"network deep(H, W):\n    input [H, W, 16]\n    repeat {blocks}:\n        res 16\n"
+    )
 
 
 def wall(command, repeats=5, cwd=ROOT):
@@ -108,8 +121,29 @@ def main():
         deep = wall(cli + ["check", str(path)])
         deep_bound = wall(cli + ["check", str(path), "--set", "H=224", "--set", "W=224"])
     print()
-    print(f"3. shapelang check of the 1,000-layer network: symbolic {deep:.3f} s, "
+    print(f"   shapelang check of the 1,000-layer network: symbolic {deep:.3f} s, "
           f"bound {deep_bound:.3f} s (whole process)")
+    print()
+    print("3. ResNet-50, whole-process wall time, median of 5")
+    resnet = wall(cli + ["check", "examples/resnet50.net"])
+    resnet_symbolic = wall(cli + ["check", "examples/resnet50_symbolic.net"])
+    print(f"   shapelang check examples/resnet50.net             {resnet:7.3f} s")
+    print(f"   shapelang check examples/resnet50_symbolic.net    {resnet_symbolic:7.3f} s")
+    print()
+    print("4. residual network of N blocks (6 layers each), parse + analyse (best of 3)")
+    print(f"   {'blocks':>7}  {'bound (s)':>10}  {'per block (ms)':>14}  {'symbolic (s)':>12}"
+          f"  {'per block (ms)':>14}")
+    per_block = {}
+    for n in (10, 100, 1000):
+        text = residual_network(n)
+        bound = analysis_time(text, {"H": 56, "W": 56}, 3)
+        symbolic = analysis_time(text, {}, 3)
+        per_block[n] = (bound / n, symbolic / n)
+        print(f"   {n:>7}  {bound:>10.3f}  {1000 * bound / n:>14.3f}  {symbolic:>12.3f}"
+              f"  {1000 * symbolic / n:>14.3f}")
+    for i, kind in enumerate(("bound", "symbolic")):
+        ratio = per_block[1000][i] / per_block[100][i]
+        print(f"   per-block cost at 1,000 vs 100 blocks, {kind:<8}  {ratio:5.2f}")
 
 
 if __name__ == "__main__":

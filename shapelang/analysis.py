@@ -6,6 +6,7 @@ form in them; bound ones are plain integers and the same code yields numbers.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -313,15 +314,16 @@ def _merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     many more there are."""
     groups: dict = {}
     for d in diagnostics:
-        groups.setdefault((d.code, d.span), []).append(d)
+        # the same message but for its numbers: rows and columns stay apart
+        shape_of_message = re.sub(r"\d+", "#", d.message)
+        groups.setdefault((d.code, d.span, shape_of_message), []).append(d)
     merged = []
     for group in groups.values():
         first = group[0]
         if len(group) > 1 and first.code not in ("SL207", "SL216"):  # not properties of a use
             more = len(group) - 1
-            first = replace(first, message=f"{first.message} — and {more} more time"
-                            f"{'s' if more > 1 else ''} on this line (other axes or other uses "
-                            "of its block)")
+            first = replace(first, message=f"{first.message} — and in {more} more use"
+                            f"{'s' if more > 1 else ''} of this line's block")
         merged.append(first)
     return merged
 

@@ -176,6 +176,29 @@ def table_json(analysis: Analysis) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
+def _padding_text(analysis: Analysis, r, axis: int) -> str:
+    """One axis's solved `same` padding: a pair of numbers, or — when the size is unbound and
+    the stride above 1 — the pair for each residue of the layer's input size n mod s (with
+    n = q·s + r: t = max(k − s, 0) for r = 0, else max(k − r, 0))."""
+    before, after = r.padding[axis]
+    if before.is_number and after.is_number:
+        return f"({pretty(before)}, {pretty(after)})"
+    kernel = r.args.values["_kernel"][axis]
+    stride = r.args.values.get("_stride", r.args.values.get("stride"))
+    stride = stride[axis] if isinstance(stride, tuple) else stride
+    dilation = r.args.values.get("dilation", 1)
+    dilation = dilation[axis] if isinstance(dilation, tuple) else dilation
+    if not (kernel.is_number and stride.is_number and dilation.is_number):
+        return f"({pretty(before)}, {pretty(after)})"
+    k_eff, s = int(dilation * (kernel - 1) + 1), int(stride)
+    cases = []
+    for residue in range(s):
+        total = max(k_eff - s, 0) if residue == 0 else max(k_eff - residue, 0)
+        cases.append(f"n ≡ {residue}: ({total // 2}, {total - total // 2})")
+    n = pretty(analysis.shapes[r.inputs[0]][axis])
+    return f"[{'; '.join(cases)} (mod {s}), n = {n}]"
+
+
 def solve_text(analysis: Analysis) -> str:
     out = [_heading(analysis), ""]
     reports = input_size_report(analysis)
@@ -209,7 +232,7 @@ def solve_text(analysis: Analysis) -> str:
         stride = r.args.values.get("_stride", r.args.values.get("stride"))
         stride = "×".join(pretty(s) for s in stride) if isinstance(stride, tuple) else pretty(
             stride)
-        pads = "; ".join(f"({pretty(b)}, {pretty(a)})" for b, a in r.padding)
+        pads = "; ".join(_padding_text(analysis, r, axis) for axis in range(len(r.padding)))
         rows.setdefault((r.layer.span.line, kernel, stride, pads), []).append(r.name)
     width = max((len(names[0]) for names in rows.values()), default=0)
     for (line, kernel, stride, pads), names in rows.items():
