@@ -7,7 +7,7 @@ and the only functions are those in `FUNCTIONS`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy
 
@@ -28,10 +28,10 @@ POISON = object()  # the value of such a name
 @dataclass(frozen=True)
 class Keyword:
     """A bare name that is no variable — `same`, `valid`, `relu`, `true` — left for the option
-    that receives it to interpret."""
+    that receives it to interpret. Equal by name: where it was written does not matter."""
 
     name: str
-    span: ir.Span
+    span: ir.Span = field(compare=False)
 
 
 @dataclass(frozen=True)

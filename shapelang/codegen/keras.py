@@ -251,9 +251,7 @@ class _Fallback(Exception):
 
 
 def _argument(value, names: dict) -> str:
-    """A block argument as Python: a number or closed form, a keyword (`same`) or a bool."""
-    if isinstance(value, Keyword):
-        return repr(value.name)
+    """A numeric block argument as Python: a number or a closed form."""
     return _python(value, names)
 
 
@@ -366,7 +364,7 @@ class _BodyWriter:
             return self.inline(statement, instance, source, _name_code(name_prefix, local), out)
         self.writer.need_block(instance.block)
         arguments = "".join(f", {k}={_argument(v, self.names)}"
-                            for k, v in instance.arguments.items())
+                            for k, v in instance.arguments.items() if not _is_static(v))
         assign = self._assign(statement.label)
         out.wrapped(f"{assign}{instance.block.name}({source}{arguments}, "
                     f"name={_name_code(name_prefix, local)})")
@@ -426,9 +424,8 @@ class _ProgramWriter:
         self.path = self.network.path
         self.custom: set[str] = set()
         self.blocks_needed: dict[str, ir.Block] = {}
-        # block uses inside other blocks, found while writing those: whose inputs they read
+        # block uses inside other blocks, with their input shapes, found while writing those
         self._nested: list = []
-        self._nested_shapes: dict = {}
         self.output_name = analysis.output.name
 
     def note_calls(self, calls):
@@ -453,50 +450,41 @@ class _ProgramWriter:
         out.level -= 1
 
     def block_function(self, block: ir.Block, out: _Emitter):
-        instances = [i for i in self.emission.instances if i.block.name == block.name]
-        instances += [i for i in self._nested_instances() if i.block.name == block.name]
-        if not instances:
-            raise _Fallback(f"no use of block {block.name} was analysed")
-        first = instances[0]
-        input_shape = self.emission.by_name(first.input).shape if self.emission.by_name(
-            first.input) else None
-        if input_shape is None:
-            input_shape = self._nested_input_shape(first)
-        rank = len(input_shape)
-        symbols, names = {}, {}
-        for k in range(rank):
-            symbol = sympy.Symbol(f"inputs.shape[{k + 1}]", integer=True, positive=True)
-            symbols[symbol] = None
-            names[str(symbol)] = f"inputs.shape[{k + 1}]"
+        """The block as `def NAME(inputs, PARAMETERS, *, name)`, written from an analysis of
+        the block alone with its numeric parameters and its input shape as symbols (so its
+        layer arguments come out as expressions of them). Keyword or flag parameters must be
+        the same at every use: they are constants of the function."""
+        uses = [(i, self.emission.shapes[i.input]) for i in self.emission.instances
+                if i.block.name == block.name]
+        uses += [(i, shape) for i, shape in self._nested if i.block.name == block.name]
+        if not uses or len({len(shape) for _, shape in uses}) != 1:
+            raise _Fallback(f"block {block.name}: no use, or uses of several ranks")
+        rank = len(uses[0][1])
+        shape = tuple(sympy.Symbol(f"inputs.shape[{k + 1}]", integer=True, positive=True)
+                      for k in range(rank))
+        names = {str(s): str(s) for s in shape}  # the symbol's name is its Python code
         arguments = {}
         for parameter in block.parameters:
             identifier(parameter.name, "block parameter", parameter.span)
-            values = [i.arguments[parameter.name] for i in instances]
-            if all(isinstance(v, sympy.Basic) for v in values):
+            values = [i.arguments[parameter.name] for i, _ in uses]
+            if not _is_static(values[0]) and all(isinstance(v, sympy.Basic) for v in values):
                 integer = all(v.is_integer for v in values)
                 arguments[parameter.name] = sympy.Symbol(parameter.name, positive=True,
                                                          integer=integer or None)
                 names[parameter.name] = parameter.name
             elif all(v == values[0] for v in values):
-                arguments[parameter.name] = values[0]  # a keyword or flag, the same everywhere
+                arguments[parameter.name] = values[0]
             else:
                 raise _Fallback(f"block {block.name}: {parameter.name} takes several keywords")
-        shape = tuple(sympy.Symbol(f"inputs.shape[{k + 1}]", integer=True, positive=True)
-                      for k in range(rank))
         try:
-            block_analysis, _output = analyse_block(self.network, block, arguments, shape)
+            block_analysis, _ = analyse_block(self.network, block, arguments, shape)
         except DiagnosticError as exc:
             raise _Fallback(str(exc)) from None
         if not block_analysis.ok or not block_analysis.layers:
             raise _Fallback(f"block {block.name} does not analyse on its own")
-        self._nested.extend(block_analysis.instances)
-        self._nested_shapes.update({i.name: block_analysis.by_name(i.input).shape
-                                    for i in block_analysis.instances
-                                    if block_analysis.by_name(i.input)})
-        parameters = ", ".join(p.name for p in block.parameters if p.name in names)
-        statics = [p.name for p in block.parameters if p.name not in names]
-        signature = ", ".join(filter(None, ["inputs", parameters,
-                                            ", ".join(f"{n}=None" for n in statics)]))
+        self._nested += [(i, block_analysis.shapes[i.input]) for i in block_analysis.instances]
+        signature = ", ".join(["inputs", *(p.name for p in block.parameters
+                                           if p.name in names)])
         out.line(f"def {identifier(block.name, 'block')}({signature}, *, name):")
         out.level += 1
         out.line(f'"""Block `{block.name}` ({self.path}:{block.span.line})."""')
@@ -505,11 +493,11 @@ class _ProgramWriter:
         out.line(f"return {last}")
         out.level -= 1
 
-    def _nested_instances(self):
-        return self._nested
 
-    def _nested_input_shape(self, instance):
-        return self._nested_shapes[instance.name]
+
+def _is_static(value) -> bool:
+    """A block argument that is a keyword or flag (`pad = same`): a constant of its function."""
+    return isinstance(value, (Keyword, bool, str))
 
 
 def emit_keras(analysis: Analysis) -> str:
