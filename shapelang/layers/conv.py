@@ -11,8 +11,8 @@ Keras: `ConvND`; explicit padding becomes `ZeroPaddingND` followed by a `valid` 
 import sympy
 
 from ..diagnostics import error
-from .base import Boolean, Integer, IntegerOrTuple, KerasLayer, LayerKind, Opt, Padding, product
-from .window import padding_layer, window
+from .base import Boolean, Integer, KerasLayer, LayerKind, Opt, product
+from .window import CONVOLUTION_OPTIONS, as_tuple, padding_layer, window
 
 
 class Conv(LayerKind):
@@ -21,10 +21,7 @@ class Conv(LayerKind):
     takes_activation = True
     positional = (Opt("filters", Integer(1), doc="output channels"),)
     options = (
-        Opt("kernel", IntegerOrTuple(1), short="k", doc="window size, or (height, width)"),
-        Opt("stride", IntegerOrTuple(1), sympy.Integer(1), short="s"),
-        Opt("padding", Padding(), "valid", short="pad"),
-        Opt("dilation", IntegerOrTuple(1), sympy.Integer(1), short="d"),
+        *CONVOLUTION_OPTIONS,
         Opt("groups", Integer(1), sympy.Integer(1)),
         Opt("bias", Boolean(), True),
     )
@@ -36,7 +33,7 @@ class Conv(LayerKind):
             if a.groups != 1 and sympy.Mod(count, a.groups).is_zero is False:
                 raise error("SL303", f"groups={a.groups} does not divide the {count} {what}",
                             a.span("groups"), f"use a divisor of {count}")
-        if any(s != 1 for s in _axes(a.stride)) and any(d != 1 for d in _axes(a.dilation)):
+        if any(s != 1 for s in as_tuple(a.stride, 1)) and any(d != 1 for d in as_tuple(a.dilation, 1)):
             raise error("SL209", "a convolution cannot have both a stride and a dilation above 1"
                         " (TensorFlow / Keras refuse it)", a.span("dilation"),
                         "use s=1 with the dilation, then pool or stride in a separate layer")
@@ -55,9 +52,9 @@ class Conv(LayerKind):
         rank = len(out) - 1
         calls, padding = padding_layer(a, rank)
         kwargs = {"filters": a.filters, "kernel_size": a._kernel,
-                  "strides": _tuple(a.stride, rank), "padding": padding}
-        if any(d != 1 for d in _axes(a.dilation)):
-            kwargs["dilation_rate"] = _tuple(a.dilation, rank)
+                  "strides": as_tuple(a.stride, rank), "padding": padding}
+        if any(d != 1 for d in as_tuple(a.dilation, 1)):
+            kwargs["dilation_rate"] = as_tuple(a.dilation, rank)
         if a.groups != 1:
             kwargs["groups"] = a.groups
         if not a.bias:
@@ -68,9 +65,3 @@ class Conv(LayerKind):
         return calls
 
 
-def _axes(value):
-    return value if isinstance(value, tuple) else (value,)
-
-
-def _tuple(value, rank):
-    return value if isinstance(value, tuple) else (value,) * rank

@@ -9,8 +9,8 @@ MACs: out_h·out_w·C·multiplier·kh·kw. Keras: `DepthwiseConv2D` (1D too).
 import sympy
 
 from ..diagnostics import error
-from .base import Boolean, Integer, IntegerOrTuple, KerasLayer, LayerKind, Opt, Padding, product
-from .window import padding_layer, window
+from .base import Boolean, Integer, KerasLayer, LayerKind, Opt, product
+from .window import CONVOLUTION_OPTIONS, as_tuple, padding_layer, window
 
 
 class DepthwiseConv(LayerKind):
@@ -18,10 +18,7 @@ class DepthwiseConv(LayerKind):
     doc = __doc__
     takes_activation = True
     options = (
-        Opt("kernel", IntegerOrTuple(1), short="k"),
-        Opt("stride", IntegerOrTuple(1), sympy.Integer(1), short="s"),
-        Opt("padding", Padding(), "valid", short="pad"),
-        Opt("dilation", IntegerOrTuple(1), sympy.Integer(1), short="d"),
+        *CONVOLUTION_OPTIONS,
         Opt("multiplier", Integer(1), sympy.Integer(1), doc="outputs per input channel"),
         Opt("bias", Boolean(), True),
     )
@@ -45,17 +42,14 @@ class DepthwiseConv(LayerKind):
     def keras(self, a, shapes, out, ctx):
         rank = len(out) - 1
         calls, padding = padding_layer(a, rank)
-        kwargs = {"kernel_size": a._kernel, "strides": _tuple(a.stride, rank), "padding": padding}
+        kwargs = {"kernel_size": a._kernel, "strides": as_tuple(a.stride, rank), "padding": padding}
         if a.multiplier != 1:
             kwargs["depth_multiplier"] = a.multiplier
-        if any(d != 1 for d in _tuple(a.dilation, rank)):
-            kwargs["dilation_rate"] = _tuple(a.dilation, rank)
+        if any(d != 1 for d in as_tuple(a.dilation, rank)):
+            kwargs["dilation_rate"] = as_tuple(a.dilation, rank)
         if not a.bias:
             kwargs["use_bias"] = False
         if a.activation:
             kwargs["activation"] = a.activation
         return calls + [KerasLayer(f"DepthwiseConv{rank}D", kwargs)]
 
-
-def _tuple(value, rank):
-    return value if isinstance(value, tuple) else (value,) * rank

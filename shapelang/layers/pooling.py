@@ -10,7 +10,7 @@ The stride defaults to the kernel (Keras's `strides=None`). No parameters; MACs 
 import sympy
 
 from .base import IntegerOrTuple, KerasLayer, LayerKind, Opt, Padding
-from .window import padding_layer, window
+from .window import as_tuple, padding_layer, window
 
 
 class _Pooling(LayerKind):
@@ -31,7 +31,7 @@ class _Pooling(LayerKind):
     def keras(self, a, shapes, out, ctx):
         rank = len(out) - 1
         calls, padding = padding_layer(a, rank)
-        stride = a._stride if isinstance(a._stride, tuple) else (a._stride,) * rank
+        stride = as_tuple(a._stride, rank)
         calls.append(KerasLayer(f"{self.keras_name}{rank}D", {
             "pool_size": a._kernel, "strides": stride, "padding": padding}))
         return calls

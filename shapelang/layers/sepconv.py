@@ -9,8 +9,8 @@ MACs: out_h·out_w·(C·multiplier·kh·kw + C·multiplier·filters). Keras: `Se
 import sympy
 
 from ..diagnostics import error
-from .base import Boolean, Integer, IntegerOrTuple, KerasLayer, LayerKind, Opt, Padding, product
-from .window import padding_layer, window
+from .base import Boolean, Integer, KerasLayer, LayerKind, Opt, product
+from .window import CONVOLUTION_OPTIONS, as_tuple, padding_layer, window
 
 
 class SepConv(LayerKind):
@@ -19,10 +19,7 @@ class SepConv(LayerKind):
     takes_activation = True
     positional = (Opt("filters", Integer(1)),)
     options = (
-        Opt("kernel", IntegerOrTuple(1), short="k"),
-        Opt("stride", IntegerOrTuple(1), sympy.Integer(1), short="s"),
-        Opt("padding", Padding(), "valid", short="pad"),
-        Opt("dilation", IntegerOrTuple(1), sympy.Integer(1), short="d"),
+        *CONVOLUTION_OPTIONS,
         Opt("multiplier", Integer(1), sympy.Integer(1)),
         Opt("bias", Boolean(), True),
     )
@@ -47,12 +44,12 @@ class SepConv(LayerKind):
     def keras(self, a, shapes, out, ctx):
         rank = len(out) - 1
         calls, padding = padding_layer(a, rank)
-        strides = a.stride if isinstance(a.stride, tuple) else (a.stride,) * rank
+        strides = as_tuple(a.stride, rank)
         kwargs = {"filters": a.filters, "kernel_size": a._kernel, "strides": strides,
                   "padding": padding}
         if a.multiplier != 1:
             kwargs["depth_multiplier"] = a.multiplier
-        dilation = a.dilation if isinstance(a.dilation, tuple) else (a.dilation,) * rank
+        dilation = as_tuple(a.dilation, rank)
         if any(d != 1 for d in dilation):
             kwargs["dilation_rate"] = dilation
         if not a.bias:

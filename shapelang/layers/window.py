@@ -14,7 +14,7 @@ from __future__ import annotations
 import sympy
 
 from ..diagnostics import error
-from .base import Args, KerasLayer, per_axis
+from .base import Args, IntegerOrTuple, KerasLayer, Opt, Padding, per_axis
 
 AXIS_NAMES = {1: ("steps",), 2: ("rows", "columns"), 3: ("planes", "rows", "columns")}
 
@@ -63,6 +63,20 @@ def window(a: Args, shape, kernel, stride, dilation, padding, ctx):
         sizes.append(out)
         pads.append(pad)
     return tuple(sizes), tuple(pads), kernel
+
+
+#: The options every convolution takes: kernel, stride, padding, dilation.
+CONVOLUTION_OPTIONS = (
+    Opt("kernel", IntegerOrTuple(1), short="k", doc="window size, or (height, width)"),
+    Opt("stride", IntegerOrTuple(1), sympy.Integer(1), short="s"),
+    Opt("padding", Padding(), "valid", short="pad"),
+    Opt("dilation", IntegerOrTuple(1), sympy.Integer(1), short="d"),
+)
+
+
+def as_tuple(value, rank: int) -> tuple:
+    """An option given once (the same on every axis) or per axis, as a tuple per axis."""
+    return value if isinstance(value, tuple) else (value,) * rank
 
 
 def padding_layer(a: Args, rank: int):
