@@ -24,9 +24,16 @@ def test_wheel_installs_and_parses(tmp_path):
     python = env_dir / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q",
                     str(wheel)], check=True, capture_output=True)
-    # lark, sympy and numpy come from this environment's site-packages (offline); shapelang
-    # itself only from the wheel: run from a folder without the source tree.
-    env = dict(os.environ, PYTHONPATH=sysconfig.get_paths()["purelib"])
+    # lark, sympy and numpy come from this environment's site-packages (offline), through a
+    # folder of links to them alone — this environment may hold shapelang too, and the fresh
+    # one must import it from the wheel only; run from a folder without the source tree.
+    dependencies = tmp_path / "dependencies"
+    dependencies.mkdir()
+    purelib = sysconfig.get_paths()["purelib"]
+    for entry in os.listdir(purelib):
+        if entry.split("-")[0].split(".")[0].lower() in {"lark", "sympy", "mpmath", "numpy"}:
+            (dependencies / entry).symlink_to(os.path.join(purelib, entry))
+    env = dict(os.environ, PYTHONPATH=str(dependencies))
     script = ("import shapelang, sys; net = shapelang.load(sys.argv[1]); "
               "print(shapelang.__file__); print(int(net.analyse().total('params')))")
     result = subprocess.run([str(python), "-c", script, str(EXAMPLES / "alexnet.net")],
