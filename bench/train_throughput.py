@@ -1,11 +1,12 @@
 """Training throughput of the generated adapted AlexNet against the same model written by hand.
 
     python bench/train_throughput.py                      # plain, --mixed-precision and --jit
-    python bench/train_throughput.py --jit --steps 10     # one configuration, more steps
+    python bench/train_throughput.py --jit --rounds 40 --budget 0   # one configuration, longer
     python bench/train_throughput.py --help
 
 What is measured: examples per second of one training step (`model.train_on_batch`: forward,
-loss, backward, SGD update) of two models in this one process:
+loss, backward, SGD update; it returns the loss as a number, so every step is complete, and
+steps do not overlap, when it returns) of two models in this one process:
 
 - **generated**: `examples/alexnet_adapted.net` (270×480×3 input, 29 classes, 116,071,837
   parameters) through the real code generator — the very program `shapelang keras` writes,
@@ -20,27 +21,38 @@ seed, resident on the device), the same optimizer (SGD, learning rate 1e-3, mome
 (categorical crossentropy), metrics and compile options. Their parameter counts must both be
 116,071,837, or the benchmark stops. Each model is warmed up first (tracing, XLA compilation and
 the first steps are not timed); then, over `--rounds` rounds, each model trains `--steps` steps,
-the order of the two alternating from round to round, so that machine noise falls on both. The
-table shows the median examples/s of each over the rounds, the ratio generated / hand-written
-(target 1.00 ± 0.03) and the range of the per-round ratios (their spread is the noise).
+the order of the two alternating from round to round, so that machine noise falls on both, and
+every step is timed. The table shows each model's examples/s at its median step time (a median,
+so that a step slowed down by the machine does not count); the ratio generated / hand-written
+(target 1.00 ± 0.03), the median of the rounds' ratios — each round compares two measurements
+taken side by side, so that a change of load between rounds cancels out; the lowest and highest
+ratio of a single round (their spread is the noise); and how busy the rest of the machine was
+meanwhile, in CPU cores (other processes and steal time, from /proc/stat: a benchmark sharing 2
+cores with a test suite measures the test suite too).
 
 Configurations (flags choose; default all three): `--plain` (float32, `jit_compile=False`);
 `--mixed-precision` (the `mixed_float16` policy set before both models are built, reset after;
 both keep the softmax layer in float32, as the generated program does); `--jit` (float32,
 `jit_compile=True`, XLA).
 
-Defaults follow the hardware: on a CPU a small batch (8), 3 steps × 4 rounds and a time budget of
-150 s per configuration (the whole run takes about 4 minutes on 2 cores); with a GPU
-(`tf.config.list_physical_devices("GPU")`), batch 256, 20 steps × 5 rounds and no budget. A
-configuration whose estimated time (from its warm-up steps) exceeds `--budget` runs fewer steps,
-or is skipped, and the table says so; one that fails says why instead of stopping the others.
+Defaults follow the hardware: on a CPU a small batch (8), 1 step × 20 rounds and a time budget of
+100 s per configuration (the whole run takes about 4 minutes on 2 quiet cores); with a GPU
+(`tf.config.list_physical_devices("GPU")`), batch 256, 20 steps × 5 rounds and no budget. The
+budget counts the timed rounds: a configuration that would exceed it (estimated from its last
+warm-up steps) runs fewer steps per round, stops after the round that passes it (two rounds at
+least), or is skipped when two rounds cannot fit — the table says which; one that fails says why
+instead of stopping the others (mixed precision on a CPU is slow: about 5 s a step, 10 s when
+the machine is busy, hence the budget).
 
-Two differences between the models are deliberate, because they are what a user would write
-and what shapelang generates: the generated LRN layer computes in float32 (it casts its input
-to float32 and the result back), the hand-written one in the layer's compute dtype. Under
-`mixed_float16` that is float16, which TensorFlow's LRN has CPU kernels for but no GPU kernels
-(only float32): on a GPU the hand-written model's LRN then runs on the host, or fails, which is
-why the generated layer casts.
+One difference between the models is deliberate, being what a user would write and what
+shapelang generates: the generated LRN layer computes in float32 (it casts its input to float32
+and the result back), the hand-written one in the layer's compute dtype. In float32 (plain, jit)
+the casts are no-ops (`tf.cast` to the same dtype returns its input: the graphs have no Cast op).
+Under `mixed_float16` the hand-written LRN runs in float16: on a CPU TensorFlow's float16 LRN
+kernels are slow (the three LRN layers' forward and backward pass at batch 8: about 260 ms in
+float16, 60 ms in float32 with the casts, on 2 cores), and on a GPU there is none (LRN and LRNGrad
+have float32 GPU kernels only), so the hand-written model's LRN runs on the host, or fails —
+which is why the generated layer casts.
 """
 from __future__ import annotations
 
@@ -76,7 +88,7 @@ CONFIGURATIONS = {
     "jit": {"mixed_precision": False, "jit": True},
 }
 DEFAULTS = {  # (batch, steps, rounds, warm-up steps, budget in seconds per configuration)
-    "CPU": (8, 3, 4, 2, 150.0),
+    "CPU": (8, 1, 20, 2, 100.0),
     "GPU": (256, 20, 5, 3, 0.0),
 }
 
@@ -153,6 +165,18 @@ def device_line() -> str:
             f"Python {platform.python_version()}")
 
 
+def cpu_seconds():
+    """(CPU seconds used by the whole machine, by this process) so far; the machine's from
+    /proc/stat (Linux; None elsewhere), steal time included."""
+    own = os.times()
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None, own.user + own.system
+    busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+    return busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
+
+
 def synthetic_batch(batch: int, seed: int, device: str):
     """One batch of random images and one-hot labels, resident on `device`."""
     rng = np.random.default_rng(seed)
@@ -175,6 +199,13 @@ def build_pair(generated_module, seed: int, x, mixed_precision: bool):
     shapes = ([tuple(w.shape) for w in generated.weights], [tuple(w.shape) for w in hand.weights])
     if shapes[0] != shapes[1]:
         raise BenchmarkInvalid(f"weight shapes differ: {shapes[0]} vs {shapes[1]}")
+    compute = "float16" if mixed_precision else "float32"
+    for model in (generated, hand):
+        dtypes = {layer.compute_dtype for layer in model.layers[:-1]
+                  if isinstance(layer, (layers.Conv2D, layers.Dense))}
+        if dtypes != {compute} or model.layers[-1].compute_dtype != "float32":
+            raise BenchmarkInvalid(f"{model.name} computes in {sorted(dtypes)} (softmax: "
+                                   f"{model.layers[-1].compute_dtype}), expected {compute}")
     hand.set_weights(generated.get_weights())
     sample = x[:2]
     difference = float(np.max(np.abs(np.asarray(generated(sample, training=False))
@@ -195,16 +226,17 @@ def compile_model(model, jit: bool) -> None:
     )
 
 
-def train_steps(model, x, y, steps: int) -> float:
-    """Seconds for `steps` training steps (each `train_on_batch` returns the loss as a number,
-    so the device has finished when it returns)."""
-    start = time.perf_counter()
+def train_steps(model, x, y, steps: int) -> list[float]:
+    """Seconds of each of `steps` training steps (`train_on_batch` returns the loss as a number,
+    so the device has finished the step when it returns)."""
+    seconds = []
     for _ in range(steps):
+        start = time.perf_counter()
         logs = model.train_on_batch(x, y, return_dict=True)
-    elapsed = time.perf_counter() - start
+        seconds.append(time.perf_counter() - start)
     if not np.isfinite(logs["loss"]):
         raise RuntimeError(f"{model.name}: the loss is {logs['loss']}")
-    return elapsed
+    return seconds
 
 
 def run_configuration(name, generated_module, x, y, args, on_gpu):
@@ -224,34 +256,39 @@ def run_configuration(name, generated_module, x, y, args, on_gpu):
         for model in models:  # tracing / XLA compilation and the first steps: not timed
             for _ in range(args.warmup - 1):
                 train_steps(model, x, y, 1)
-            last_step.append(train_steps(model, x, y, 1))
+            last_step += train_steps(model, x, y, 1)
         steps, rounds = args.steps, args.rounds
-        per_round = sum(last_step)  # seconds for one step of each model
-        if args.budget and rounds * steps * per_round > args.budget:
-            where = "on GPU" if on_gpu else "on CPU"
-            fitting = int(args.budget // (rounds * per_round))
-            if fitting < 1:
-                fitting_rounds = int(args.budget // per_round)
-                if fitting_rounds < 2:
-                    row["skipped"] = (
-                        f"skipped {where}: one step takes {last_step[0]:.1f} s (generated) and "
-                        f"{last_step[1]:.1f} s (hand-written); over --budget {args.budget:g} s")
-                    return row
-                steps, rounds = 1, fitting_rounds
-            else:
-                steps = fitting
-            row["note"] = (f"{where} one step takes {last_step[0]:.1f} s / {last_step[1]:.1f} s: "
-                           f"{steps}×{rounds} steps to fit --budget {args.budget:g} s")
-        rates = ([], [])
+        pair = sum(last_step)  # seconds for one step of each model
+        where = "on GPU" if on_gpu else "on CPU"
+        took = (f"one step takes {last_step[0]:.1f} s (generated) and {last_step[1]:.1f} s "
+                f"(hand-written) {where}")
+        if args.budget and 2 * pair > args.budget:
+            row["skipped"] = f"skipped: {took}; two rounds would exceed --budget {args.budget:g} s"
+            return row
+        if args.budget and steps * rounds * pair > args.budget:
+            steps = max(1, min(steps, int(args.budget // (rounds * pair))))
+        seconds = ([], [])  # per model, per round: the seconds of every step
+        machine_start, own_start = cpu_seconds()
+        wall_start = time.perf_counter()
         for r in range(rounds):
+            if r >= 2 and args.budget and time.perf_counter() - wall_start > args.budget:
+                break
             order = (0, 1) if r % 2 == 0 else (1, 0)
             for i in order:
-                rates[i].append(batch * steps / train_steps(models[i], x, y, steps))
-        row["steps"] = f"{steps}×{rounds}"
-        row["generated"] = statistics.median(rates[0])
-        row["hand"] = statistics.median(rates[1])
-        row["ratio"] = row["generated"] / row["hand"]
-        ratios = [g / h for g, h in zip(*rates)]
+                seconds[i].append(train_steps(models[i], x, y, steps))
+        if (steps, len(seconds[0])) != (args.steps, rounds):
+            row["note"] = (f"{took}: {steps} step(s) × {len(seconds[0])} rounds within "
+                           f"--budget {args.budget:g} s")
+        machine_end, own_end = cpu_seconds()
+        if machine_start is not None:
+            others = (machine_end - machine_start) - (own_end - own_start)
+            row["others"] = max(0.0, others / (time.perf_counter() - wall_start))
+        every = [[t for block in rounds_ for t in block] for rounds_ in seconds]
+        row["steps"] = f"{steps}×{len(seconds[0])}"
+        row["generated"] = batch / statistics.median(every[0])
+        row["hand"] = batch / statistics.median(every[1])
+        ratios = [statistics.median(h) / statistics.median(g) for g, h in zip(*seconds)]
+        row["ratio"] = statistics.median(ratios)
         row["range"] = f"{min(ratios):.3f}–{max(ratios):.3f}"
         return row
     except BenchmarkInvalid:
@@ -270,7 +307,7 @@ def run_configuration(name, generated_module, x, y, args, on_gpu):
 
 def print_table(rows) -> None:
     header = ("configuration", "batch", "steps×rounds", "generated ex/s", "hand-written ex/s",
-              "ratio", "per-round ratios")
+              "ratio", "per-round ratios", "busy elsewhere")
     cells = []
     for row in rows:
         if "skipped" in row:
@@ -278,10 +315,11 @@ def print_table(rows) -> None:
         else:
             cells.append((row["name"], str(row["batch"]), row["steps"],
                           f"{row['generated']:.2f}", f"{row['hand']:.2f}",
-                          f"{row['ratio']:.3f}", row["range"]))
-    widths = [max(len(header[i]), *(len(c[i]) for c in cells if len(c) == len(header)))
+                          f"{row['ratio']:.3f}", row["range"],
+                          f"{row['others']:.1f} cores" if "others" in row else "?"))
+    widths = [max([len(header[i])] + [len(c[i]) for c in cells if len(c) == len(header)])
               for i in range(len(header))]
-    right = {1, 3, 4, 5}
+    right = {1, 3, 4, 5, 7}
 
     def line(values):
         return "  ".join(v.rjust(w) if i in right else v.ljust(w)
@@ -316,8 +354,8 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=warmup, metavar="N",
                         help=f"untimed steps per model first, at least 2 (default: {warmup})")
     parser.add_argument("--budget", type=float, default=budget, metavar="S",
-                        help="seconds per configuration before steps are cut; 0: no limit "
-                             f"(default here: {budget:g})")
+                        help="seconds of timed rounds per configuration, beyond which it runs "
+                             f"fewer; 0: no limit (default here: {budget:g})")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if min(args.batch_size, args.steps, args.rounds) < 1 or args.warmup < 2:
@@ -337,7 +375,8 @@ def main(argv=None):
     print(f"model: {NETWORK.relative_to(ROOT)} (generated) vs hand_written_alexnet(), "
           f"{EXPECTED_PARAMS:,} parameters each; input {INPUT_SHAPE}, {CLASSES} classes")
     print(f"training step: SGD lr=1e-3 momentum=0.9, categorical crossentropy, "
-          f"{args.warmup} warm-up steps per model, median over rounds")
+          f"{args.warmup} warm-up steps per model; ex/s at the median step time, ratio: "
+          "median of the rounds' ratios")
     print()
     start = time.perf_counter()
     rows = []
