@@ -194,6 +194,11 @@ class _LayerContext:
                     raise error("SL309", f"`{op}` needs {rule}: {operands(k)}", layer.span, hint)
                 if verdict == "sometimes":
                     conditions.append(condition)
+                if verdict == "unknown":
+                    self.analysis.diagnostics.append(Diagnostic(
+                        "SL310", WARNING, f"`{op}`: could not prove that the shapes agree for "
+                        f"every value of the parameters: {operands(k)}", layer.span,
+                        "bind the parameters with --set to check a particular size"))
             if conditions:
                 raise error("SL310", f"`{op}` needs {rule}, which holds only when "
                             f"{' and '.join(dict.fromkeys(conditions))}: {operands(k)}",
