@@ -82,6 +82,24 @@ def analysis_time(text: str, bindings: dict, repeats: int) -> float:
     return min(times)
 
 
+def scaling_table(units: str, unit: str, make_network, bindings: dict):
+    """Parse + analyse networks of 10, 100 and 1,000 units, bound and symbolic; print the
+    times, the cost per unit, and its ratio at 1,000 vs 100 units."""
+    print(f"   {units:>7}  {'bound (s)':>10}  {f'per {unit} (ms)':>14}  {'symbolic (s)':>12}"
+          f"  {f'per {unit} (ms)':>14}")
+    per_unit = {}
+    for n in (10, 100, 1000):
+        text = make_network(n)
+        bound = analysis_time(text, bindings, 3)
+        symbolic = analysis_time(text, {}, 3)
+        per_unit[n] = (bound / n, symbolic / n)
+        print(f"   {n:>7}  {bound:>10.3f}  {1000 * bound / n:>14.3f}  {symbolic:>12.3f}"
+              f"  {1000 * symbolic / n:>14.3f}")
+    for i, kind in enumerate(("bound", "symbolic")):
+        ratio = per_unit[1000][i] / per_unit[100][i]
+        print(f"   per-{unit} cost at 1,000 vs 100 {units}, {kind:<8}  {ratio:5.2f}")
+
+
 def main():
     cli = [sys.executable, "-m", "shapelang.cli"]
     print("1. whole-process wall time, median of 5 (interpreter start included)")
@@ -102,19 +120,7 @@ def main():
         print(f"   ratio Keras / shapelang                         {keras_summary / alexnet_check:7.1f}×")
     print()
     print("2. parse + analyse in-process (best of 3)")
-    print(f"   {'layers':>7}  {'bound (s)':>10}  {'per layer (ms)':>14}  {'symbolic (s)':>12}"
-          f"  {'per layer (ms)':>14}")
-    per_layer = {}
-    for n in (10, 100, 1000):
-        text = sequential_network(n)
-        bound = analysis_time(text, {"H": 224, "W": 224}, 3)
-        symbolic = analysis_time(text, {}, 3)
-        per_layer[n] = (bound / n, symbolic / n)
-        print(f"   {n:>7}  {bound:>10.3f}  {1000 * bound / n:>14.3f}  {symbolic:>12.3f}"
-              f"  {1000 * symbolic / n:>14.3f}")
-    for i, kind in enumerate(("bound", "symbolic")):
-        ratio = per_layer[1000][i] / per_layer[100][i]
-        print(f"   per-layer cost at 1,000 vs 100 layers, {kind:<8}  {ratio:5.2f}")
+    scaling_table("layers", "layer", sequential_network, {"H": 224, "W": 224})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "deep.net"
         path.write_text(sequential_network(1000))
@@ -131,19 +137,7 @@ def main():
     print(f"   shapelang check examples/resnet50_symbolic.net    {resnet_symbolic:7.3f} s")
     print()
     print("4. residual network of N blocks (6 layers each), parse + analyse (best of 3)")
-    print(f"   {'blocks':>7}  {'bound (s)':>10}  {'per block (ms)':>14}  {'symbolic (s)':>12}"
-          f"  {'per block (ms)':>14}")
-    per_block = {}
-    for n in (10, 100, 1000):
-        text = residual_network(n)
-        bound = analysis_time(text, {"H": 56, "W": 56}, 3)
-        symbolic = analysis_time(text, {}, 3)
-        per_block[n] = (bound / n, symbolic / n)
-        print(f"   {n:>7}  {bound:>10.3f}  {1000 * bound / n:>14.3f}  {symbolic:>12.3f}"
-              f"  {1000 * symbolic / n:>14.3f}")
-    for i, kind in enumerate(("bound", "symbolic")):
-        ratio = per_block[1000][i] / per_block[100][i]
-        print(f"   per-block cost at 1,000 vs 100 blocks, {kind:<8}  {ratio:5.2f}")
+    scaling_table("blocks", "block", residual_network, {"H": 56, "W": 56})
 
 
 if __name__ == "__main__":
