@@ -43,6 +43,16 @@ def test_every_example(path):
     assert_model_matches(analysis, net.to_keras())
 
 
+@pytest.mark.parametrize("example, bindings", [
+    ("resnet50_symbolic.net", {"H": 225, "W": 193}),
+    ("same_padding.net", {"H": 31}),
+])
+def test_symbolic_examples_bound_to_odd_sizes(example, bindings):
+    net = shapelang.load(EXAMPLES / example)
+    keras.backend.clear_session()
+    assert_model_matches(net.analyse(**bindings), net.to_keras(**bindings))
+
+
 def test_symbolic_example_bound():
     net = shapelang.load(EXAMPLES / "alexnet_symbolic.net")
     analysis = net.analyse(H=270, W=480)
