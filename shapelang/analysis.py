@@ -573,7 +573,8 @@ class _Walker:
 
     def _claim(self, name: str, statement, scope: _Scope):
         if name in scope.tensors:
-            raise error("SL207", f"`{name}` is defined twice", statement.span,
+            where = f" in block `{scope.blocks_in_use[-1]}`" if scope.in_block else ""
+            raise error("SL207", f"the label `{name}` is used twice{where}", statement.span,
                         "give each label its own name")
 
     def _inputs(self, layer: ir.Layer, scope: _Scope, wanted: int) -> tuple[str, ...]:
