@@ -59,13 +59,21 @@ class Network:
         """The generated Keras program's text."""
         from .codegen.keras import emit_keras
 
-        return emit_keras(self.analyse(**bindings))
+        analysis = self.analyse(**bindings)
+        try:
+            return emit_keras(analysis)
+        except DiagnosticError as exc:
+            raise ShapelangError([exc.diagnostic]) from None
 
     def to_keras(self, **bindings):
         """A `keras.Model` built from the generated program (imports Keras)."""
         from .codegen.keras import build_keras_model
 
-        return build_keras_model(self.analyse(**bindings))
+        analysis = self.analyse(**bindings)
+        try:
+            return build_keras_model(analysis)
+        except DiagnosticError as exc:
+            raise ShapelangError([exc.diagnostic]) from None
 
 
 def loads(text: str, path: str = "<string>") -> Network:

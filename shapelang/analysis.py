@@ -756,13 +756,5 @@ def show_expr(value) -> str:
     return pretty(value)
 
 
-__all__ = [
-    "NOTE",
-    "Analysis",
-    "LayerResult",
-    "analyse",
-    "as_int",
-    "parse_binding",
-    "require_integer",
-    "show",
-]
+__all__ = ["Analysis", "Instance", "LayerResult", "analyse", "analyse_block", "as_int",
+           "parse_binding"]

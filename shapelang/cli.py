@@ -165,12 +165,6 @@ def cmd_train(args, rest) -> int:
     return train_from_analysis(analysis, rest)
 
 
-def _codegen_error():
-    """CodegenError if the code generator was imported (keras / train), else nothing to catch."""
-    module = sys.modules.get("shapelang.codegen.keras")
-    return module.CodegenError if module else ()
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shapelang",
@@ -230,7 +224,7 @@ def main(argv=None) -> int:
     except UsageError as exc:
         print(f"shapelang: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except _codegen_error() as exc:
+    except DiagnosticError as exc:  # the code generator's SL55x: the file analysed cleanly
         print(render_text(exc.diagnostic, {}), file=sys.stderr)
         return EXIT_DIAGNOSTICS
     except BrokenPipeError:

@@ -78,9 +78,8 @@ def test_layer_rules(shape, line, out, trainable, non_trainable, macs):
 
 def test_expression_functions():
     text = ("network t(c = 29):\n    let n = c / 1000\n    input [8]\n"
-            "    dense roundeven(96 * n) + ceil(7 / 2) + floor(7 / 2) + round(5 / 2) + abs(-2) "
-            "+ min(3, 4) + max(3, 4) + 7 // 2 + 7 % 4 + 2 ** 3\n")
+            "    dense (roundeven(96 * n) + ceil(7 / 2) + floor(7 / 2) + round(5 / 2) + abs(-2) "
+            "+ min(3, 4) + max(3, 4) + 7 // 2 + 7 % 4 + 2 ** 3)\n")
     # roundeven(2.784) = 4 (the seed's: next even), 4, 3, 3 (half up), 2, 3, 4, 3, 3, 8
-    units = shapelang.loads(text.replace("dense roundeven", "dense (roundeven") .replace(
-        "** 3\n", "** 3)\n")).analyse().layers[1].shape[0]
+    units = shapelang.loads(text).analyse().layers[1].shape[0]
     assert int(units) == 4 + 4 + 3 + 3 + 2 + 3 + 4 + 3 + 3 + 8

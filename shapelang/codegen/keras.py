@@ -25,7 +25,7 @@ import sympy
 
 from .. import __version__, ir
 from ..analysis import Analysis, Instance, analyse, analyse_block
-from ..diagnostics import Diagnostic, DiagnosticError, error
+from ..diagnostics import DiagnosticError, error
 from ..expr import Keyword
 from ..layers import REGISTRY, KerasLayer
 from ..solve import pretty
@@ -61,18 +61,11 @@ class LocalResponseNormalization(layers.Layer):
 '''
 
 
-class CodegenError(Exception):
-    def __init__(self, diagnostic: Diagnostic):
-        super().__init__(diagnostic.message)
-        self.diagnostic = diagnostic
-
-
 def identifier(name: str, what: str, span=None) -> str:
     """`name` if it is a safe Python identifier for the generated module, else SL501."""
     if not _IDENTIFIER.match(name) or keyword.iskeyword(name) or name in _RESERVED:
-        raise CodegenError(error("SL550", f"{what} `{name}` cannot be a name in the generated "
-                                 "Python program (a Python keyword or a name it uses itself)",
-                                 span, "rename it").diagnostic)
+        raise error("SL550", f"{what} `{name}` cannot be a name in the generated Python "
+                    "program (a Python keyword or a name it uses itself)", span, "rename it")
     return name
 
 
@@ -505,11 +498,11 @@ def emit_keras(analysis: Analysis) -> str:
     network = analysis.network
     if analysis.symbols:
         names = ", ".join(analysis.symbols)
-        raise CodegenError(error(
+        raise error(
             "SL551", f"{names} {'has' if len(analysis.symbols) == 1 else 'have'} no value: a "
             "program needs every size", network.span,
             f"give a default in the network's header or bind it with --set "
-            f"{next(iter(analysis.symbols))}=…").diagnostic)
+            f"{next(iter(analysis.symbols))}=…")
     for p in network.parameters:
         identifier(p.name, "parameter", p.span)
     emission, parametric = _emission_analysis(analysis)
@@ -607,10 +600,10 @@ def _check_unique_names_in(analysis: Analysis):
         for spec in REGISTRY[r.op].keras(r.args, _in_shapes(analysis, r), r.shape, None):
             name = r.name + spec.name_suffix
             if name in seen:
-                raise CodegenError(error(
+                raise error(
                     "SL552", f"two Keras layers would be named `{name}`", r.layer.span,
                     f"rename the label `{name}` (a padding layer of line "
-                    f"{seen[name].layer.span.line} takes that name)").diagnostic)
+                    f"{seen[name].layer.span.line} takes that name)")
             seen[name] = r
 
 
@@ -696,8 +689,6 @@ def train_from_analysis(analysis: Analysis, argv: list[str]) -> int:
 
 
 __all__ = [
-    "CodegenError",
-    "DiagnosticError",
     "build_keras_model",
     "emit_keras",
     "train_from_analysis",
