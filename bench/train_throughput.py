@@ -363,7 +363,7 @@ def main(argv=None):
     chosen = [name for name in CONFIGURATIONS if getattr(args, name.replace("-", "_"))]
     chosen = chosen or list(CONFIGURATIONS)
 
-    analysis = shapelang.load(NETWORK).analyse()
+    analysis = shapelang.load(NETWORK).analyse().raise_for_errors().analysis
     analysed = int(analysis.total("params"))
     if analysed != EXPECTED_PARAMS:
         raise BenchmarkInvalid(f"shapelang counts {analysed:,} parameters in {NETWORK.name}, "

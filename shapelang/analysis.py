@@ -57,6 +57,10 @@ class LayerResult:
     def params(self):
         return self.trainable + self.non_trainable
 
+    @property
+    def flops(self):
+        return 2 * self.macs
+
 
 @dataclass(frozen=True)
 class MinimumSize:

@@ -15,11 +15,13 @@ from . import __version__
 from .analysis import Analysis, analyse, parse_binding
 from .diagnostics import (
     ERROR,
+    NOTE,
     WARNING,
     Diagnostic,
     DiagnosticError,
     render_github,
     render_json,
+    render_line,
     render_text,
 )
 from .parser import parse
@@ -105,7 +107,7 @@ def cmd_check(args) -> int:
 
 
 def _analysed_or_report(args) -> Analysis | None:
-    """For table / solve / keras: the analysis, or None after printing the errors to stderr."""
+    """For keras / train: the analysis, or None after printing the errors to stderr."""
     text, analysis, diagnostics = load_and_analyse(args.path, _parse_sets(args.set))
     errors = [d for d in diagnostics if d.severity == ERROR]
     if errors or analysis is None or not analysis.complete:
@@ -114,26 +116,44 @@ def _analysed_or_report(args) -> Analysis | None:
     return analysis
 
 
+_SUMMARY_LINES = 20  # warnings and notes listed under a report; the rest are counted
+
+
+def _report_then_diagnostics(args, render) -> int:
+    """For table / solve: the report whenever every layer has a shape (a failed `expect` or an
+    empty domain leaves it true), then on stderr each error in full and each warning or note
+    as one line. The exit code is `check`'s."""
+    text, analysis, diagnostics = load_and_analyse(args.path, _parse_sets(args.set))
+    if analysis is not None and analysis.complete and analysis.layers:
+        print(render(analysis))
+        sys.stdout.flush()  # the report first, then what is wrong with it
+    errors = [d for d in diagnostics if d.severity == ERROR]
+    others = [d for d in diagnostics if d.severity != ERROR]
+    _print_diagnostics(errors, {args.path: text}, "text", sys.stderr)
+    if others:
+        counts = ", ".join(_plural(sum(d.severity == severity for d in others), severity)
+                           for severity in (WARNING, NOTE) if any(d.severity == severity
+                                                                  for d in others))
+        shown = others[:_SUMMARY_LINES]
+        more = [f"… and {len(others) - len(shown)} more"] if len(others) > len(shown) else []
+        where = f"`shapelang check {args.path}` shows them with their source lines and hints"
+        print("\n".join([*(render_line(d) for d in shown), *more, f"{counts}: {where}"]),
+              file=sys.stderr)
+    return EXIT_DIAGNOSTICS if errors else EXIT_CLEAN
+
+
 def cmd_table(args) -> int:
     from . import report
 
-    analysis = _analysed_or_report(args)
-    if analysis is None:
-        return EXIT_DIAGNOSTICS
     render = {"text": report.table_text, "json": report.table_json,
               "markdown": report.table_markdown, "csv": report.table_csv}[args.format]
-    print(render(analysis))
-    return EXIT_CLEAN
+    return _report_then_diagnostics(args, render)
 
 
 def cmd_solve(args) -> int:
     from . import report
 
-    analysis = _analysed_or_report(args)
-    if analysis is None:
-        return EXIT_DIAGNOSTICS
-    print(report.solve_text(analysis))
-    return EXIT_CLEAN
+    return _report_then_diagnostics(args, report.solve_text)
 
 
 def cmd_keras(args) -> int:

@@ -115,6 +115,12 @@ def render_text(d: Diagnostic, sources: dict[str, str]) -> str:
     return "\n".join(out)
 
 
+def render_line(d: Diagnostic) -> str:
+    """One line: where, severity, code and message (no source excerpt, no hint)."""
+    where = f"{d.span.file}:{d.span.line}:{d.span.col}: " if d.span else ""
+    return f"{where}{d.severity}[{d.code}]: {d.message}"
+
+
 def _github_escape(text: str, property_value: bool = False) -> str:
     text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     if property_value:

@@ -97,7 +97,7 @@ def comparable_keras_layers(summary: dict, example: str, analysis) -> list:
 def application(request):
     """(example name, Keras summary, shapelang analysis): each Keras model built once."""
     example = request.param
-    analysis = shapelang.load(EXAMPLES / f"{example}.net").analyse()
+    analysis = shapelang.load(EXAMPLES / f"{example}.net").analyse().analysis
     return example, keras_summary(BUILDERS[example]), analysis
 
 

@@ -66,12 +66,12 @@ def test_build_model_recomputes_for_other_parameters():
     from shapelang.codegen.keras import load_generated_module
 
     net = shapelang.load(EXAMPLES / "alexnet_scaled.net")
-    module = load_generated_module(net.analyse())
+    module = load_generated_module(net.analyse().analysis)
     for classes in (29, 58, 100):
         model = module.build_model(classes=classes)
         # checks=False: the file's `expect params == 110_829` holds at 29 classes only
         assert_model_matches(analyse(net.ir, {"classes": classes}, checks=False), model)
-    alexnet = load_generated_module(shapelang.load(EXAMPLES / "alexnet.net").analyse())
+    alexnet = load_generated_module(shapelang.load(EXAMPLES / "alexnet.net").analyse().analysis)
     # the seed's adapted network, from the generated AlexNet with other arguments
     assert alexnet.build_model(H=270, W=480, classes=29).count_params() == 116_071_837
 

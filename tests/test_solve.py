@@ -2,6 +2,7 @@
 
 import pytest
 import sympy
+from conftest import EXAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,7 +60,7 @@ def test_conv_size_is_the_number_of_windows(n, k, s, d, p):
 
 
 def test_alexnet_domain_and_congruence():
-    analysis = shapelang.load("examples/alexnet_symbolic.net").analyse()
+    analysis = shapelang.load(EXAMPLES / "alexnet_symbolic.net").analyse().analysis
     found = domains(analysis)
     assert found["H"].least == 67 and found["W"].least == 67
     assert (found["H"].period, found["H"].residues) == (32, (3,))
@@ -89,7 +90,7 @@ SYMBOLIC_NETS = [
 
 @pytest.mark.parametrize("text", SYMBOLIC_NETS)
 def test_domain_and_exact_sizes_match_brute_force(text):
-    analysis = shapelang.loads(text).analyse()
+    analysis = shapelang.loads(text).analyse().analysis
     domain = domains(analysis)["H"]
     brute = _valid_and_exact_by_brute_force(text, range(1, 120))
     assert domain.least == min(h for h, (ok, _) in brute.items() if ok)
@@ -98,6 +99,6 @@ def test_domain_and_exact_sizes_match_brute_force(text):
 
 
 def test_input_size_report_for_literal_input():
-    report = input_size_report(shapelang.load("examples/lenet.net").analyse())
+    report = input_size_report(shapelang.load(EXAMPLES / "lenet.net").analyse().analysis)
     assert [(r.axis, r.domain.least) for r in report] == [("rows", 16), ("columns", 16)]
     assert report[0].domain.describe_exact() == "rows ≡ 0 (mod 4)"

@@ -71,8 +71,8 @@ class Boolean(OptionType):
     keywords = True
 
     def convert(self, value, span, what):
-        if isinstance(value, Keyword) and value.name in ("true", "false"):
-            return value.name == "true"
+        if isinstance(value, Keyword) and value.name.lower() in ("true", "false"):
+            return value.name.lower() == "true"  # Keras users write `use_bias=False`
         if isinstance(value, sympy.Integer) and value in (0, 1):
             return bool(value)
         raise error("SL204", f"{what} must be `true` or `false`, got {show(value)}", span)
@@ -83,7 +83,9 @@ class Choice(OptionType):
 
     def __init__(self, *choices: str):
         self.choices = choices
-        self.describe = " or ".join(f"`{c}`" for c in choices)
+        quoted = [f"`{c}`" for c in choices]
+        self.describe = (" or ".join(quoted) if len(quoted) <= 3
+                         else "one of " + ", ".join(quoted))
 
     def convert(self, value, span, what):
         if isinstance(value, Keyword) and value.name in self.choices:
@@ -123,13 +125,26 @@ class ShapeList(OptionType):
 
 @dataclass(frozen=True)
 class Opt:
-    """One option (or positional value) of a layer kind."""
+    """One option (or positional value) of a layer kind. It may be written `name=…`, `short=…`
+    or with any of its `aliases` (Keras's keyword for it, say `kernel_size`); a positional
+    value may be written by name too (`conv filters=32`)."""
 
     name: str
     type: OptionType
     default: object = REQUIRED
     short: str | None = None
     doc: str = ""
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        """Every key that sets this option, the shortest first."""
+        return (*((self.short,) if self.short else ()), self.name, *self.aliases)
+
+    def shown(self) -> str:
+        """`kernel (k, kernel_size)`: the name, then its other spellings."""
+        others = [s for s in self.spellings if s != self.name]
+        return f"{self.name} ({', '.join(others)})" if others else self.name
 
 
 # ---- the activations a layer line may end with (and the standalone activation layers) ------
@@ -138,6 +153,10 @@ ACTIVATIONS = (
     "softplus", "softsign", "hard_sigmoid", "hard_swish", "leaky_relu", "mish", "linear",
     "exponential", "log_softmax",
 )
+
+#: `activation=relu`: the long spelling of a trailing activation, for every kind that takes one.
+ACTIVATION = Opt("activation", Choice(*ACTIVATIONS), None,
+                 doc="the activation applied to the output; also written last on the line")
 
 
 @dataclass
@@ -194,15 +213,21 @@ class LayerKind:
         raise NotImplementedError(self.op)
 
     # ---- binding a layer line to this schema ----------------------------------------------
+    def schema(self) -> tuple[Opt, ...]:
+        """Everything a line of this kind may name as `key=value`: its positional values, its
+        options, and `activation` when it takes one."""
+        return (*self.positional, *self.options,
+                *((ACTIVATION,) if self.takes_activation else ()))
+
     def bind(self, layer: ir.Layer, env: dict) -> Args:
         values, spans = {}, {}
+        given = {}  # option name → how the line gave it, for "given twice"
         positional = list(layer.positional)
-        activation = None
         if self.takes_activation and positional:
             last = positional[-1]
             if isinstance(last, ir.Name) and last.id not in env and last.id in ACTIVATIONS:
-                activation = last.id
-                spans["activation"] = last.span
+                values["activation"], spans["activation"] = last.id, last.span
+                given["activation"] = f"`{last.id}` at the end of the line"
                 positional.pop()
         if len(positional) > len(self.positional):
             extra = positional[len(self.positional)]
@@ -217,34 +242,44 @@ class LayerKind:
             values[opt.name] = opt.type.convert(
                 evaluate(node, env, opt.type.keywords), node.span, f"`{self.op}` {opt.name}")
             spans[opt.name] = node.span
-        by_key = {}
-        for opt in self.options:
-            by_key[opt.name] = opt
-            if opt.short:
-                by_key[opt.short] = opt
+            given[opt.name] = f"the value after `{self.op}`"
+        by_key = {key: opt for opt in self.schema() for key in opt.spellings}
         for option in layer.options:
             opt = by_key.get(option.key)
             if opt is None:
-                known = [o.name for o in self.options] + [o.short for o in self.options if o.short]
-                hint = did_you_mean(option.key, known) or (
-                    f"`{self.op}` takes {', '.join(o.name for o in self.options)}"
-                    if self.options else f"`{self.op}` takes no options")
                 raise error("SL202", f"`{self.op}` has no option `{option.key}`",
-                            option.key_span, hint)
-            if opt.name in values:
-                raise error("SL207", f"option `{opt.name}` is given twice", option.span)
+                            option.key_span, self._unknown_option_hint(option.key))
+            if opt.name in given:
+                raise error("SL207", f"option `{opt.name}` is given twice: as {given[opt.name]}"
+                            f" and as `{option.key}=`", option.span, "keep one of them")
             values[opt.name] = opt.type.convert(
                 evaluate(option.value, env, opt.type.keywords), option.value.span,
-                f"`{self.op}` option {opt.name}")
+                f"`{self.op}` option {option.key}")
             spans[opt.name] = option.value.span
+            given[opt.name] = f"`{option.key}=`"
         for opt in self.positional + self.options:
             if opt.name not in values:
                 if opt.default is REQUIRED:
-                    how = f"{opt.name}=…" if opt in self.options else f"its {opt.name}"
+                    how = (f"`{opt.spellings[0]}=…`" if opt in self.options
+                           else f"its {opt.name} after `{self.op}`")
                     raise error("SL203", f"`{self.op}` needs {opt.name} ({opt.type.describe})",
                                 layer.span, f"write {how}")
                 values[opt.name] = opt.default
+        activation = values.pop("activation", None)
         return Args(values, spans, layer, activation)
+
+    def _unknown_option_hint(self, key: str) -> str:
+        """The spelling meant, when one is close; else every option with its spellings."""
+        schema = self.schema()
+        close = did_you_mean(key, [k for opt in schema for k in opt.spellings])
+        if close:
+            return close
+        if key == ACTIVATION.name:
+            return (f"`{self.op}` takes no activation: put it on a line of its own after this "
+                    "one (`relu`, …)")
+        if not schema:
+            return f"`{self.op}` takes no options"
+        return f"`{self.op}` takes {', '.join(opt.shown() for opt in schema)}"
 
 
 def per_axis(value, rank: int, span: ir.Span, what: str) -> tuple:

@@ -23,7 +23,7 @@ class Conv(LayerKind):
     options = (
         *CONVOLUTION_OPTIONS,
         Opt("groups", Integer(1), sympy.Integer(1)),
-        Opt("bias", Boolean(), True),
+        Opt("bias", Boolean(), True, aliases=("use_bias",)),
     )
 
     def output_shape(self, a, shapes, ctx):

@@ -20,7 +20,8 @@ class Dense(LayerKind):
     doc = __doc__
     takes_activation = True
     positional = (Opt("units", Integer(1)),)
-    options = (Opt("bias", Boolean(), True), Opt("last_axis", Boolean(), False))
+    options = (Opt("bias", Boolean(), True, aliases=("use_bias",)),
+               Opt("last_axis", Boolean(), False))
 
     def output_shape(self, a, shapes, ctx):
         (shape,) = shapes

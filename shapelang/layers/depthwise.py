@@ -19,8 +19,9 @@ class DepthwiseConv(LayerKind):
     takes_activation = True
     options = (
         *CONVOLUTION_OPTIONS,
-        Opt("multiplier", Integer(1), sympy.Integer(1), doc="outputs per input channel"),
-        Opt("bias", Boolean(), True),
+        Opt("multiplier", Integer(1), sympy.Integer(1), doc="outputs per input channel",
+            aliases=("depth_multiplier",)),
+        Opt("bias", Boolean(), True, aliases=("use_bias",)),
     )
 
     def output_shape(self, a, shapes, ctx):

@@ -17,7 +17,7 @@ class LRN(LayerKind):
     op = "lrn"
     doc = __doc__
     options = (
-        Opt("radius", Integer(0), sympy.Integer(2)),
+        Opt("radius", Integer(0), sympy.Integer(2), aliases=("depth_radius",)),
         Opt("bias", Number(0), sympy.Integer(2)),
         Opt("alpha", Number(0), sympy.Rational(1, 10000)),
         Opt("beta", Number(0), sympy.Rational(3, 4)),

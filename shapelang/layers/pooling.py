@@ -16,8 +16,9 @@ from .window import as_tuple, padding_layer, window
 class _Pooling(LayerKind):
     keras_name = ""
     options = (
-        Opt("kernel", IntegerOrTuple(1), sympy.Integer(2), short="k"),
-        Opt("stride", IntegerOrTuple(1), None, short="s", doc="defaults to the kernel"),
+        Opt("kernel", IntegerOrTuple(1), sympy.Integer(2), short="k", aliases=("pool_size",)),
+        Opt("stride", IntegerOrTuple(1), None, short="s", doc="defaults to the kernel",
+            aliases=("strides",)),
         Opt("padding", Padding(), "valid", short="pad"),
     )
 

@@ -31,7 +31,7 @@ class _Target(OptionType):
 class Reshape(LayerKind):
     op = "reshape"
     doc = __doc__
-    positional = (Opt("shape", _Target()),)
+    positional = (Opt("shape", _Target(), aliases=("target_shape",)),)
 
     def output_shape(self, a, shapes, ctx):
         (shape,) = shapes

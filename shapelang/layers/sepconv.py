@@ -20,8 +20,8 @@ class SepConv(LayerKind):
     positional = (Opt("filters", Integer(1)),)
     options = (
         *CONVOLUTION_OPTIONS,
-        Opt("multiplier", Integer(1), sympy.Integer(1)),
-        Opt("bias", Boolean(), True),
+        Opt("multiplier", Integer(1), sympy.Integer(1), aliases=("depth_multiplier",)),
+        Opt("bias", Boolean(), True, aliases=("use_bias",)),
     )
 
     def output_shape(self, a, shapes, ctx):

@@ -67,10 +67,11 @@ def window(a: Args, shape, kernel, stride, dilation, padding, ctx):
 
 #: The options every convolution takes: kernel, stride, padding, dilation.
 CONVOLUTION_OPTIONS = (
-    Opt("kernel", IntegerOrTuple(1), short="k", doc="window size, or (height, width)"),
-    Opt("stride", IntegerOrTuple(1), sympy.Integer(1), short="s"),
+    Opt("kernel", IntegerOrTuple(1), short="k", doc="window size, or (height, width)",
+        aliases=("kernel_size",)),
+    Opt("stride", IntegerOrTuple(1), sympy.Integer(1), short="s", aliases=("strides",)),
     Opt("padding", Padding(), "valid", short="pad"),
-    Opt("dilation", IntegerOrTuple(1), sympy.Integer(1), short="d"),
+    Opt("dilation", IntegerOrTuple(1), sympy.Integer(1), short="d", aliases=("dilation_rate",)),
 )
 
 

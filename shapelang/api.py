@@ -1,0 +1,223 @@
+"""The Python API: load a network, analyse it, read the result as plain Python values.
+
+    net = shapelang.load("examples/alexnet.net")
+    result = net.analyse(H=270, W=480, classes=29)   # never raises for a problem in the file
+    result.ok, result.errors                         # False, the two `expect`s that fail here
+    result.total("params")                           # 116071837, an int
+    result.layer("conv1").shape                      # (65, 118, 96)
+
+Bound values are `int` (a parameter bound to a non-integer, such as MobileNetV2's alpha, is a
+`Fraction`); with parameters left unbound they are sympy expressions in them. The analysis
+that shapelang's own modules read (solve, report, codegen) is `result.analysis`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import sympy
+
+from . import ir
+from .analysis import Analysis, LayerResult, analyse, parse_binding
+from .diagnostics import ERROR, NOTE, WARNING, Diagnostic, DiagnosticError, did_you_mean
+from .parser import parse
+
+#: What `Result.total` adds up over the layers.
+QUANTITIES = ("params", "trainable", "non_trainable", "macs", "flops", "size")
+
+
+class ShapelangError(Exception):
+    """A `.net` file has errors; `.diagnostics` holds all of them."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = diagnostics
+        first = diagnostics[0]
+        where = f"{first.span.file}:{first.span.line}:{first.span.col}: " if first.span else ""
+        more = f" (and {len(diagnostics) - 1} more)" if len(diagnostics) > 1 else ""
+        super().__init__(f"{where}error[{first.code}]: {first.message}{more}")
+
+
+def plain(value):
+    """A sympy number as `int` (or `Fraction` when it is no integer); tuples element by element;
+    a closed form in unbound parameters unchanged."""
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, sympy.Integer):
+        return int(value)
+    if isinstance(value, sympy.Rational):
+        return Fraction(int(value.p), int(value.q))
+    return value
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the analysed network: a row of `shapelang table`."""
+
+    index: int
+    name: str  # the label, or `conv_1`…; inside a block, a path: `conv3.block1.conv_2`
+    op: str
+    line: int  # of the .net file
+    inputs: tuple[str, ...]  # the names of the layers it reads
+    shape: tuple  # the output shape, channels last, no batch axis
+    size: object  # elements of the output
+    params: object
+    trainable: object
+    non_trainable: object
+    macs: object  # multiply-accumulates for one example, bias additions excluded
+    padding: tuple | None  # ((before, after), …) per spatial axis, for windowed layers
+
+    @property
+    def flops(self):
+        return 2 * self.macs
+
+    @classmethod
+    def of(cls, r: LayerResult) -> Layer:
+        return cls(r.index, r.name, r.op, r.layer.span.line, tuple(r.inputs),
+                   plain(tuple(r.shape)), plain(r.size), plain(r.params), plain(r.trainable), plain(r.non_trainable),
+                   plain(r.macs), None if r.padding is None else plain(tuple(r.padding)))
+
+
+class Result:
+    """What `Network.analyse` found: every layer's shape and counts, and every diagnostic."""
+
+    def __init__(self, analysis: Analysis):
+        self.analysis = analysis
+        self.layers: list[Layer] = [Layer.of(r) for r in analysis.layers]
+        self._by_name = {layer.name: layer for layer in self.layers}
+
+    @property
+    def network(self) -> str:
+        return self.analysis.network.name
+
+    @property
+    def bindings(self) -> dict:
+        """The parameters that have values (defaults or given), by name."""
+        return {name: plain(value) for name, value in self.analysis.bindings.items()}
+
+    @property
+    def symbols(self) -> dict:
+        """The parameters left unbound, as the sympy symbols the closed forms are in."""
+        return dict(self.analysis.symbols)
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return list(self.analysis.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.analysis.diagnostics if d.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.analysis.diagnostics if d.severity in (WARNING, NOTE)]
+
+    @property
+    def ok(self) -> bool:
+        """No errors (warnings allowed)."""
+        return not self.errors
+
+    @property
+    def complete(self) -> bool:
+        """Every layer has a shape; after an error in a layer, the layers before it only."""
+        return self.analysis.complete
+
+    @property
+    def output(self) -> Layer | None:
+        return self.layers[-1] if self.layers else None
+
+    def layer(self, name: str) -> Layer:
+        """A layer by its name, or by a label of the network's body."""
+        name = self.analysis.tensors.get(name, name)
+        if name not in self._by_name:
+            close = did_you_mean(name, self._by_name) or ""
+            raise KeyError(f"no layer `{name}` in `{self.network}` {close}".rstrip())
+        return self._by_name[name]
+
+    def total(self, what: str = "params"):
+        """The sum over every layer of one of `QUANTITIES`."""
+        if what not in QUANTITIES:
+            raise ValueError(f"total({what!r}): one of {', '.join(map(repr, QUANTITIES))}")
+        return plain(sympy.Integer(0) + sum(getattr(layer, what) for layer in self.layers))
+
+    def raise_for_errors(self) -> Result:
+        """This result, or `ShapelangError` listing every error."""
+        if self.errors:
+            raise ShapelangError(self.errors)
+        return self
+
+    def __repr__(self) -> str:
+        state = "ok" if self.ok else f"{len(self.errors)} error(s)"
+        return (f"<shapelang.Result {self.network}: {len(self.layers)} layers, "
+                f"{len(self.warnings)} warning(s), {state}>")
+
+
+def _bindings(values: dict) -> dict:
+    """Keyword arguments as exact numbers: an int, a Fraction, a decimal string (`alpha="0.35"`
+    is the rational 35/100) or a float, read as the decimal it prints as (never its binary
+    value)."""
+    exact = {}
+    for name, value in values.items():
+        if isinstance(value, (str, float)):  # a float as the decimal it prints as: 0.35
+            exact[name] = parse_binding(name, value if isinstance(value, str) else repr(value))
+        else:
+            exact[name] = sympy.Rational(value)
+    return exact
+
+
+class Network:
+    """A parsed network: analyse it, or turn it into Keras."""
+
+    def __init__(self, network: ir.Network):
+        self.ir = network
+
+    @property
+    def name(self) -> str:
+        return self.ir.name
+
+    def analyse(self, **bindings) -> Result:
+        """Shapes, parameters and MACs of every layer, and every diagnostic. Never raises for
+        a problem in the network: look at `result.ok` and `result.errors`, or call
+        `result.raise_for_errors()`."""
+        return Result(analyse(self.ir, _bindings(bindings)))
+
+    def check(self, **bindings) -> list[Diagnostic]:
+        """Every diagnostic, errors and warnings."""
+        return self.analyse(**bindings).diagnostics
+
+    def keras_source(self, **bindings) -> str:
+        """The generated Keras program's text; `ShapelangError` when the network has errors."""
+        from .codegen.keras import emit_keras
+
+        analysis = self.analyse(**bindings).raise_for_errors().analysis
+        try:
+            return emit_keras(analysis)
+        except DiagnosticError as exc:
+            raise ShapelangError([exc.diagnostic]) from None
+
+    def to_keras(self, **bindings):
+        """A `keras.Model` built from the generated program (imports Keras)."""
+        from .codegen.keras import build_keras_model
+
+        analysis = self.analyse(**bindings).raise_for_errors().analysis
+        try:
+            return build_keras_model(analysis)
+        except DiagnosticError as exc:
+            raise ShapelangError([exc.diagnostic]) from None
+
+    def __repr__(self) -> str:
+        return f"<shapelang.Network {self.name}>"
+
+
+def loads(text: str, path: str = "<string>") -> Network:
+    """Parse `.net` text; `ShapelangError` on a syntax error."""
+    try:
+        return Network(parse(text, path))
+    except DiagnosticError as exc:
+        raise ShapelangError([exc.diagnostic]) from None
+
+
+def load(path) -> Network:
+    """Read and parse a `.net` file; `ShapelangError` on a syntax error."""
+    path = Path(path)
+    return loads(path.read_text(encoding="utf-8"), str(path))
