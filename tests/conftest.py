@@ -3,9 +3,23 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+
+# Property tests: the full counts in CI (which sets CI=true), a tenth of them locally;
+# HYPOTHESIS_PROFILE=ci (or dev) chooses explicitly.
+settings.register_profile("ci", max_examples=100, deadline=None)
+settings.register_profile("dev", max_examples=10, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev"))
+
+
+def examples(full: int) -> int:
+    """A property test's example count: `full` under the ci profile, scaled to the loaded one."""
+    scale = settings().max_examples / settings.get_profile("ci").max_examples
+    return max(1, round(full * scale))
 
 
 def pytest_configure(config):

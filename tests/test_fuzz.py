@@ -1,5 +1,5 @@
 """Random and mutated text never makes `check` crash: exit 0 or 1, never a traceback."""
-from conftest import EXAMPLES
+from conftest import EXAMPLES, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +17,7 @@ def check_text(tmp_path, text, run_cli):
     assert "Traceback" not in out + err and "internal error" not in out + err
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=examples(300), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.lists(ALPHABET, max_size=40).map("".join))
 def test_random_text(tmp_path, run_cli, text):
@@ -43,7 +43,7 @@ def mutated(draw):
     return text
 
 
-@settings(max_examples=400, deadline=None,
+@settings(max_examples=examples(400), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=mutated())
 def test_mutated_examples(tmp_path, run_cli, text):

@@ -4,7 +4,7 @@ import ast
 import subprocess
 
 import pytest
-from conftest import EXAMPLES, PYTHON, python_env
+from conftest import EXAMPLES, PYTHON, examples, python_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -224,7 +224,7 @@ def test_new_layer_kinds():
     assert_model_matches(net.analyse(), net.to_keras())
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=network_text())
 def test_random_networks_match_keras(text):
     from hypothesis import assume

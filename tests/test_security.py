@@ -1,5 +1,6 @@
 """No user text becomes code: not through expressions, labels or parameter names."""
 import ast
+import json
 import subprocess
 from pathlib import Path
 
@@ -16,17 +17,33 @@ FILES = {
 }
 
 
-@pytest.mark.parametrize("where", sorted(FILES))
-@pytest.mark.parametrize("command", ["check", "table", "solve", "keras"])
-def test_payload_is_a_syntax_error_and_runs_nothing(tmp_path, where, command):
-    path = tmp_path / "evil.net"
-    path.write_text(FILES[where])
-    result = subprocess.run([PYTHON, "-m", "shapelang.cli", command, str(path)],
-                            check=False, capture_output=True, text=True, cwd=tmp_path, env=python_env())
-    assert result.returncode == 1
-    assert "error[SL10" in result.stdout + result.stderr
+def test_payloads_are_syntax_errors_and_run_nothing(tmp_path):
+    """One `shapelang check` process over every payload file: each is a syntax error."""
+    paths = []
+    for where, text in sorted(FILES.items()):
+        paths.append(tmp_path / f"{where}.net")
+        paths[-1].write_text(text)
+    result = subprocess.run([PYTHON, "-m", "shapelang.cli", "check", "--format", "json",
+                             *map(str, paths)], check=False, capture_output=True, text=True,
+                            cwd=tmp_path, env=python_env())
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    codes = {}
+    for d in json.loads(result.stdout):
+        codes.setdefault(Path(d["file"]).stem, []).append(d["code"])
+    assert {where: [c[:4] for c in found] for where, found in codes.items()} == {
+        where: ["SL10"] for where in FILES}
     assert not (tmp_path / "PWNED").exists()
-    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["table", "solve", "keras"])
+def test_payloads_run_nothing_through_other_commands(tmp_path, monkeypatch, run_cli, command):
+    monkeypatch.chdir(tmp_path)
+    for where, text in sorted(FILES.items()):
+        path = tmp_path / f"{where}.net"
+        path.write_text(text)
+        code, out, err = run_cli(command, path)
+        assert code == 1 and "error[SL10" in err and out == "", (where, out, err)
+    assert not (tmp_path / "PWNED").exists()
 
 
 FORBIDDEN = {"eval", "exec", "sympify", "parse_expr", "lambdify", "S"}

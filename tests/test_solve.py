@@ -2,7 +2,7 @@
 
 import pytest
 import sympy
-from conftest import EXAMPLES
+from conftest import EXAMPLES, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,7 +45,7 @@ def brute_force_windows(n, k, s, d, p):
     return sum(1 for start in range(0, n + 2 * p, s) if start + d * (k - 1) < n + 2 * p)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(n=st.integers(1, 60), k=st.integers(1, 7), s=st.integers(1, 4), d=st.integers(1, 3),
        p=st.integers(0, 3))
 def test_conv_size_is_the_number_of_windows(n, k, s, d, p):
