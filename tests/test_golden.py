@@ -10,7 +10,8 @@ CASES = [(p, fmt) for p in sorted(EXAMPLES.glob("*.net")) for fmt in ("text", "j
 
 
 @pytest.mark.parametrize("path, fmt", CASES, ids=[f"{p.stem}-{f}" for p, f in CASES])
-def test_table_golden(path, fmt, run_cli):
+def test_table_golden(path, fmt, run_cli, monkeypatch):
+    monkeypatch.chdir(ROOT)  # paths as the README writes them, from any working directory
     code, out, err = run_cli("table", path.relative_to(ROOT), "--format", fmt)
     assert code == 0, err
     golden = GOLDEN / f"{path.stem}.{ 'txt' if fmt == 'text' else 'json'}"
@@ -20,7 +21,8 @@ def test_table_golden(path, fmt, run_cli):
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.net")), ids=lambda p: p.stem)
-def test_solve_golden(path, run_cli):
+def test_solve_golden(path, run_cli, monkeypatch):
+    monkeypatch.chdir(ROOT)
     code, out, err = run_cli("solve", path.relative_to(ROOT))
     assert code == 0, err
     golden = GOLDEN / f"{path.stem}.solve.txt"
