@@ -7,9 +7,16 @@ TensorFlow or Keras.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import os
+import re
+import secrets
+import stat
 import sys
+import tempfile
 import traceback
+from pathlib import Path
 
 from . import __version__
 from .analysis import Analysis, analyse, parse_binding
@@ -136,6 +143,41 @@ def cmd_solve(args) -> int:
     return EXIT_CLEAN
 
 
+def write_file(path: str, text: str):
+    """Write `text` to `path` whole or not at all: into a new file in the target's directory,
+    then renamed over the target. A device or a pipe (`/dev/stdout`, `/dev/full`) is written
+    in place. Every failure is a UsageError naming the path."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{path}: is a directory")
+    if (target.exists() and not target.is_file()) or str(target).startswith(("/dev/", "/proc/")):
+        try:
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        return
+    real = Path(os.path.realpath(target))
+    if not real.parent.is_dir():
+        raise UsageError(f"{path}: cannot write: no directory {real.parent}")
+    mode = stat.S_IMODE(real.stat().st_mode) if real.exists() else None
+    partial = real.with_name(f".{real.name}.{secrets.token_hex(4)}.partial")
+    try:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with open(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if mode is not None:
+            os.chmod(partial, mode)
+        os.replace(partial, real)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
 def cmd_keras(args) -> int:
     from .codegen.keras import emit_keras
 
@@ -144,25 +186,125 @@ def cmd_keras(args) -> int:
         return EXIT_DIAGNOSTICS
     source = emit_keras(analysis)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(source)
+        write_file(args.output, source)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
-        sys.stdout.write(source)
+        try:
+            sys.stdout.write(source)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _detach_stdout()
+            raise
+        except OSError as exc:
+            _detach_stdout()
+            raise UsageError(f"standard output: cannot write: {exc.strerror or exc}") from None
     return EXIT_CLEAN
 
 
-def cmd_train(args, rest) -> int:
-    from .codegen.keras import train_from_analysis
+TENSORFLOW_MISSING = (
+    "training needs TensorFlow and Keras, which cannot be imported here ({error}); install "
+    "shapelang's `tensorflow` extra: pip install 'shapelang[tensorflow]' (GPU users: "
+    "pip install 'tensorflow[and-cuda]')"
+)
+#: TensorFlow's own log lines (`I0000 00:00:… port.cc:153] …`) and absl's notice about them,
+#: which TensorFlow prints while it is imported even under TF_CPP_MIN_LOG_LEVEL=2.
+_TENSORFLOW_CHATTER = re.compile(
+    r"[IW]\d{4} [\d:. ]+\d+ \S+:\d+\] |WARNING: All log messages before absl::InitializeLog"
+)
 
-    if args.path in ("-h", "--help"):
-        print("usage: shapelang train PATH [--set NAME=VALUE]… --data SPEC [options]\n"
-              "       (`shapelang train PATH --help` lists the options)")
+
+def train_help() -> str:
+    """`shapelang train --help`: PATH and --set, then the generated program's own options."""
+    from . import runtime  # the standard library and numpy only: no TensorFlow
+
+    parser = argparse.ArgumentParser(
+        prog="shapelang train",
+        description="Generate the Keras program of the network and run its training: what "
+        "trains is what was analysed. Needs the `tensorflow` extra.")
+    parser.add_argument("path", metavar="PATH", help="the .net file")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
+                        help="bind a network parameter (repeatable)")
+    runtime._add_train_arguments(parser, "NAME")
+    return parser.format_help()
+
+
+def _verbosity(rest) -> int:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--verbose", type=int, nargs="?", const=3, default=1)
+    parser.add_argument("-q", "--quiet", dest="verbose", action="store_const", const=0)
+    try:
+        return parser.parse_known_args(rest)[0].verbose
+    except SystemExit:  # the program's own parser reports the bad value
+        return 1
+
+
+@contextlib.contextmanager
+def _file_descriptor_2_held():
+    """Hold what is written to file descriptor 2 (where TensorFlow's C++ code logs); on the
+    way out, write back what is not TensorFlow's start-up chatter."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().decode("utf-8", "replace").splitlines(keepends=True)
+            kept = [line for line in lines if not _TENSORFLOW_CHATTER.match(line)]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
+
+
+def _import_tensorflow(rest):
+    """Import TensorFlow and Keras before the program does: with their start-up log lines
+    left out unless `--verbose 3` (or `--verbose` alone) or TF_CPP_MIN_LOG_LEVEL is set, and
+    a UsageError that says how to install them where they are missing."""
+    quiet = _verbosity(rest) < 3 and "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    if quiet:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # read when TensorFlow is imported
+    held = _file_descriptor_2_held() if quiet else contextlib.nullcontext()
+    try:
+        with held:
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(TENSORFLOW_MISSING.format(error=exc)) from None
+
+
+def cmd_train(args, rest) -> int:
+    if args.path in ("-h", "--help") or "-h" in rest or "--help" in rest:
+        print(train_help())
         return EXIT_CLEAN
+    if args.path is None:
+        raise UsageError("train: PATH is missing (`shapelang train --help` lists the options)")
+    from .codegen.keras import emit_keras
+
     analysis = _analysed_or_report(args)
     if analysis is None:
         return EXIT_DIAGNOSTICS
-    return train_from_analysis(analysis, rest)
+    source = emit_keras(analysis)
+    _import_tensorflow(rest)
+    name = analysis.network.name
+    with tempfile.TemporaryDirectory(prefix="shapelang-train-") as directory:
+        path = Path(directory) / f"{name}_keras.py"
+        path.write_text(source, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(f"shapelang_train_{name}", path)
+        program = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(program)
+        except ImportError as exc:  # a part of TensorFlow or Keras missing
+            if (exc.name or "").partition(".")[0] not in ("keras", "tensorflow"):
+                raise
+            raise UsageError(TENSORFLOW_MISSING.format(error=exc)) from None
+        command, sys.argv[:1] = sys.argv[:1], ["shapelang"]  # the program's usage lines say so
+        try:
+            return program.main(["train", *rest])
+        finally:
+            sys.argv[:1] = command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,8 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = with_set(commands.add_parser(
         "train", add_help=False,
-        help="train with Keras: the generated program's `train` (its --help lists the options)"))
-    train.add_argument("path", metavar="PATH")
+        help="train with Keras: the generated program's `train` (--help lists the options)"))
+    train.add_argument("path", metavar="PATH", nargs="?")
     train.set_defaults(run=cmd_train)
     return parser
 
@@ -236,6 +378,14 @@ def main(argv=None) -> int:
               "it with the file and this trace:", file=sys.stderr)
         traceback.print_exc(file=sys.stderr)
         return EXIT_USAGE
+
+
+def _detach_stdout():
+    """Point standard output at /dev/null, so that the interpreter's last flush of what could
+    not be written fails no more (Python's advice for SIGPIPE)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":
