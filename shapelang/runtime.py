@@ -681,7 +681,9 @@ def _load_image_directory(directory, input_shape, units, mode, split, seed):
 
     validation = scaled(validation) if validation is not None else None
 
-    def explain(_error):
+    def explain(error):
+        if "decode" not in str(error).lower():  # not worth decoding every image to look
+            return None
         return _undecodable_image(files, input_shape[-1])
 
     return LoadedData(
