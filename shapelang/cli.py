@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
-import re
 import secrets
 import stat
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 
@@ -201,110 +198,21 @@ def cmd_keras(args) -> int:
     return EXIT_CLEAN
 
 
-TENSORFLOW_MISSING = (
-    "training needs TensorFlow and Keras, which cannot be imported here ({error}); install "
-    "shapelang's `tensorflow` extra: pip install 'shapelang[tensorflow]' (GPU users: "
-    "pip install 'tensorflow[and-cuda]')"
-)
-#: TensorFlow's own log lines (`I0000 00:00:… port.cc:153] …`) and absl's notice about them,
-#: which TensorFlow prints while it is imported even under TF_CPP_MIN_LOG_LEVEL=2.
-_TENSORFLOW_CHATTER = re.compile(
-    r"[IW]\d{4} [\d:. ]+\d+ \S+:\d+\] |WARNING: All log messages before absl::InitializeLog"
-)
-
-
-def train_help() -> str:
-    """`shapelang train --help`: PATH and --set, then the generated program's own options."""
-    from . import runtime  # the standard library and numpy only: no TensorFlow
-
-    parser = argparse.ArgumentParser(
-        prog="shapelang train",
-        description="Generate the Keras program of the network and run its training: what "
-        "trains is what was analysed. Needs the `tensorflow` extra.")
-    parser.add_argument("path", metavar="PATH", help="the .net file")
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
-                        help="bind a network parameter (repeatable)")
-    runtime._add_train_arguments(parser, "NAME")
-    return parser.format_help()
-
-
-def _verbosity(rest) -> int:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--verbose", type=int, nargs="?", const=3, default=1)
-    parser.add_argument("-q", "--quiet", dest="verbose", action="store_const", const=0)
-    try:
-        return parser.parse_known_args(rest)[0].verbose
-    except SystemExit:  # the program's own parser reports the bad value
-        return 1
-
-
-@contextlib.contextmanager
-def _file_descriptor_2_held():
-    """Hold what is written to file descriptor 2 (where TensorFlow's C++ code logs); on the
-    way out, write back what is not TensorFlow's start-up chatter."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            lines = held.read().decode("utf-8", "replace").splitlines(keepends=True)
-            kept = [line for line in lines if not _TENSORFLOW_CHATTER.match(line)]
-            sys.stderr.write("".join(kept))
-            sys.stderr.flush()
-
-
-def _import_tensorflow(rest):
-    """Import TensorFlow and Keras before the program does: with their start-up log lines
-    left out unless `--verbose 3` (or `--verbose` alone) or TF_CPP_MIN_LOG_LEVEL is set, and
-    a UsageError that says how to install them where they are missing."""
-    quiet = _verbosity(rest) < 3 and "TF_CPP_MIN_LOG_LEVEL" not in os.environ
-    if quiet:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # read when TensorFlow is imported
-    held = _file_descriptor_2_held() if quiet else contextlib.nullcontext()
-    try:
-        with held:
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
-    except ImportError as exc:
-        raise UsageError(TENSORFLOW_MISSING.format(error=exc)) from None
-
-
 def cmd_train(args, rest) -> int:
+    from . import train_command
+
     if args.path in ("-h", "--help") or "-h" in rest or "--help" in rest:
-        print(train_help())
+        print(train_command.train_help())
         return EXIT_CLEAN
     if args.path is None:
         raise UsageError("train: PATH is missing (`shapelang train --help` lists the options)")
-    from .codegen.keras import emit_keras
-
     analysis = _analysed_or_report(args)
     if analysis is None:
         return EXIT_DIAGNOSTICS
-    source = emit_keras(analysis)
-    _import_tensorflow(rest)
-    name = analysis.network.name
-    with tempfile.TemporaryDirectory(prefix="shapelang-train-") as directory:
-        path = Path(directory) / f"{name}_keras.py"
-        path.write_text(source, encoding="utf-8")
-        spec = importlib.util.spec_from_file_location(f"shapelang_train_{name}", path)
-        program = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(program)
-        except ImportError as exc:  # a part of TensorFlow or Keras missing
-            if (exc.name or "").partition(".")[0] not in ("keras", "tensorflow"):
-                raise
-            raise UsageError(TENSORFLOW_MISSING.format(error=exc)) from None
-        command, sys.argv[:1] = sys.argv[:1], ["shapelang"]  # the program's usage lines say so
-        try:
-            return program.main(["train", *rest])
-        finally:
-            sys.argv[:1] = command
+    try:
+        return train_command.train(analysis, rest)
+    except train_command.TensorFlowMissing as exc:
+        raise UsageError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

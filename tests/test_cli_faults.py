@@ -46,9 +46,9 @@ def test_train_without_tensorflow_says_how_to_install_it(tmp_path):
 
 
 def test_tensorflow_chatter_is_held_back_and_other_lines_are_not(capfd):
-    from shapelang.cli import _file_descriptor_2_held
+    from shapelang.train_command import file_descriptor_2_held
 
-    with _file_descriptor_2_held():
+    with file_descriptor_2_held():
         os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are "
                     b"written to STDERR\n")  # fmt: skip
         os.write(2, b"I0000 00:00:1795982368.068464    6578 port.cc:153] oneDNN custom "
