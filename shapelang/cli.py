@@ -7,9 +7,13 @@ TensorFlow or Keras.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import secrets
+import stat
 import sys
 import traceback
+from pathlib import Path
 
 from . import __version__
 from .analysis import Analysis, analyse, parse_binding
@@ -156,6 +160,41 @@ def cmd_solve(args) -> int:
     return _report_then_diagnostics(args, report.solve_text)
 
 
+def write_file(path: str, text: str):
+    """Write `text` to `path` whole or not at all: into a new file in the target's directory,
+    then renamed over the target. A device or a pipe (`/dev/stdout`, `/dev/full`) is written
+    in place. Every failure is a UsageError naming the path."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{path}: is a directory")
+    if (target.exists() and not target.is_file()) or str(target).startswith(("/dev/", "/proc/")):
+        try:
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        return
+    real = Path(os.path.realpath(target))
+    if not real.parent.is_dir():
+        raise UsageError(f"{path}: cannot write: no directory {real.parent}")
+    mode = stat.S_IMODE(real.stat().st_mode) if real.exists() else None
+    partial = real.with_name(f".{real.name}.{secrets.token_hex(4)}.partial")
+    try:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with open(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if mode is not None:
+            os.chmod(partial, mode)
+        os.replace(partial, real)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
 def cmd_keras(args) -> int:
     from .codegen.keras import emit_keras
 
@@ -164,25 +203,36 @@ def cmd_keras(args) -> int:
         return EXIT_DIAGNOSTICS
     source = emit_keras(analysis)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(source)
+        write_file(args.output, source)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
-        sys.stdout.write(source)
+        try:
+            sys.stdout.write(source)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _detach_stdout()
+            raise
+        except OSError as exc:
+            _detach_stdout()
+            raise UsageError(f"standard output: cannot write: {exc.strerror or exc}") from None
     return EXIT_CLEAN
 
 
 def cmd_train(args, rest) -> int:
-    from .codegen.keras import train_from_analysis
+    from . import train_command
 
-    if args.path in ("-h", "--help"):
-        print("usage: shapelang train PATH [--set NAME=VALUE]… --data SPEC [options]\n"
-              "       (`shapelang train PATH --help` lists the options)")
+    if args.path in ("-h", "--help") or "-h" in rest or "--help" in rest:
+        print(train_command.train_help())
         return EXIT_CLEAN
+    if args.path is None:
+        raise UsageError("train: PATH is missing (`shapelang train --help` lists the options)")
     analysis = _analysed_or_report(args)
     if analysis is None:
         return EXIT_DIAGNOSTICS
-    return train_from_analysis(analysis, rest)
+    try:
+        return train_command.train(analysis, rest)
+    except train_command.TensorFlowMissing as exc:
+        raise UsageError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,8 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = with_set(commands.add_parser(
         "train", add_help=False,
-        help="train with Keras: the generated program's `train` (its --help lists the options)"))
-    train.add_argument("path", metavar="PATH")
+        help="train with Keras: the generated program's `train` (--help lists the options)"))
+    train.add_argument("path", metavar="PATH", nargs="?")
     train.set_defaults(run=cmd_train)
     return parser
 
@@ -256,6 +306,14 @@ def main(argv=None) -> int:
               "it with the file and this trace:", file=sys.stderr)
         traceback.print_exc(file=sys.stderr)
         return EXIT_USAGE
+
+
+def _detach_stdout():
+    """Point standard output at /dev/null, so that the interpreter's last flush of what could
+    not be written fails no more (Python's advice for SIGPIPE)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

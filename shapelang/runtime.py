@@ -34,7 +34,12 @@ Data sources (``--data SPEC``), all read with ``tf.data`` and prefetched:
 
 Examples are never reshaped or transposed to fit the network: an array of ``(480, 270, 3)``
 examples for a ``(270, 480, 3)`` input is an error naming both shapes. Values are used as they
-are (cast to float32); only decoded image files and ``digits`` are scaled to [0, 1].
+are (cast to float32); only decoded image files and ``digits`` are scaled to [0, 1]. NaN and
+infinite values are refused: in an ``.npz`` before training; in a shard when it is read (the
+shards are streamed, so a shard's values are first seen in the first epoch). A damaged file is
+an error naming it: an ``.npz`` before training; a shard when it is read; an image whose first
+bytes are no image's before training, any other undecodable image when decoding fails, after
+which every image is decoded once to find it.
 
 Labels: ``y`` holds class indices (shape ``(n,)`` or ``(n, 1)``) or one-hot rows (``(n, units)``),
 where ``units`` is the width of the network's last layer. For a categorical loss (one whose name
@@ -50,15 +55,36 @@ seeded split. ``--validation-split 0`` trains without validation.
 
 Checkpoints (``--checkpoint-dir``, default ``checkpoints/<model name>``): after every epoch the
 model (with its optimizer state) is written to ``epoch-NNNN.keras`` (NNNN = epochs completed)
-under a temporary name and renamed, then ``state.json`` records the last completed epoch and its
-metrics; ``training-log.csv`` (``keras.callbacks.CSVLogger``) has one row per epoch; TensorBoard
-logs go to ``logs/`` when the ``tensorboard`` package is installed. ``--resume`` loads the
-checkpoint named in ``state.json`` and continues at that epoch, so a run killed at any moment
-(even with SIGKILL) loses at most the epoch it was in; log rows of epochs that were not
-checkpointed are dropped. A resumed run keeps the checkpoint's optimizer, its state and its loss;
-``--lr`` still applies. ``--resume`` without a checkpoint starts at epoch 0, so a job script can
-always pass it. A fresh run refuses a directory that already holds checkpoints unless
-``--overwrite`` is given (which deletes them).
+under a temporary name and renamed, then ``state.json`` records the last completed epoch, its
+metrics, the best checkpoint so far and the network's fingerprint; ``training-log.csv``
+(``keras.callbacks.CSVLogger``) has one row per epoch; TensorBoard logs go to ``logs/`` when the
+``tensorboard`` package is installed. Kept are the last checkpoint and the best one (lowest
+``val_loss``, or ``loss`` without validation); ``--keep N`` keeps the last N and the best,
+``--keep all`` every one. ``--resume`` loads the checkpoint named in ``state.json`` and continues
+at that epoch, so a run killed at any moment (even with SIGKILL) loses at most the epoch it was
+in; log rows of epochs that were not checkpointed are dropped. A resumed run keeps the
+checkpoint's optimizer, its state and its loss; ``--lr`` still applies. ``--resume`` without a
+checkpoint starts at epoch 0, so a job script can always pass it. A fresh run refuses a
+directory that already holds checkpoints unless ``--overwrite`` is given (which deletes them).
+
+The fingerprint (``run_main(fingerprint=...)``; shapelang passes the analysis's) has one row per
+layer: name, op, shape, trainable and non-trainable parameter counts, the layers it reads and
+its options. ``--resume`` refuses checkpoints whose fingerprint differs, naming the first layer
+that differs and what differs in it, or whose ``state.json`` records none; it also refuses a
+checkpoint whose input shape or parameter count is not the network's, and a ``state.json``
+that names anything but a file ``epoch-NNNN.keras`` in the checkpoint directory itself.
+
+Two runs never train into one directory: a run holds the kernel's lock (``flock``;
+``msvcrt.locking`` on Windows) on ``DIR/lock`` from start to end, and a second run refuses,
+naming the holder's pid, host and start time (which the file records). The lock belongs to the
+open file, not to the file's existence, so it ends with its process however that ends (SIGKILL
+included): no stale lock can block a later run. A directory that cannot be created or written
+(a file, no permission, a full disk) is a one-line error naming it, exit code 2; a checkpoint
+that fails to be written leaves no partial file, and ``state.json`` still names the last good one.
+
+A loss that becomes NaN or infinite stops training at that batch (SL511, exit code 1); that
+epoch is not checkpointed. In a grid, such a combination stops and cannot be the best; the grid
+fails only when every combination does.
 
 Grid (``--grid batch=32,64 --grid lr=1e-3,1e-4``; keys ``batch``, ``lr``, ``epochs``,
 ``momentum``): every combination is trained from fresh weights with the same seed, without
@@ -83,7 +109,8 @@ than one worker -- it averages the first batch and every step's metrics with red
 multi-worker collective all-reduce rejects (keras-team/keras#20585); a one-worker cluster trains.
 
 Exit codes: 0 success; 1 a data or settings problem, printed as a diagnostic (below); 2 a
-command-line error (argparse) or an internal error (with its traceback); 130 interrupted.
+command-line error (argparse), a file or directory that cannot be written, or an internal error
+(with its traceback); 130 interrupted.
 
 Diagnostics are printed to stderr as ``error[CODE]: message`` and ``hint: ...``:
 
@@ -92,19 +119,27 @@ code    problem
 ======  =======================================================================================
 SL501   data source not found: no such file or directory, a glob that matches nothing, or a
         missing optional package (scikit-learn for ``digits``)
-SL502   a file that cannot be read as ``.npz``, or one without the arrays ``x`` and ``y``
+SL502   a file that cannot be read as ``.npz`` (damaged, e.g. a bad CRC), one without the arrays
+        ``x`` and ``y``, or an image that cannot be decoded
 SL503   the examples' shape differs from the network's input shape (both are named)
 SL504   ``x`` and ``y`` hold different numbers of examples
 SL505   no examples (an empty array, shard set or image directory), or too few to hold out a
         validation set
-SL506   ``x`` or ``y`` is not numeric (strings, objects, complex numbers)
+SL506   ``x`` or ``y`` is not numeric (strings, objects, complex numbers), or holds NaN or
+        infinite values
 SL507   labels that do not fit the output layer: a class index outside ``0 .. units-1``, one-hot
         rows of another width, a class-folder count other than ``units``, labels of another rank
-SL508   shards that disagree with each other (example shape or dtypes)
-SL509   an invalid training setting: unknown optimizer, optimizer option or loss, a bad grid,
-        ``--grid`` with ``--resume``, or an unreadable ``TF_CONFIG``
+SL508   shards that disagree with each other (example shape or dtypes), or a shard rewritten
+        during training
+SL509   an invalid training setting: unknown optimizer, optimizer option or loss, a learning
+        rate that is not a finite number above 0 (or another optimizer option that is not
+        finite and at least 0), a bad grid, ``--grid`` with ``--resume``, or an unreadable
+        ``TF_CONFIG``
 SL510   a checkpoint problem: a fresh run into a directory with checkpoints, checkpoints of
-        another model, or an unreadable ``state.json`` / checkpoint
+        another model or of another network (the first differing layer is named), a
+        directory in use by another training, an unreadable or damaged ``state.json`` or
+        checkpoint, or a ``state.json`` naming a file outside the checkpoint directory
+SL511   the loss became NaN or infinite during training
 ======  =======================================================================================
 """
 
@@ -114,14 +149,18 @@ import csv
 import dataclasses
 import glob
 import importlib.util
+import io
 import itertools
 import json
 import math
 import os
+import re
+import socket
 import sys
 import time
 import traceback
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +178,24 @@ _DEFAULT_SETTINGS = {
 _GRID_KEYS = {"batch": int, "lr": float, "epochs": int, "momentum": float}
 _STATE_FILE = "state.json"
 _LOG_FILE = "training-log.csv"
+_LOCK_FILE = "lock"
+_CHECKPOINT_NAME = re.compile(r"epoch-(\d{4,})\.keras")
+_FINGERPRINT_FIELDS = ("name", "op", "shape", "trainable", "non_trainable", "inputs", "options")
 _SHARD_CHUNK = 256
+_FINITE_CHUNK = 1 << 20  # values checked for NaN / infinity at a time (bounded memory)
+#: Image files Keras reads from a class folder, and how the formats that
+#: ``tf.io.decode_image`` decodes begin (PNG, JPEG, BMP, GIF, WebP, JPEG XL).
+_IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+_IMAGE_SIGNATURES = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"BM",
+    b"GIF87a",
+    b"GIF89a",
+    b"RIFF",
+    b"\xff\x0a",
+    b"\x00\x00\x00\x0cJXL ",
+)
 _DATA_HINT = (
     "--data takes a .npz file with arrays x and y, a quoted glob of .npz shards, "
     "a directory of class sub-folders of images, `digits` or `synthetic`"
@@ -159,6 +215,23 @@ class DataError(Exception):
         """The diagnostic text: ``error[CODE]: message`` and, if known, ``hint: ...``."""
         text = f"error[{self.code}]: {self.message}"
         return f"{text}\nhint: {self.hint}" if self.hint else text
+
+
+class _OutputError(Exception):
+    """A file or directory that cannot be written: one line naming it, exit code 2."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+    def render(self):
+        return f"error: {self.path}: {self.reason}"
+
+
+def _reason(error):
+    """The operating system's words for an OSError, without its errno number."""
+    return error.strerror or str(error) or type(error).__name__
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,6 +260,30 @@ def _check_dtype(dtype, array_name, where):
             "SL506",
             f"{where}: `{array_name}` has dtype {dtype}, which is not numeric",
             "store numbers in the array: float or uint8 examples, integer class labels",
+        )
+
+
+def _check_finite(array, array_name, where):
+    """Refuse NaN and infinite values before training: one of them makes every loss after it
+    NaN. Checked in slices, so that the check needs little memory besides the array."""
+    array = np.asarray(array)
+    if not np.issubdtype(array.dtype, np.inexact) or array.size == 0:
+        return
+    flat = array.reshape(-1)
+    bad, first = 0, None
+    for start in range(0, flat.size, _FINITE_CHUNK):
+        wrong = ~np.isfinite(flat[start : start + _FINITE_CHUNK])
+        count = int(np.count_nonzero(wrong))
+        if count and first is None:
+            first = start + int(np.argmax(wrong))
+        bad += count
+    if bad:
+        example = first // max(1, flat.size // max(1, len(array)))
+        raise DataError(
+            "SL506",
+            f"{where}: `{array_name}` holds {bad} NaN or infinite value(s) "
+            f"(the first in example {example})",
+            "remove or repair those examples; a single NaN makes the loss NaN",
         )
 
 
@@ -294,6 +391,8 @@ def _check_arrays(x, y, input_shape, units, mode, where):
     _check_dtype(y.dtype, "y", where)
     if x.ndim == 0 or y.ndim == 0:
         raise DataError("SL503", f"{where}: `x` and `y` must have a leading example axis")
+    _check_finite(x, "x", where)
+    _check_finite(y, "y", where)
     if len(x) != len(y):
         raise DataError(
             "SL504",
@@ -331,14 +430,22 @@ class LoadedData:
 
     ``train`` and ``validation`` are unbatched ``tf.data`` datasets of ``(example, label)`` pairs
     (``validation`` is None without a validation split); :meth:`datasets` batches them.
+    `explain` finds the data problem behind an error that reading the data raised during
+    training (a corrupt shard or image): see :meth:`explain_failure`.
     """
 
-    def __init__(self, description, train, validation, train_count, validation_count):
+    def __init__(self, description, train, validation, train_count, validation_count, explain=None):
         self.description = description
         self.train = train
         self.validation = validation
         self.train_count = train_count
         self.validation_count = validation_count
+        self._explain = explain
+
+    def explain_failure(self, error):
+        """The :class:`DataError` behind `error`, raised while the data was read in training
+        (a shard or an image found corrupt), or None when the data is not to blame."""
+        return self._explain(error) if self._explain is not None else None
 
     def datasets(self, batch_size):
         """The training and validation datasets in batches of `batch_size`, prefetched."""
@@ -442,9 +549,17 @@ def _read_npz(path, names=("x", "y")):
             )
         try:
             return tuple(npz[name] for name in names)
-        except ValueError:
+        except ValueError as error:
+            if "allow_pickle" in str(error):
+                raise DataError(
+                    "SL506", f"{path}: holds arrays of Python objects, which are not numeric"
+                ) from None
+            raise DataError("SL502", f"{path} is corrupt: {error}") from None
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise DataError(
-                "SL506", f"{path}: holds arrays of Python objects, which are not numeric"
+                "SL502",
+                f"{path} is corrupt: {error}",
+                "write the file again (np.savez), or remove it from the data",
             ) from None
 
 
@@ -538,6 +653,9 @@ def _load_image_directory(directory, input_shape, units, mode, split, seed):
         )
     label_mode = "binary" if units == 1 else ("int" if mode == _SPARSE else "categorical")
     color_mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[input_shape[-1]]
+    files = list(_image_files(directory, classes))
+    for path in files:
+        _check_image_signature(path)
     try:
         datasets = keras.utils.image_dataset_from_directory(
             directory,
@@ -562,7 +680,56 @@ def _load_image_directory(directory, input_shape, units, mode, split, seed):
         return dataset.map(lambda x, y: (x / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
 
     validation = scaled(validation) if validation is not None else None
-    return LoadedData(str(directory), scaled(train), validation, counts[0], counts[1])
+
+    def explain(error):
+        if "decode" not in str(error).lower():  # not worth decoding every image to look
+            return None
+        return _undecodable_image(files, input_shape[-1])
+
+    return LoadedData(
+        str(directory), scaled(train), validation, counts[0], counts[1], explain=explain
+    )
+
+
+def _image_files(directory, classes):
+    """The files Keras reads from the class folders (its walk: sorted, links not followed)."""
+    for name in classes:
+        for root, _, files in sorted(os.walk(directory / name), key=lambda walk: walk[0]):
+            for file in sorted(files):
+                if file.lower().endswith(_IMAGE_SUFFIXES):
+                    yield Path(root) / file
+
+
+def _check_image_signature(path):
+    """A cheap check of every image before training: it can be read and begins like an
+    image. Damage further in is found by decoding (:func:`_undecodable_image`)."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(16)
+    except OSError as error:
+        raise DataError("SL502", f"cannot read {path}: {_reason(error)}") from None
+    if not head.startswith(_IMAGE_SIGNATURES):
+        what = "is empty" if not head else "is not an image (PNG, JPEG, BMP, GIF or WebP)"
+        raise DataError("SL502", f"{path} {what}", "remove the file or replace it")
+
+
+def _undecodable_image(files, channels):
+    """After decoding failed in training: the first image that TensorFlow cannot decode."""
+    import tensorflow as tf
+
+    for path in files:
+        try:
+            tf.io.decode_image(
+                tf.io.read_file(str(path)), channels=channels, expand_animations=False
+            )
+        except (tf.errors.OpError, ValueError) as error:
+            message = getattr(error, "message", None) or str(error)
+            return DataError(
+                "SL502",
+                f"{path} is corrupt: {message.splitlines()[0]}",
+                "remove the file or replace it",
+            )
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -660,15 +827,40 @@ def _load_shards(paths, input_shape, units, mode, split, seed):
             f"{description}: {total} example(s) are too few for a validation split of {split}",
             "use more data, or --validation-split 0",
         )
-    train = _shard_dataset(shards, kind, mode, units, seed, training=True)
-    validation = _shard_dataset(shards, kind, mode, units, seed, training=False)
+    failures = []  # the DataError of a shard found corrupt while streaming
+    train = _shard_dataset(shards, kind, mode, units, seed, failures, training=True)
+    validation = _shard_dataset(shards, kind, mode, units, seed, failures, training=False)
     return LoadedData(
-        description, train, validation if held_out else None, total - held_out, held_out
+        description,
+        train,
+        validation if held_out else None,
+        total - held_out,
+        held_out,
+        explain=lambda _error: failures[0] if failures else None,
     )
 
 
-def _shard_dataset(shards, kind, mode, units, seed, *, training):
-    """A dataset streaming the training (or held-out) part of every shard, one at a time."""
+def _read_shard(shard):
+    """A shard's arrays, read in full while streaming: the data that the header check before
+    training could not see (damage, NaN, a file rewritten since) is checked here."""
+    x, y = _read_npz(shard.path)
+    header = (shard.count, shard.sample, shard.x_dtype, shard.label_tail, shard.y_dtype)
+    if (len(x), x.shape[1:], x.dtype, y.shape[1:], y.dtype) != header or len(y) != len(x):
+        raise DataError(
+            "SL508",
+            f"{shard.path} changed while training: it now holds {len(x)} examples of shape "
+            f"{_shape_text(x.shape[1:])}, dtype {x.dtype}",
+            "do not rewrite shards during training",
+        )
+    _check_finite(x, "x", shard.path)
+    _check_finite(y, "y", shard.path)
+    return x, y
+
+
+def _shard_dataset(shards, kind, mode, units, seed, failures, *, training):
+    """A dataset streaming the training (or held-out) part of every shard, one at a time.
+    A shard found corrupt is recorded in `failures` before the error reaches TensorFlow,
+    which reports it without the file's name."""
     import tensorflow as tf
 
     epochs = itertools.count()
@@ -678,7 +870,11 @@ def _shard_dataset(shards, kind, mode, units, seed, *, training):
         order = rng.permutation(len(shards)) if training else range(len(shards))
         for index in order:
             shard = shards[index]
-            x, y = _read_npz(shard.path)
+            try:
+                x, y = _read_shard(shard)
+            except DataError as error:
+                failures.append(error)
+                raise
             cut = shard.count - shard.held_out
             part = slice(0, cut) if training else slice(cut, shard.count)
             x, y = x[part], _convert_labels(y[part], kind, mode, units)
@@ -707,6 +903,7 @@ class _Network:
     name: str
     input_shape: tuple
     output_units: int
+    fingerprint: list = None  # the analysis's, as JSON holds it; None for a hand-written model
 
 
 @dataclasses.dataclass
@@ -763,6 +960,27 @@ def _make_optimizer(settings):
         ) from None
 
 
+def _check_numbers(settings):
+    """Optimizer options are finite numbers (``nesterov`` a flag), none negative, and the
+    learning rate above 0: ``--lr nan`` or ``--lr -1`` would train to NaN or backwards."""
+    for key, value in settings.optimizer_options.items():
+        if isinstance(value, bool):
+            continue
+        number = isinstance(value, (int, float)) and math.isfinite(value)
+        if key == "learning_rate" and not (number and value > 0):
+            raise DataError(
+                "SL509",
+                f"the learning rate must be a finite number above 0, got {value}",
+                "e.g. --lr 1e-3 (or `lr=` in the train: block's optimizer line)",
+            )
+        if not (number and value >= 0):
+            raise DataError(
+                "SL509",
+                f"optimizer option {key} must be a finite number of at least 0, got {value}",
+                "fix it on the command line or in the train: block's optimizer line",
+            )
+
+
 def _check_settings(settings):
     """Fail early, before any data is read, on an unknown loss or optimizer."""
     import keras
@@ -792,13 +1010,36 @@ def _fresh_model(network, settings, jit):
     return _compile(network.build_model(), settings, jit)
 
 
-def _restored_model(checkpoint, lr, jit):
+def _restored_model(checkpoint, network, lr, jit):
+    """The checkpoint's model, optimizer state included, checked against the network: its
+    input shape, and its parameter count against the fingerprint's."""
     import keras
 
     try:
         model = keras.saving.load_model(checkpoint)
-    except (OSError, ValueError) as error:
-        raise DataError("SL510", f"cannot load checkpoint {checkpoint}: {error}") from None
+    except Exception as error:  # noqa: BLE001 -- a damaged file fails in many ways
+        first_line = (str(error) or type(error).__name__).splitlines()[0]
+        raise DataError(
+            "SL510",
+            f"cannot load checkpoint {checkpoint}: {first_line}",
+            "start again with --overwrite, or train into another --checkpoint-dir",
+        ) from None
+    taken = tuple(model.input_shape[1:]) if isinstance(model.input_shape, tuple) else None
+    if taken != network.input_shape:
+        raise DataError(
+            "SL510",
+            f"checkpoint {checkpoint} is of a network with input {model.input_shape}, "
+            f"but this network's input is {_shape_text(network.input_shape)}",
+            "start again with --overwrite, or train into another --checkpoint-dir",
+        )
+    expected = _fingerprint_parameters(network.fingerprint)
+    if expected is not None and model.count_params() != expected:
+        raise DataError(
+            "SL510",
+            f"checkpoint {checkpoint} holds {model.count_params():,} parameters, "
+            f"but this network has {expected:,}",
+            "start again with --overwrite, or train into another --checkpoint-dir",
+        )
     if lr is not None:
         model.optimizer.learning_rate = lr
     if jit:
@@ -861,10 +1102,86 @@ def _worker_directory(directory, strategy_name):
 # Checkpoints
 
 
+def _make_directory(directory):
+    """Create the checkpoint directory, or say in one line why it cannot be one."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise _OutputError(directory, "is a file, not a directory") from None
+    except NotADirectoryError:
+        raise _OutputError(directory, "cannot be created: a part of its path is a file") from None
+    except OSError as error:
+        raise _OutputError(directory, f"cannot be created: {_reason(error)}") from None
+    if not directory.is_dir():
+        raise _OutputError(directory, "is not a directory")
+
+
+def _try_lock(stream):
+    """Take the kernel's lock on an open file without waiting; False if another holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(stream.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _locked(directory):
+    """Hold ``DIR/lock`` while training into DIR, so that a second training into it refuses.
+
+    The lock is the kernel's lock on the open file (``flock``; ``msvcrt.locking`` on Windows),
+    not the file's existence: it ends with the process that holds it, however that process
+    ends (SIGKILL and power loss included), so a lock can never be stale. The file records the
+    holder's pid, host and start time for the message of a refused run, and stays in place.
+    """
+    _make_directory(directory)
+    path = directory / _LOCK_FILE
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise _OutputError(directory, f"is not writable: {_reason(error)}") from None
+    with open(descriptor, "r+", encoding="utf-8") as stream:
+        if not _try_lock(stream):
+            try:
+                holder = stream.read().strip() or "holder unknown"
+            except (OSError, ValueError):
+                holder = "holder unknown"
+            raise DataError(
+                "SL510",
+                f"{directory} is in use by another training ({holder})",
+                "wait for it to end, or train into another --checkpoint-dir (the lock ends "
+                "with the process that holds it, even a killed one)",
+            )
+        try:
+            stream.seek(0)
+            stream.truncate()
+            since = time.strftime("%Y-%m-%d %H:%M:%S")
+            stream.write(f"pid {os.getpid()} on {socket.gethostname()}, since {since}\n")
+            stream.flush()
+        except OSError as error:
+            raise _OutputError(path, f"cannot be written: {_reason(error)}") from None
+        yield
+
+
 def _write_atomically(path, text):
     partial = path.with_name(f"partial-{path.name}")
-    partial.write_text(text)
-    os.replace(partial, path)
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise _OutputError(path, f"cannot be written: {_reason(error)}") from None
 
 
 def _float_logs(logs):
@@ -875,29 +1192,119 @@ def _float_logs(logs):
     return values
 
 
-def _save_checkpoint(model, directory, epoch, model_name, logs):
-    """Write ``epoch-NNNN.keras`` under a temporary name, rename it, then ``state.json``."""
+def _state_text(state):
+    """state.json: one key a line, and one line per layer of the fingerprint."""
+    parts = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in state.items() if k != "fingerprint"]
+    if state.get("fingerprint") is not None:
+        rows = ",\n".join(f"    {json.dumps(row)}" for row in state["fingerprint"])
+        parts.append(f'  "fingerprint": [\n{rows}\n  ]')
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+class _Keeper:
+    """Which checkpoints stay: the last `keep` (every one when `keep` is None) and the best
+    by `monitor` (``val_loss``, or ``loss`` without validation; lower is better)."""
+
+    def __init__(self, keep, monitor, best=None):
+        self.keep = keep
+        self.monitor = monitor
+        same = isinstance(best, dict) and best.get("monitor") == monitor
+        self.best = best if same and isinstance(best.get("value"), (int, float)) else None
+
+    def record(self, epoch, name, logs):
+        value = _float_logs(logs).get(self.monitor)
+        better = self.best is None or (value is not None and value < self.best["value"])
+        if value is not None and math.isfinite(value) and better:
+            self.best = {"epoch": epoch, "checkpoint": name, "monitor": self.monitor}
+            self.best["value"] = value
+
+    def prune(self, directory, epoch):
+        if self.keep is None:
+            return
+        found = {}
+        for path in directory.glob("epoch-*.keras"):
+            match = _CHECKPOINT_NAME.fullmatch(path.name)
+            if match:
+                found[int(match.group(1))] = path
+        kept = set(sorted(number for number in found if number <= epoch)[-self.keep :])
+        if self.best is not None:
+            kept.add(self.best["epoch"])
+        for number, path in found.items():
+            if number not in kept:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+
+def _save_checkpoint(model, directory, epoch, network, logs, keeper):
+    """Write ``epoch-NNNN.keras`` under a temporary name and rename it, then ``state.json``;
+    then delete the checkpoints that `keeper` does not keep."""
     final = directory / f"epoch-{epoch:04d}.keras"
     partial = final.with_name(f"partial-{final.name}")
-    model.save(partial)
-    os.replace(partial, final)
+    try:
+        model.save(partial)
+        os.replace(partial, final)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise _OutputError(final, f"cannot be written: {_reason(error)}") from None
+    keeper.record(epoch, final.name, logs)
     state = {
-        "model": model_name,
+        "model": network.name,
         "epoch": epoch,
         "checkpoint": final.name,
         "logs": _float_logs(logs),
+        "best": keeper.best,
+        "fingerprint": network.fingerprint,
     }
-    _write_atomically(directory / _STATE_FILE, json.dumps(state, indent=2) + "\n")
+    _write_atomically(directory / _STATE_FILE, _state_text(state))
+    keeper.prune(directory, epoch)
 
 
-def _checkpoint_callback(directory, model_name):
+def _checkpoint_callback(directory, network, keeper):
     import keras
 
     class _EpochCheckpoint(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            _save_checkpoint(self.model, directory, epoch + 1, model_name, logs)
+            loss = _float_logs(logs).get("loss")
+            if loss is not None and not math.isfinite(loss):
+                return  # a diverged epoch: its weights are not worth keeping
+            _save_checkpoint(self.model, directory, epoch + 1, network, logs, keeper)
 
     return _EpochCheckpoint()
+
+
+def _divergence_guard():
+    """A callback that stops training at the first batch whose loss is NaN or infinite and
+    remembers where (``where``: epoch and batch, counted from 1, and the loss)."""
+    import keras
+
+    class _StopOnNonFiniteLoss(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+            self.where = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = _float_logs(logs).get("loss")
+            if loss is not None and not math.isfinite(loss) and self.where is None:
+                self.where = (self.epoch + 1, batch + 1, loss)
+                self.model.stop_training = True
+
+    return _StopOnNonFiniteLoss()
+
+
+def _diverged(where, checkpointed):
+    epoch, batch, loss = where
+    kept = f"the last checkpoint is of epoch {checkpointed}" if checkpointed else "none saved"
+    return DataError(
+        "SL511",
+        f"the loss became {loss} in epoch {epoch}, batch {batch}; training stopped ({kept})",
+        "lower the learning rate (--lr), and check the data and the loss; "
+        "--resume continues from the last checkpoint",
+    )
 
 
 def _read_state(directory):
@@ -905,16 +1312,131 @@ def _read_state(directory):
     if not path.exists():
         return None
     try:
-        state = json.loads(path.read_text())
-        state["epoch"] = int(state["epoch"])
-        state["checkpoint"] = str(state["checkpoint"])
-        return state
-    except (ValueError, KeyError, TypeError) as error:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(state, dict):
+            raise TypeError("not a JSON object")
+        epoch = state["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"epoch {epoch!r} is not a count of epochs")
+        if not isinstance(state["checkpoint"], str):
+            raise TypeError("checkpoint is not a file name")
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise DataError(
             "SL510",
             f"cannot read {path}: {error!r}",
             "delete the checkpoint directory, or choose another --checkpoint-dir",
         ) from None
+    return state
+
+
+def _checkpoint_file(directory, name):
+    """The checkpoint state.json names: a file ``epoch-NNNN.keras`` in DIR itself, no link."""
+    path = directory / name
+    inside = _CHECKPOINT_NAME.fullmatch(name) is not None and not path.is_symlink()
+    if inside and path.exists():
+        inside = path.resolve().parent == directory.resolve()
+    if not inside:
+        raise DataError(
+            "SL510",
+            f"{directory / _STATE_FILE} names the checkpoint {name!r}, which is not a "
+            f"checkpoint file in {directory}",
+            "a checkpoint is a file epoch-NNNN.keras in the checkpoint directory itself; "
+            "start again with --overwrite",
+        )
+    if not path.is_file():
+        raise DataError(
+            "SL510",
+            f"{directory / _STATE_FILE} names {path}, which does not exist",
+            "start again with --overwrite",
+        )
+    return path
+
+
+def _as_json(value):
+    return json.loads(json.dumps(value))
+
+
+def _fingerprint_parameters(fingerprint):
+    """The network's parameter count from its fingerprint (None without one)."""
+    if fingerprint is None:
+        return None
+    counts = [count for row in fingerprint for count in row[3:5]]
+    return sum(counts) if all(isinstance(count, int) for count in counts) else None
+
+
+def _show_field(value):
+    if isinstance(value, list):
+        return "[" + ", ".join(str(item) for item in value) + "]"
+    return str(value)
+
+
+def _row_difference(old, new):
+    changes = []
+    for field, was, now in zip(_FINGERPRINT_FIELDS[2:], old[2:], new[2:]):
+        if field == "options":
+            for key in sorted(set(was) | set(now)):
+                if was.get(key) != now.get(key):
+                    changes.append(f"{key} {was.get(key, '(none)')} → {now.get(key, '(none)')}")
+        elif was != now:
+            what = field.replace("_", "-") + (" parameters" if "trainable" in field else "")
+            changes.append(f"{what} {_show_field(was)} → {_show_field(now)}")
+    return f"layer `{new[0]}` ({new[1]}) differs: {', '.join(changes)}"
+
+
+def _fingerprint_difference(stored, current):
+    """The first difference between the checkpoint's fingerprint and this network's, in
+    words; None when they are equal."""
+    stored, current = _as_json(stored), _as_json(current)
+    if stored == current:
+        return None
+    for index, (old, new) in enumerate(zip(stored, current)):
+        if old == new:
+            continue
+        if old[:2] != new[:2]:
+            return (
+                f"layer {index} is `{new[0]}` ({new[1]}) in this network but "
+                f"`{old[0]}` ({old[1]}) in the checkpoint's"
+            )
+        return _row_difference(old, new)
+    longer, owner = (current, "this network") if len(current) > len(stored) else (
+        stored, "the checkpoint's network")  # fmt: skip
+    first = longer[min(len(stored), len(current))]
+    return (
+        f"{owner} has {abs(len(current) - len(stored))} more layer(s), "
+        f"from `{first[0]}` ({first[1]})"
+    )
+
+
+def _check_same_network(directory, state, network):
+    """Refuse to resume from checkpoints of another network (SL510, naming what changed)."""
+    fresh = "start again with --overwrite (it deletes these checkpoints), or train into another "
+    fresh += "--checkpoint-dir"
+    if state.get("model") != network.name:
+        raise DataError(
+            "SL510",
+            f"{directory} holds checkpoints of {state.get('model')!r}, not {network.name!r}",
+            fresh,
+        )
+    if network.fingerprint is None:
+        return
+    stored = state.get("fingerprint")
+    if stored is None:
+        raise DataError(
+            "SL510",
+            f"{directory / _STATE_FILE} does not record which network its checkpoints are of "
+            "(no fingerprint), so resuming could train another network",
+            fresh,
+        )
+    try:
+        difference = _fingerprint_difference(stored, network.fingerprint)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+        difference = "its fingerprint in state.json is damaged"
+    if difference is not None:
+        raise DataError(
+            "SL510",
+            f"{directory} holds checkpoints of another network: {difference}",
+            fresh,
+        )
 
 
 def _clear_checkpoints(directory):
@@ -923,24 +1445,27 @@ def _clear_checkpoints(directory):
             path.unlink()
 
 
-def _prepare_checkpoints(directory, model_name, resume, overwrite):
-    """The epoch to start at and the checkpoint to start from (None for fresh weights)."""
-    directory.mkdir(parents=True, exist_ok=True)
+@dataclasses.dataclass
+class _Plan:
+    """Where a run starts: its first epoch, the checkpoint it restores (None: fresh weights),
+    the state it continues, and whether the directory's old checkpoints are deleted first."""
+
+    epoch: int = 0
+    checkpoint: object = None
+    state: dict = None
+    clear: bool = False
+
+
+def _plan_checkpoints(directory, network, resume, overwrite):
+    """Check the checkpoint directory before any data is read; delete nothing yet."""
     state = _read_state(directory)
     if resume and state is None:
         print(f"note: no checkpoint in {directory}; training starts at epoch 0")
-        return 0, None, None
+        return _Plan()
     if resume:
-        if state.get("model") != model_name:
-            raise DataError(
-                "SL510",
-                f"{directory} holds checkpoints of {state.get('model')!r}, not {model_name!r}",
-                "choose another --checkpoint-dir",
-            )
-        checkpoint = directory / state["checkpoint"]
-        if not checkpoint.is_file():
-            raise DataError("SL510", f"{directory / _STATE_FILE} names {checkpoint}, not found")
-        return state["epoch"], checkpoint, state
+        _check_same_network(directory, state, network)
+        checkpoint = _checkpoint_file(directory, state["checkpoint"])
+        return _Plan(state["epoch"], checkpoint, state)
     if (state is not None or any(directory.glob("epoch-*.keras"))) and not overwrite:
         done = f" (last completed epoch: {state['epoch']})" if state else ""
         raise DataError(
@@ -949,8 +1474,7 @@ def _prepare_checkpoints(directory, model_name, resume, overwrite):
             "continue it with --resume, start again with --overwrite, "
             "or choose another --checkpoint-dir",
         )
-    _clear_checkpoints(directory)
-    return 0, None, None
+    return _Plan(clear=True)
 
 
 def _truncate_log(path, epochs):
@@ -973,12 +1497,12 @@ def _truncate_log(path, epochs):
     os.replace(partial, path)
 
 
-def _callbacks(directory, model_name, append):
+def _callbacks(directory, network, keeper, append):
     import keras
 
     callbacks = [
         keras.callbacks.CSVLogger(str(directory / _LOG_FILE), append=append),
-        _checkpoint_callback(directory, model_name),
+        _checkpoint_callback(directory, network, keeper),
     ]
     if importlib.util.find_spec("tensorboard") is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(directory / "logs")))
@@ -1013,42 +1537,61 @@ def _last_logs(history):
     return {key: values[-1] for key, values in history.history.items() if values}
 
 
-def _train_single(args, network, settings, data, strategy):
+def _fit(model, data, directory, **arguments):
+    """``model.fit``, with a failure explained: a write that failed names its file, a corrupt
+    shard or image found while reading names the file (TensorFlow's own error does not)."""
+    try:
+        return model.fit(**arguments)
+    except (DataError, _OutputError):
+        raise
+    except OSError as error:  # the callbacks' writes: checkpoints, the CSV log, TensorBoard
+        raise _OutputError(
+            error.filename or directory, f"cannot be written: {_reason(error)}"
+        ) from None
+    except Exception as error:
+        explained = data.explain_failure(error)
+        if explained is None:
+            raise
+        raise explained from None
+
+
+def _train_single(args, network, settings, data, strategy, directory, plan):
     """One training run with checkpoints, resumable."""
-    base = Path(args.checkpoint_dir or os.path.join("checkpoints", network.name))
-    directory = _worker_directory(base, args.strategy)
-    initial_epoch, checkpoint, state = _prepare_checkpoints(
-        directory, network.name, args.resume, args.overwrite
-    )
-    if initial_epoch >= settings.epochs:
-        print(
-            f"{network.name}: {initial_epoch} epochs already trained (--epochs "
-            f"{settings.epochs}); nothing to do"
-        )
-        print(_final_line(state.get("logs", {}), initial_epoch, 0.0, 0))
-        return 0
+    if plan.clear:
+        _clear_checkpoints(directory)
     with _scope(strategy):
-        if checkpoint is not None:
-            model = _restored_model(checkpoint, args.lr, args.jit)
+        if plan.checkpoint is not None:
+            model = _restored_model(plan.checkpoint, network, args.lr, args.jit)
         else:
             model = _fresh_model(network, settings, args.jit)
-    if checkpoint is not None:
-        print(f"resuming from epoch {initial_epoch} ({checkpoint})")
-        _truncate_log(directory / _LOG_FILE, initial_epoch)
+    if plan.checkpoint is not None:
+        print(f"resuming from epoch {plan.epoch} ({plan.checkpoint})")
+        _truncate_log(directory / _LOG_FILE, plan.epoch)
+    monitor = "val_loss" if data.validation_count else "loss"
+    keeper = _Keeper(args.keep, monitor, (plan.state or {}).get("best"))
+    guard = _divergence_guard()
     train, validation = data.datasets(settings.batch)
     start = time.perf_counter()
-    history = model.fit(
-        train,
+    history = _fit(
+        model,
+        data,
+        directory,
+        x=train,
         validation_data=validation,
         epochs=settings.epochs,
-        initial_epoch=initial_epoch,
-        callbacks=_callbacks(directory, network.name, append=checkpoint is not None),
+        initial_epoch=plan.epoch,
+        callbacks=[guard, *_callbacks(directory, network, keeper, plan.checkpoint is not None)],
         shuffle=False,  # the datasets shuffle themselves
-        verbose=args.verbose,
+        verbose=min(args.verbose, 2),
     )
     seconds = time.perf_counter() - start
-    examples = data.train_count * (settings.epochs - initial_epoch)
-    print(f"checkpoints: {directory}")
+    if guard.where is not None:
+        state = _read_state(directory)
+        raise _diverged(guard.where, state["epoch"] if state else 0)
+    examples = data.train_count * (settings.epochs - plan.epoch)
+    best = keeper.best
+    kept = f" (best by {best['monitor']}: {best['checkpoint']})" if best else ""
+    print(f"checkpoints: {directory}{kept}")
     print(_final_line(_last_logs(history), settings.epochs, seconds, examples))
     return 0
 
@@ -1081,7 +1624,8 @@ def _apply_combination(settings, combination):
 
 
 def _train_combination(network, settings, data, strategy, args, log_path):
-    """Train one grid combination from fresh weights; return its results row."""
+    """Train one grid combination from fresh weights; return its results row and where its
+    loss became NaN or infinite (None if it did not)."""
     import keras
 
     keras.backend.clear_session()
@@ -1089,14 +1633,18 @@ def _train_combination(network, settings, data, strategy, args, log_path):
     with _scope(strategy):
         model = _fresh_model(network, settings, args.jit)
     train, validation = data.datasets(settings.batch)
+    guard = _divergence_guard()
     start = time.perf_counter()
-    history = model.fit(
-        train,
+    history = _fit(
+        model,
+        data,
+        log_path.parent,
+        x=train,
         validation_data=validation,
         epochs=settings.epochs,
-        callbacks=[keras.callbacks.CSVLogger(str(log_path))],
+        callbacks=[guard, keras.callbacks.CSVLogger(str(log_path))],
         shuffle=False,  # the datasets shuffle themselves
-        verbose=args.verbose,
+        verbose=min(args.verbose, 2),
     )
     seconds = time.perf_counter() - start
     logs = _last_logs(history)
@@ -1114,7 +1662,7 @@ def _train_combination(network, settings, data, strategy, args, log_path):
         "val_accuracy": _accuracy(logs, validation=True),
         "seconds": seconds,
         "examples_per_second": data.train_count * settings.epochs / seconds,
-    }
+    }, guard.where
 
 
 def _best_index(rows):
@@ -1155,28 +1703,37 @@ def _grid_table(rows, columns, best):
 
 
 def _write_results(path, rows, columns, best):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow([*columns, "best"])
-        for i, row in enumerate(rows):
-            values = ["" if row[c] is None else row[c] for c in columns]
-            writer.writerow([*values, "*" if i == best else ""])
+    _make_directory(path.parent)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow([*columns, "best"])
+    for i, row in enumerate(rows):
+        values = ["" if row[c] is None else row[c] for c in columns]
+        writer.writerow([*values, "*" if i == best else ""])
+    _write_atomically(path, text.getvalue())
 
 
-def _train_grid(args, network, settings, data, strategy, axes):
-    """Train every grid combination; write the results CSV and print the table."""
-    directory = Path(args.checkpoint_dir or os.path.join("checkpoints", network.name))
+def _train_grid(args, network, settings, data, strategy, directory, axes):
+    """Train every grid combination; write the results CSV and print the table. A combination
+    whose loss becomes NaN or infinite stops there and is never the best; the grid fails
+    (SL511) only when every combination does."""
     logs = directory / "grid-logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    rows = []
+    _make_directory(logs)
+    rows, diverged = [], []
     combinations = _grid_combinations(axes)
     for number, combination in enumerate(combinations, 1):
         label = " ".join(f"{key}={value}" for key, value in combination.items())
         print(f"grid {number}/{len(combinations)}: {label}")
         log_path = logs / ("_".join(f"{k}-{v}" for k, v in combination.items()) + ".csv")
         run_settings = _apply_combination(settings, combination)
-        rows.append(_train_combination(network, run_settings, data, strategy, args, log_path))
+        row, where = _train_combination(network, run_settings, data, strategy, args, log_path)
+        rows.append(row)
+        if where is not None:
+            diverged.append(where)
+            print(f"grid {number}/{len(combinations)}: the loss became {where[2]} in epoch "
+                  f"{where[0]}, batch {where[1]}; this combination stopped there")  # fmt: skip
+    if len(diverged) == len(rows):
+        raise _diverged(diverged[0], 0)
     keys = ["batch", "lr", "epochs"] + (["momentum"] if "momentum" in dict(axes) else [])
     columns = keys + [
         "train_loss",
@@ -1197,7 +1754,8 @@ def _train_grid(args, network, settings, data, strategy, axes):
 
 
 def _train(args, network, defaults):
-    """The ``train`` command: settings, strategy, data, then one run or a grid."""
+    """The ``train`` command: settings; the checkpoint directory, locked and checked; the
+    strategy; the data; then one run or a grid."""
     settings = _settings(defaults, args)
     if args.resume and args.grid:
         raise DataError(
@@ -1205,32 +1763,45 @@ def _train(args, network, defaults):
             "--resume cannot be combined with --grid",
             "grid runs are not checkpointed; run the grid again",
         )
-    _grid_combinations(args.grid)
-    import keras
+    for combination in _grid_combinations(args.grid):
+        _check_numbers(_apply_combination(settings, combination))
+    base = Path(args.checkpoint_dir or os.path.join("checkpoints", network.name))
+    directory = base if args.grid else _worker_directory(base, args.strategy)
+    with _locked(directory):
+        if not args.grid:
+            plan = _plan_checkpoints(directory, network, args.resume, args.overwrite)
+            if plan.epoch >= settings.epochs:
+                print(
+                    f"{network.name}: {plan.epoch} epochs already trained (--epochs "
+                    f"{settings.epochs}); nothing to do"
+                )
+                print(_final_line(plan.state.get("logs", {}), plan.epoch, 0.0, 0))
+                return 0
+        import keras
 
-    with _precision_policy(args.mixed_precision):
-        # a multi-worker strategy must exist before TensorFlow runs anything
-        strategy = _make_strategy(args.strategy)
-        if strategy is not None:
-            print(f"strategy: {args.strategy}, {strategy.num_replicas_in_sync} replicas")
-        _check_settings(settings)
-        data = load_dataset(
-            args.data,
-            network.input_shape,
-            network.output_units,
-            settings.loss,
-            validation_split=settings.validation_split,
-            seed=args.seed,
-            synthetic_size=args.synthetic_size,
-        )
-        print(
-            f"data: {data.description}: {data.train_count} training, "
-            f"{data.validation_count} validation examples"
-        )
-        keras.utils.set_random_seed(args.seed)
-        if args.grid:
-            return _train_grid(args, network, settings, data, strategy, args.grid)
-        return _train_single(args, network, settings, data, strategy)
+        with _precision_policy(args.mixed_precision):
+            # a multi-worker strategy must exist before TensorFlow runs anything
+            strategy = _make_strategy(args.strategy)
+            if strategy is not None:
+                print(f"strategy: {args.strategy}, {strategy.num_replicas_in_sync} replicas")
+            _check_settings(settings)
+            data = load_dataset(
+                args.data,
+                network.input_shape,
+                network.output_units,
+                settings.loss,
+                validation_split=settings.validation_split,
+                seed=args.seed,
+                synthetic_size=args.synthetic_size,
+            )
+            print(
+                f"data: {data.description}: {data.train_count} training, "
+                f"{data.validation_count} validation examples"
+            )
+            keras.utils.set_random_seed(args.seed)
+            if args.grid:
+                return _train_grid(args, network, settings, data, strategy, directory, args.grid)
+            return _train_single(args, network, settings, data, strategy, directory, plan)
 
 
 def _summary(network):
@@ -1257,6 +1828,24 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 4294967295, got {text}")
+    return value
+
+
+def _keep(text):
+    if text == "all":
+        return None
+    try:
+        return _positive_int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer or `all`, got {text}"
+        ) from None
+
+
 def _fraction(text):
     value = float(text)
     if not 0 <= value < 1:
@@ -1279,13 +1868,8 @@ def _grid_axis(text):
         raise argparse.ArgumentTypeError(f"bad value in --grid {text!r}") from None
 
 
-def _build_parser(model_name):
-    parser = argparse.ArgumentParser(
-        description=f"Inspect or train the {model_name} network (generated by shapelang)."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("summary", help="print the model summary and its parameter count")
-    train = commands.add_parser("train", help="train the network")
+def _add_train_arguments(train, model_name):
+    """The options of ``train`` (also listed by ``shapelang train --help``)."""
     train.add_argument(
         "--data",
         required=True,
@@ -1294,7 +1878,7 @@ def _build_parser(model_name):
     )
     train.add_argument("--epochs", type=_positive_int, metavar="N")
     train.add_argument("--batch-size", type=_positive_int, metavar="B")
-    train.add_argument("--lr", type=float, metavar="X", help="learning rate")
+    train.add_argument("--lr", type=float, metavar="X", help="learning rate (finite, above 0)")
     train.add_argument("--momentum", type=float, metavar="M")
     train.add_argument("--optimizer", metavar="NAME", help="e.g. sgd, adam, rmsprop")
     train.add_argument("--loss", metavar="NAME", help="e.g. categorical_crossentropy")
@@ -1303,12 +1887,21 @@ def _build_parser(model_name):
     train.add_argument(
         "--resume",
         action="store_true",
-        help="continue from the last checkpoint in the checkpoint directory",
+        help="continue from the last checkpoint in the checkpoint directory (refused when it "
+        "holds checkpoints of another network)",
     )
     train.add_argument(
         "--overwrite",
         action="store_true",
         help="delete the checkpoints of an earlier run and start again",
+    )
+    train.add_argument(
+        "--keep",
+        type=_keep,
+        default=1,
+        metavar="N",
+        help="keep the last N checkpoints besides the best one (default 1; `all` keeps every "
+        "epoch's)",
     )
     train.add_argument("--mixed-precision", action="store_true", help="mixed_float16 policy")
     train.add_argument("--jit", action="store_true", help="compile with XLA")
@@ -1324,33 +1917,54 @@ def _build_parser(model_name):
         help="keys: batch, lr, epochs, momentum",
     )
     train.add_argument("--results", metavar="FILE", help="grid results CSV")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0, help="0 to 4294967295 (default 0)")
     train.add_argument("--synthetic-size", type=_positive_int, default=512, metavar="N")
     train.add_argument(
         "--verbose",
         type=int,
-        choices=(0, 1, 2),
+        nargs="?",
+        const=3,
+        choices=(0, 1, 2, 3),
         default=1,
-        help="Keras progress: 0 silent, 1 progress bar, 2 one line per epoch",
+        metavar="N",
+        help="Keras progress: 0 silent, 1 progress bar, 2 one line per epoch; 3 (or --verbose "
+        "alone) as 2, and `shapelang train` shows TensorFlow's own log lines too",
     )
     train.add_argument("-q", "--quiet", dest="verbose", action="store_const", const=0)
+
+
+def _build_parser(model_name):
+    parser = argparse.ArgumentParser(
+        description=f"Inspect or train the {model_name} network (generated by shapelang)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("summary", help="print the model summary and its parameter count")
+    _add_train_arguments(commands.add_parser("train", help="train the network"), model_name)
     return parser
 
 
-def run_main(argv, *, build_model, model_name, input_shape, output_units, defaults) -> int:
+def run_main(
+    argv, *, build_model, model_name, input_shape, output_units, defaults, fingerprint=None
+) -> int:
     """Run the ``summary`` or ``train`` command of a generated program; return the exit code.
 
     `build_model()` returns a new, uncompiled ``keras.Model``; `input_shape` is one example's
     shape (channels last, no batch axis); `output_units` the width of the last layer; `defaults`
     the ``train:`` block: optional keys ``optimizer``, ``optimizer_options``, ``loss``,
-    ``batch``, ``epochs``, ``metrics`` and ``validation_split``.
+    ``batch``, ``epochs``, ``metrics`` and ``validation_split``; `fingerprint` the analysis's
+    fingerprint of the network (rows of name, op, shape, trainable, non-trainable, inputs and
+    options), stored with every checkpoint and compared by ``--resume``.
     """
     try:
         args = _build_parser(model_name).parse_args(argv)
     except SystemExit as exit_request:
         return exit_request.code if isinstance(exit_request.code, int) else 2
     network = _Network(
-        build_model, model_name, tuple(int(d) for d in input_shape), int(output_units)
+        build_model,
+        model_name,
+        tuple(int(d) for d in input_shape),
+        int(output_units),
+        None if fingerprint is None else _as_json(fingerprint),
     )
     try:
         if args.command == "summary":
@@ -1359,6 +1973,9 @@ def run_main(argv, *, build_model, model_name, input_shape, output_units, defaul
     except DataError as error:
         print(error.render(), file=sys.stderr)
         return 1
+    except _OutputError as error:
+        print(error.render(), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; continue with `train ... --resume`", file=sys.stderr)
         return 130

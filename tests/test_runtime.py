@@ -534,7 +534,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     script = program(tmp_path / "slow.py", SLOW_MODEL, MAIN_CALL)
     checkpoints = tmp_path / "ckpt"
     argv = [sys.executable, str(script), "train", "--data", "synthetic", "--synthetic-size",
-            "640", "--checkpoint-dir", str(checkpoints), "--verbose", "2"]  # fmt: skip
+            "640", "--checkpoint-dir", str(checkpoints), "--verbose", "2", "--keep", "all"]  # fmt: skip
     first = subprocess.Popen(argv, env=subprocess_env(), stdout=subprocess.PIPE, text=True)
     state = checkpoints / "state.json"
     deadline = time.monotonic() + 90

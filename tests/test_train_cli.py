@@ -1,4 +1,5 @@
 """`shapelang train`: the generated program's training entry point, run from the CLI."""
+import json
 import re
 import subprocess
 
@@ -42,3 +43,54 @@ def test_transposed_npz_is_an_error_naming_both_shapes(tmp_path):
 def test_train_of_a_broken_file_stops_before_keras(tmp_path):
     result = train(tmp_path, EXAMPLES / "bad" / "dense_on_tensor.net", "--data", "synthetic")
     assert result.returncode == 1 and "SL301" in result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# issue 8: --resume trains only the network it checkpointed; faults end in one clear message
+
+TINY = "network tiny():\n    input [{features}]\n    dense {units} relu\n    dense 3 softmax\n"
+
+
+def train_tiny(tmp_path, *args, units=8, features=6, env=None):
+    net = tmp_path / "tiny.net"
+    net.write_text(TINY.format(units=units, features=features))
+    return subprocess.run(
+        [PYTHON, "-m", "shapelang", "train", str(net), "--data", "synthetic", "--synthetic-size",
+         "40", "--checkpoint-dir", str(tmp_path / "ckpt"), "-q", *map(str, args)],
+        check=False, capture_output=True, text=True, cwd=tmp_path, env=env or python_env())  # fmt: skip
+
+
+def test_resume_refuses_a_changed_network(tmp_path):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**python_env(), "TMPDIR": str(temporary)}
+    first = train_tiny(tmp_path, "--epochs", 1, env=env)
+    assert first.returncode == 0, first.stderr
+    # what TensorFlow prints while it starts stays out of the output, and no program is left
+    assert first.stderr == ""
+    assert not list(temporary.iterdir())
+    state = json.loads((tmp_path / "ckpt" / "state.json").read_text())
+    assert [row[0] for row in state["fingerprint"]] == ["input", "dense_1", "dense_2"]
+
+    wider = train_tiny(tmp_path, "--epochs", 2, "--resume", units=64)
+    assert wider.returncode == 1
+    assert wider.stderr.startswith("error[SL510]: ")
+    assert "layer `dense_1` (dense) differs" in wider.stderr and "units 8 → 64" in wider.stderr
+    assert "--overwrite" in wider.stderr
+    assert "Traceback" not in wider.stderr
+
+    other_input = train_tiny(tmp_path, "--epochs", 2, "--resume", features=7)
+    assert other_input.returncode == 1
+    assert "layer `input` (input) differs" in other_input.stderr
+    assert "Traceback" not in other_input.stderr
+
+    again = train_tiny(tmp_path, "--epochs", 2, "--overwrite", units=64)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "ckpt" / "state.json").read_text())["fingerprint"][1][2] == [64]
+
+
+def test_bad_seed_is_a_usage_error_of_shapelang_train(tmp_path):
+    result = train_tiny(tmp_path, "--seed", "-5")
+    assert result.returncode == 2
+    assert "shapelang train: error: argument --seed" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -27,6 +27,7 @@ from .. import __version__, ir
 from ..analysis import Analysis, Instance, analyse, analyse_block
 from ..diagnostics import DiagnosticError, error
 from ..expr import Keyword
+from ..fingerprint import fingerprint_source, network_fingerprint
 from ..layers import REGISTRY, KerasLayer
 from ..solve import pretty
 
@@ -561,6 +562,8 @@ Every layer's output shape and parameter count is the one that
         out.line(f"    {key!r}: {_python_dict(analysis.train[key])},")
     out.line("}")
     out.line()
+    out.block(fingerprint_source(network_fingerprint(analysis)))
+    out.line()
     out.line()
     out.line("# ---- training runtime: shapelang/runtime.py, copied verbatim " + "-" * 28)
     out.block(runtime_body)
@@ -569,7 +572,8 @@ Every layer's output shape and parameter count is the one that
     out.block(f'''
 def main(argv=None):
     return run_main(argv, build_model=build_model, model_name={network.name!r},
-                    input_shape=INPUT_SHAPE, output_units=OUTPUT_UNITS, defaults=TRAIN_DEFAULTS)
+                    input_shape=INPUT_SHAPE, output_units=OUTPUT_UNITS, defaults=TRAIN_DEFAULTS,
+                    fingerprint=NETWORK_FINGERPRINT)
 
 
 if __name__ == "__main__":
