@@ -41,7 +41,7 @@ CHANGES = [
 
 
 def fingerprint(text):
-    return network_fingerprint(shapelang.loads(text).analyse())
+    return network_fingerprint(shapelang.loads(text).analyse().analysis)
 
 
 def test_the_same_network_has_the_same_fingerprint():
@@ -72,7 +72,7 @@ def test_wiring_alone_changes_the_fingerprint():
 
 @pytest.mark.parametrize("example", ["lenet", "convnet", "resnet50"])
 def test_the_program_carries_the_analysis_fingerprint(example):
-    analysis = shapelang.load(EXAMPLES / f"{example}.net").analyse()
+    analysis = shapelang.load(EXAMPLES / f"{example}.net").analyse().analysis
     source = emit_keras(analysis)
     tree = ast.parse(source)
     (assigned,) = [node.value for node in tree.body if isinstance(node, ast.Assign)
@@ -89,7 +89,7 @@ def test_rows_agree_with_the_keras_layers(example):
     pytest.importorskip("tensorflow")
     net = shapelang.load(EXAMPLES / f"{example}.net")
     model = net.to_keras()
-    rows = network_fingerprint(net.analyse())
+    rows = network_fingerprint(net.analyse().analysis)
     layers = {layer.name: layer for layer in model.layers}
     for name, _, shape, trainable, non_trainable, _, _ in rows:
         own = [layer for layer_name, layer in layers.items()
