@@ -2,7 +2,7 @@
 congruence — decided by composition, never by scanning a period.
 
 A size along one axis is a sum of rational multiples of symbols and of floors of such sums
-(`ceil(x)` is `−floor(−x)`): every window rule (floor((n + 2p − k)/s) + 1, ceil(n/s)), padding
+(`ceil(N/d)` is `floor((N + d − 1)/d)`): every window rule (floor((n + 2p − k)/s) + 1, ceil(n/s)), padding
 (n + 2p), upsampling (f·n) and any chain of them is one. On a congruence class n = r + M·t
 (t any integer) such a function is affine in t as soon as M is a multiple of the denominator
 inside each floor: floor(a·t + b) = a·t + floor(b) for an integer a. So "for which n is this
@@ -163,20 +163,31 @@ def variable(name: str) -> Linear:
 
 
 def floor_of(x: Linear) -> Linear:
-    """floor(x), with what is already an integer taken out: floor(n + y + 5/2) = n + 2 +
-    floor(y + 1/2) for an integer-valued n. (Other coefficients stay as they are, so that
-    ceil(H/2) = −floor(−H/2) keeps a form whose monotonicity can be read off.)"""
+    """floor(x) in a canonical form: what is already an integer taken out (floor(n + y + 5/2)
+    = n + 2 + floor(y + 1/2) for an integer-valued n), and nested floors composed:
+    floor((floor(y) + m)/d) = floor((y + m)/d) for integers m and d > 0 — so a chain of
+    windows is one floor, and two chains that compute the same size have the same form."""
     d = x.denominator
     whole = {a: c // d for a, c in x.terms if c % d == 0}
     rest = {a: c for a, c in x.terms if c % d}
     if not rest:
         return make_linear(whole, x.constant // d)
+    if len(rest) == 1:
+        ((atom, c),) = rest.items()
+        if c == 1 and isinstance(atom, Floor):
+            inner = atom.inner.scaled(Fraction(1, d)) + constant(Fraction(x.constant % d, d))
+            return make_linear(whole, x.constant // d) + floor_of(inner)
     inner = make_linear(rest, x.constant % d, d)
     if inner.depth + 1 > MAX_DEPTH:
         raise Undecided(f"floors nested more than {MAX_DEPTH} deep")
     atom = Floor(inner, inner.depth + 1)
     whole[atom] = whole.get(atom, 0) + 1
     return make_linear(whole, x.constant // d)
+
+
+def ceiling_of(x: Linear) -> Linear:
+    """ceil(N/d) = floor((N + d − 1)/d) for an integer-valued N: one form for both."""
+    return floor_of(x + constant(Fraction(x.denominator - 1, x.denominator)))
 
 
 _CACHE: dict = {}
@@ -227,7 +238,7 @@ def _convert(node) -> Linear:
     if isinstance(node, sympy.floor):
         return floor_of(_CACHE[node.args[0]])
     if isinstance(node, sympy.ceiling):
-        return -floor_of(-_CACHE[node.args[0]])
+        return ceiling_of(_CACHE[node.args[0]])
     if isinstance(node, sympy.Mod) and node.args[1].is_Integer and node.args[1] > 0:
         m = int(node.args[1])
         a = _CACHE[node.args[0]]
@@ -259,7 +270,7 @@ def value_at(f: Linear, values: dict) -> Fraction:
 
 def non_decreasing(f: Linear, sign: int = 1) -> bool:
     """Whether sign·f is non-decreasing in each of its symbols, by its form: a floor of a
-    non-decreasing function is one, ceil(x) = −floor(−x) too."""
+    non-decreasing function is one, and −floor(x) is one for a non-increasing x."""
     for atom, c in f.terms:
         if isinstance(atom, str):
             if sign * c < 0:
