@@ -210,7 +210,7 @@ def solve_text(analysis: Analysis) -> str:
             out.append(f"  {label}: any size; no window or stride constrains it")
             continue
         valid = rep.domain.describe_least()
-        exact = rep.domain.describe_exact() or "not periodic in a small modulus"
+        exact = rep.domain.describe_exact() or "none"
         out.append(f"  {label}: valid for {valid}" if not rep.domain.least_undecided
                    else f"  {label}: valid sizes {valid}")
         out.append(f"    exact (no stride leaves {rep.axis} unread): {exact}")

@@ -243,7 +243,7 @@ def domains(analysis: Analysis, exact: bool = True) -> dict[str, Domain]:
             domain.least = _least_of(constraints, symbol)
         except Undecided as exc:
             domain.least_undecided = str(exc)
-        if exact and domain.least is not None and remainders:
+        if exact and domain.least is not None:
             try:
                 _solve_exact(domain, remainders, name)
             except Undecided as exc:
@@ -329,7 +329,8 @@ def _equality_of_common_part(a, b, name: str, least: int) -> str:
 
 
 def describe_set(name: str, classes, points) -> str:
-    """Classes and single values of `name` as a condition: "H ≡ 0 (mod 2)", "H = 1 or H = 2"."""
+    """Classes and single values of `name` as a condition: "H ≡ 0 (mod 2)", "H ∈ {1, 2}",
+    "H ≡ 1 (mod 4) or H ∈ {2, 6–9}"."""
     parts = []
     written = as_residues(classes) if classes else None
     if written:
@@ -337,9 +338,10 @@ def describe_set(name: str, classes, points) -> str:
         parts.append(f"{name} ≡ {_runs(residues)} (mod {period})")
     else:
         parts += [f"{name} ≡ {r} (mod {m})" for r, m in classes]
-    parts += [f"{name} = {p}" for p in points[:8]]
-    if len(points) > 8:
-        parts.append(f"… ({len(points) - 8} more values)")
+    if len(points) == 1:
+        parts.append(f"{name} = {points[0]}")
+    elif points:
+        parts.append(f"{name} ∈ {{{_runs(sorted(points))}}}")
     return " or ".join(parts)
 
 
