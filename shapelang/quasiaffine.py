@@ -218,6 +218,8 @@ def _convert(node) -> Linear:
     if node.is_Rational:
         return constant(Fraction(int(node.p), int(node.q)))
     if node.is_Symbol:
+        if not node.is_integer:
+            raise NotQuasiAffine(f"`{node.name}` is not an integer")
         return variable(node.name)
     if node.is_Add:
         total = constant(0)

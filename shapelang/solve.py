@@ -530,7 +530,7 @@ def _fail(expect, actual, wanted):
 
 def _counterexample(analysis, expect, differences, symbols):
     compare = _COMPARE[expect.comparison]
-    known = domains(analysis)
+    known = domains(analysis, exact=False)
     ordered = sorted(symbols, key=str)
     starts = {s: (known[str(s)].least if str(s) in known and known[str(s)].least else 1)
               for s in ordered}
@@ -610,15 +610,15 @@ def unread_rows_hint(analysis: Analysis) -> str | None:
         still = _rederived_unread(analysis, root, padding)
         if still is None:
             continue
-        then = (f" (then {still} later layer{'s' if still > 1 else ''} still "
-                f"leave{'' if still > 1 else 's'} rows unread)") if still else ""
+        then = (f" ({still} later layer{'s' if still > 1 else ''} would still drop rows)"
+                if still else "")
         fixes.append(f"`{text}`{then}")
     sizes = _exact_input_sizes(analysis, {r.axis for r in unread})
     parts = []
     if fixes:
-        parts.append(f"pad this layer with {' or '.join(fixes)} so that it reads all its input")
+        parts.append(f"{' or '.join(fixes)} on this line reads all of its input")
     if sizes:
-        parts.append(f"{'or ' if parts else ''}choose input sizes that no stride leaves rows of: "
+        parts.append(f"{'or ' if parts else ''}choose input sizes that no stride drops rows of: "
                      f"{sizes}")
     return "; ".join(parts) or None
 
