@@ -21,7 +21,7 @@ from fractions import Fraction
 import sympy
 
 #: Floors nested deeper than this are not decided (each level is a recursion step).
-MAX_DEPTH = 120
+MAX_DEPTH = 64
 
 
 class Undecided(Exception):
@@ -280,6 +280,14 @@ def non_decreasing(f: Linear, sign: int = 1) -> bool:
         elif not non_decreasing(atom.inner, 1 if sign * c > 0 else -1):
             return False
     return True
+
+
+def slope(f: Linear) -> Fraction:
+    """How fast f grows with its symbols together: floor(x) grows as x does."""
+    total = Fraction(0)
+    for atom, c in f.terms:
+        total += c * (1 if isinstance(atom, str) else slope(atom.inner))
+    return total / f.denominator
 
 
 # ---- affine forms on congruence classes -----------------------------------------------------

@@ -187,8 +187,8 @@ def _padding_text(analysis: Analysis, r, axis: int) -> str:
     stride = r.args.values.get("_stride", r.args.values.get("stride"))
     stride = stride[axis] if isinstance(stride, tuple) else stride
     dilation = r.args.values["_dilation"][axis]
-    if not (kernel.is_number and stride.is_number and dilation.is_number):
-        return f"({pretty(before)}, {pretty(after)})"
+    if not (kernel.is_number and stride.is_number and dilation.is_number) or stride > 16:
+        return f"({pretty(before)}, {pretty(after)})"  # one case per residue would be too many
     k_eff, s = int(dilation * (kernel - 1) + 1), int(stride)
     cases = []
     for residue in range(s):

@@ -31,6 +31,7 @@ from .quasiaffine import (
     constant,
     make_linear,
     non_decreasing,
+    slope,
     to_linear,
     value_at,
     variable,
@@ -38,6 +39,7 @@ from .quasiaffine import (
 )
 
 _SEARCH_LIMIT = 2**48
+_UNBOUNDED_LIMIT = 2**4096  # a size with a positive slope gets there long before
 
 
 # ---- printing closed forms ---------------------------------------------------------------
@@ -113,11 +115,15 @@ def _non_decreasing_and_sign(expr) -> tuple[bool, bool]:
 
 @functools.lru_cache(maxsize=4096)
 def least_value(expr, minimum, symbol, start: int = 1) -> int | None:
-    """The least integer v ≥ start with expr(v) ≥ minimum; None if there is none below 2**48.
-    `Undecided` unless expr is provably non-decreasing in symbol (then the search is exact)."""
+    """The least integer v ≥ start with expr(v) ≥ minimum, or None if there is none.
+    `Undecided` unless expr is provably non-decreasing in symbol (then the search is exact) and
+    either grows without bound (a quasi-affine size with a positive slope: the search ends) or
+    reaches the minimum below 2**48."""
     if not _non_decreasing(expr):
         raise Undecided(f"a size that is not provably non-decreasing in {symbol}")
     at = _evaluator(expr, symbol)
+    unbounded = _grows(expr)
+    limit = _UNBOUNDED_LIMIT if unbounded else _SEARCH_LIMIT
 
     def holds(v):
         return bool(at(v) >= minimum)
@@ -126,8 +132,10 @@ def least_value(expr, minimum, symbol, start: int = 1) -> int | None:
         return start
     high = max(start, 1) * 2
     while not holds(high):
-        if high > _SEARCH_LIMIT:
-            return None
+        if high > limit:
+            if unbounded or expr.is_number:
+                return None
+            raise Undecided(f"no size of {symbol} below 2**48 makes it large enough")
         high *= 2
     low = high // 2
     while high - low > 1:
@@ -137,6 +145,14 @@ def least_value(expr, minimum, symbol, start: int = 1) -> int | None:
         else:
             low = middle
     return high
+
+
+def _grows(expr) -> bool:
+    """Whether a quasi-affine size has a positive slope (so it exceeds every bound)."""
+    try:
+        return slope(to_linear(expr)) > 0
+    except Undecided:
+        return False
 
 
 def _least_of(constraints, symbol) -> int | None:
@@ -257,8 +273,8 @@ def _solve_exact(domain: Domain, remainders, name: str):
     for r in remainders:
         if r.size.free_symbols != {domain.symbol}:
             raise Undecided(f"a stride's input size depends on {pretty(r.size)}")
-        if r.exact is None or not r.stride.is_number:
-            raise Undecided(f"the window of `{r.name}` is not a number")
+        if r.exact is None:
+            raise Undecided(f"the window or stride of `{r.name}` is symbolic or too large")
         conditions.append(Congruence((to_linear(r.size),), int(r.stride), r.exact))
     classes = classes_where(conditions, name, Budget())
     written = as_residues(classes)
@@ -277,6 +293,12 @@ def equality_condition(first, second, analysis: Analysis) -> tuple[str, str | No
         return "always", None
     if difference.is_number:
         return "never", None
+    try:
+        linear = to_linear(first) - to_linear(second)
+        if not linear.terms:  # the canonical forms differ by a constant
+            return ("always", None) if linear.constant == 0 else ("never", None)
+    except Undecided:
+        pass
     symbols = sorted(difference.free_symbols, key=str)
     reason = "the sizes depend on several parameters"
     if len(symbols) == 1:
@@ -641,7 +663,10 @@ def _paddings_to_try(root, axes):
     for r in axes:
         axis = names.index(r.axis)
         n, k, s = int(r.size), int(r.window), int(r.stride)
-        pads[axis] = next(p for p in range(s) if rows_unread(n, k, s, p) == 0)
+        found = next((p for p in range(min(s, 1024)) if rows_unread(n, k, s, p) == 0), None)
+        if found is None:
+            return
+        pads[axis] = found
     explicit = pads[0] if len(set(pads)) == 1 else tuple(pads)
     shown = f"pad={explicit}" if isinstance(explicit, int) else f"pad=({', '.join(map(str, pads))})"
     if explicit != current and shown != "pad=0":

@@ -477,3 +477,38 @@ def test_solve_never_fails_internally(path, run_cli):
     code, out, err = run_cli("solve", path)
     assert code in (0, 1), err
     assert "Traceback" not in out + err and "internal error" not in err
+
+
+# ---- bounded for hostile sizes ----------------------------------------------------------------
+HOSTILE = [
+    # strides and windows too large to list residues of
+    ("network h(H):\n    input [H, H, 3]\n    conv 8 k=3 s=1000000000\n"
+    "    conv 8 k=1000000 s=999999937 pad=same\n"),
+    "network h(H = 5000000000):\n    input [H, H, 3]\n    conv 8 k=3 s=1000000000\n",
+    # a prime denominator of 61 bits, an upsample between strides, a reshape of it all
+    ("network h(H):\n    input [floor(H / 2305843009213693951), H + 1, 3]\n    conv 8 k=3 s=2\n"
+    "    upsample 2\n    conv 8 k=3 s=3\n    reshape [7, -1]\n"),
+    # sizes that are no floor of affine maps
+    "network h(H):\n    input [H ** 2, max(H, 9), 3]\n    conv 8 k=3 s=2\n    maxpool\n",
+    ("network h(H, W):\n    input [H + W, H * W, 3]\n    a: conv 8 k=3 s=2\n"
+    "    conv 8 k=1 s=2 @input\n    add @a\n"),
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=[f"hostile{i}" for i in range(len(HOSTILE))])
+def test_hostile_sizes_are_bounded(text, run_cli, tmp_path):
+    path = write(tmp_path, text)
+    for command in ("check", "solve"):
+        started = time.perf_counter()
+        code, out, err = run_cli(command, path)
+        assert time.perf_counter() - started < 10
+        assert code in (0, 1) and "Traceback" not in out + err, err
+
+
+def test_no_value_is_claimed_only_when_proven():
+    # floor(H/P) ≥ 3 first holds at H = 3·P, far beyond any bounded scan
+    big = 2305843009213693951
+    result = analyse(network(f"input [floor(H / {big}), 8, 3]\nconv 8 k=3", "H"))
+    assert "SL307" not in codes(result)
+    assert domains(result)["H"].least == 3 * big
+    assert (3 * big - 1) // big < 3 <= (3 * big) // big

@@ -20,6 +20,8 @@ from ..diagnostics import error
 from .base import Args, IntegerOrTuple, KerasLayer, Opt, Padding, per_axis
 
 AXIS_NAMES = {1: ("steps",), 2: ("rows", "columns"), 3: ("planes", "rows", "columns")}
+#: Strides up to this have their exact input sizes solved (a residue set per stride).
+MAX_STRIDE_SOLVED = 4096
 
 
 def spatial_rank(a: Args, shape, op: str) -> int:
@@ -63,7 +65,8 @@ def window(a: Args, shape, kernel, stride, dilation, padding, ctx):
             out = sympy.floor((n + total - k_eff) / s) + 1
         mode = "same" if padding == "same" else pad[0]
         numbers = k_eff.is_number and s.is_number and (mode == "same" or mode.is_number)
-        exact = exact_residues(int(k_eff), int(s), mode) if numbers else None
+        exact = (exact_residues(int(k_eff), int(s), mode)
+                 if numbers and s <= MAX_STRIDE_SOLVED else None)
         unread = (rows_unread(int(n), int(k_eff), int(s), mode)
                   if numbers and n.is_number else None)
         ctx.stride_remainder(n + total - k_eff, s, what, a.layer, n, exact, unread, k_eff, total)
