@@ -121,6 +121,8 @@ def least_value(expr, minimum, symbol, start: int = 1) -> int | None:
     reaches the minimum below 2**48."""
     if not _non_decreasing(expr):
         raise Undecided(f"a size that is not provably non-decreasing in {symbol}")
+    if _upper_bound(expr) < minimum:
+        return None
     at = _evaluator(expr, symbol)
     unbounded = _grows(expr)
     limit = _UNBOUNDED_LIMIT if unbounded else _SEARCH_LIMIT
@@ -145,6 +147,26 @@ def least_value(expr, minimum, symbol, start: int = 1) -> int | None:
         else:
             low = middle
     return high
+
+
+def _upper_bound(expr):
+    """A number no value of expr exceeds (for positive symbols), or ∞ where none is known:
+    min(H, 4) is at most 4."""
+    if expr.is_number:
+        return expr
+    if expr.is_Add:
+        return sympy.Add(*(_upper_bound(a) for a in expr.args))
+    if expr.is_Mul and len(expr.args) == 2 and expr.args[0].is_number and expr.args[0] > 0:
+        return expr.args[0] * _upper_bound(expr.args[1])
+    if isinstance(expr, sympy.Min):
+        return min(_upper_bound(a) for a in expr.args)
+    if isinstance(expr, sympy.Max):
+        return max(_upper_bound(a) for a in expr.args)
+    if isinstance(expr, sympy.floor):
+        return _upper_bound(expr.args[0])
+    if isinstance(expr, sympy.ceiling):
+        return _upper_bound(expr.args[0]) + 1
+    return sympy.oo
 
 
 def _grows(expr) -> bool:
