@@ -85,7 +85,11 @@ def _non_decreasing(expr) -> bool:
     try:
         return non_decreasing(to_linear(expr))
     except Undecided:
+        pass
+    try:
         return _non_decreasing_and_sign(expr)[0]
+    except RecursionError:
+        return False
 
 
 def _non_decreasing_and_sign(expr) -> tuple[bool, bool]:
@@ -115,14 +119,17 @@ def _non_decreasing_and_sign(expr) -> tuple[bool, bool]:
 
 @functools.lru_cache(maxsize=4096)
 def least_value(expr, minimum, symbol, start: int = 1) -> int | None:
-    """The least integer v ≥ start with expr(v) ≥ minimum, or None if there is none.
-    `Undecided` unless expr is provably non-decreasing in symbol (then the search is exact) and
-    either grows without bound (a quasi-affine size with a positive slope: the search ends) or
-    reaches the minimum below 2**48."""
+    """The least integer v ≥ start with expr(v) ≥ minimum, or None if provably there is none
+    (expr never exceeds a bound below the minimum). `Undecided` unless expr is provably
+    non-decreasing in symbol (then the bisection is exact) and reaches the minimum below 2**48
+    (2**4096 for a quasi-affine size with a positive slope, which always gets there)."""
     if not _non_decreasing(expr):
         raise Undecided(f"a size that is not provably non-decreasing in {symbol}")
-    if _upper_bound(expr) < minimum:
-        return None
+    try:
+        if _upper_bound(expr) < minimum:
+            return None
+    except RecursionError:
+        pass
     at = _evaluator(expr, symbol)
     unbounded = _grows(expr)
     limit = _UNBOUNDED_LIMIT if unbounded else _SEARCH_LIMIT
@@ -135,9 +142,8 @@ def least_value(expr, minimum, symbol, start: int = 1) -> int | None:
     high = max(start, 1) * 2
     while not holds(high):
         if high > limit:
-            if unbounded or expr.is_number:
-                return None
-            raise Undecided(f"no size of {symbol} below 2**48 makes it large enough")
+            raise Undecided(f"no size of {symbol} below 2**{limit.bit_length() - 1} makes it "
+                            "large enough")
         high *= 2
     low = high // 2
     while high - low > 1:
