@@ -45,7 +45,7 @@ def chain_sizes(n, layers):
     """Sizes through a chain of windowed layers: (sizes, every layer reads to its input's
     end), or None when a window does not fit somewhere."""
     exact = True
-    for k, s, d, padding in layers:
+    for k, s, d, padding, *_ in layers:
         slid = slide(n, k, s, d, padding, rows=False)
         if slid is None:
             return None
@@ -166,12 +166,17 @@ def test_exact_sizes_of_one_window_match_the_simulation(k, s, padding):
 
 
 # ---- claim 5: composed congruences against brute force over random chains ------------------------
+WINDOWED = ["conv 1", "maxpool", "avgpool", "depthwiseconv", "sepconv 1"]
+
+
 def random_chain(rng, length):
+    """Windowed layers of every kind: (kernel, stride, dilation, padding, op)."""
     layers = []
     for _ in range(length):
         k, s = rng.randint(1, 7), rng.randint(1, 4)
         d = rng.choice([1, 1, 2]) if s == 1 else 1
-        layers.append((k, s, d, rng.choice(MODES)))
+        op = rng.choice(WINDOWED) if d == 1 else "conv 1"
+        layers.append((k, s, d, rng.choice(MODES), op))
     return layers
 
 
@@ -184,7 +189,7 @@ def test_least_and_exact_sizes_of_random_chains(layers):
     result = analyse(network(body, "H"), checks=False)
     domain = domains(result).get("H")
     period = 1
-    for _, s, _, _ in layers:
+    for _, s, *_ in layers:
         period *= s
     brute = {}
     n = 1
@@ -273,7 +278,7 @@ def test_merge_decision_matches_brute_force(a, b):
     body.append(f"add @a{len(a) - 1} @b{len(b) - 1}")
     verdict, condition = verdict_of(analyse(network("\n".join(body), "H")))
     period = 1
-    for _, s, _, _ in a + b:
+    for _, s, *_ in a + b:
         period *= s
     equal = {}
     for n in range(1, 400 + 4 * period):
