@@ -75,15 +75,20 @@ class MinimumSize:
 
 @dataclass(frozen=True)
 class StrideRemainder:
-    """`numerator` mod `stride` rows (or columns) of `size` are never read by one layer.
-    A `pad=same` layer reads every row (`numerator` 0) but its stride still counts in the
-    period of the exact sizes."""
+    """One stride along one axis of one layer: its input `size`, and the residues of that size
+    mod the stride (`exact`, None when the window is symbolic) at which no input row is left
+    unread. `unread` counts the rows left unread when the size is a number."""
 
-    numerator: sympy.Expr
+    numerator: sympy.Expr  # size + padding − window
     stride: sympy.Expr
     axis: str
     layer: ir.Layer
     size: sympy.Expr
+    name: str = ""  # the layer's full name
+    exact: frozenset | None = None
+    unread: int | None = None
+    window: sympy.Expr | None = None  # the effective kernel
+    padding: sympy.Expr | None = None  # the padding applied, before and after together
 
 
 @dataclass
@@ -103,7 +108,6 @@ class Analysis:
     produced: dict = field(default_factory=dict, repr=False)
     complete: bool = True  # every layer's shape was derived
     train: dict = field(default_factory=dict)  # the `train:` block, as the program's defaults
-    hint_axes: dict = field(default_factory=dict, repr=False)  # SL305 diagnostic → its axis
     _by_name: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -131,6 +135,7 @@ class _LayerContext:
     def __init__(self, analysis: Analysis, emission: bool = False):
         self.analysis = analysis
         self.inputs: list = []  # (full name, LayerResult) of the layer being derived
+        self.name = ""  # the full name of the layer being derived
         # For the code generator's analysis of a block with symbolic arguments and input:
         # only the layer arguments matter there, so size and merge checks are off.
         self.emission = emission
@@ -146,26 +151,19 @@ class _LayerContext:
             return
         self.analysis.minimum_sizes.append(MinimumSize(value, minimum, axis, layer, what))
 
-    def stride_remainder(self, numerator, stride, axis, layer, size):
+    def stride_remainder(self, numerator, stride, axis, layer, size, exact=None, unread=None,
+                         window=None, padding=None):
         numerator, stride = as_expr(numerator), as_expr(stride)
         if stride == 1 or self.emission:
             return
-        remainder = StrideRemainder(numerator, stride, axis, layer, as_expr(size))
-        self.analysis.remainders.append(remainder)
-        if numerator.is_number and stride.is_number and numerator % stride:
-            dropped = numerator % stride
-            unit = axis if dropped > 1 else axis[:-1]
-            diagnostic = Diagnostic(
-                "SL305", WARNING,
-                f"stride {stride} leaves the last {dropped} {unit} of this layer's input unread "
-                f"(({axis} + padding − window) = {numerator} is not a multiple of {stride})",
-                layer.span, None)
-            self.analysis.diagnostics.append(diagnostic)
-            self.analysis.hint_axes[diagnostic] = axis
+        self.analysis.remainders.append(StrideRemainder(
+            numerator, stride, axis, layer, as_expr(size), self.name, exact, unread, window,
+            padding))
 
     def require_equal(self, shapes, axes, op, layer):
-        """Every input shape equal to the first on `axes` — for every value of the unbound
-        parameters, or an error that says for which values it holds."""
+        """Every input shape equal to the first on `axes` — for every valid value of the
+        unbound parameters, or an error that says for which values it holds; a warning where
+        that cannot be decided."""
         from .solve import equality_condition, pretty
 
         if self.emission:
@@ -183,12 +181,12 @@ class _LayerContext:
             if len(shape) != len(shapes[0]):
                 raise error("SL309", f"`{op}` needs tensors of one rank: {operands(k)}",
                             layer.span)
-            conditions = []
+            conditions, undecided = [], []
             joined = sorted(set(range(len(shape))) - set(axes))
             rule = ("equal shapes" if not joined else
                     f"equal shapes except on the axis it joins (axis {joined[0]})")
             for axis in axes:
-                verdict, condition = equality_condition(shape[axis] - shapes[0][axis],
+                verdict, condition = equality_condition(shapes[0][axis], shape[axis],
                                                         self.analysis)
                 if verdict == "never":
                     channels_only = axis == len(shape) - 1 and len(shape) > 1
@@ -199,15 +197,44 @@ class _LayerContext:
                 if verdict == "sometimes":
                     conditions.append(condition)
                 if verdict == "unknown":
-                    self.analysis.diagnostics.append(Diagnostic(
-                        "SL310", WARNING, f"`{op}`: could not prove that the shapes agree for "
-                        f"every value of the parameters: {operands(k)}", layer.span,
-                        "bind the parameters with --set to check a particular size"))
+                    undecided.append(condition)
             if conditions:
                 raise error("SL310", f"`{op}` needs {rule}, which holds only when "
                             f"{' and '.join(dict.fromkeys(conditions))}: {operands(k)}",
                             layer.span, "bind the sizes with --set to values that satisfy it, "
                             "or make both branches stride and pad alike")
+            if undecided:
+                self.analysis.diagnostics.append(Diagnostic(
+                    "SL310", WARNING, f"`{op}`: undecided whether the shapes agree for every "
+                    f"value of the parameters ({'; '.join(dict.fromkeys(undecided))}): "
+                    f"{operands(k)}", layer.span,
+                    "bind the parameters with --set to check a particular size "
+                    "(`check --strict` fails on this)"))
+
+    def require_divisible(self, count, known, layer, span):
+        """count/known (the dimension a reshape infers) an integer for every valid value of
+        the unbound parameters, or SL311 stating when it is; a warning where that cannot be
+        decided."""
+        from .solve import divisibility_condition, pretty
+
+        if self.emission:
+            return
+        verdict, condition = divisibility_condition(count, known, self.analysis)
+        if verdict == "always":
+            return
+        inferred = pretty(count / known)
+        if verdict == "never":
+            raise error("SL311", f"reshape cannot infer -1: {pretty(count)} elements are not a "
+                        f"multiple of {pretty(known)} for any value of the parameters", span)
+        if verdict == "sometimes":
+            raise error("SL311", f"reshape infers -1 as {inferred}, an integer only when "
+                        f"{condition}", span, "bind the sizes with --set to values that satisfy "
+                        "it, or reshape to dimensions that divide the element count")
+        self.analysis.diagnostics.append(Diagnostic(
+            "SL311", WARNING, f"reshape infers -1 as {inferred}: undecided whether it is an "
+            f"integer for every value of the parameters ({condition})", span,
+            "bind the parameters with --set to check a particular size "
+            "(`check --strict` fails on this)"))
 
     def note(self, code, message, span, hint=None):
         self.analysis.diagnostics.append(Diagnostic(code, NOTE, message, span, hint))
@@ -275,6 +302,7 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
     env.update(functions)
     _Walker(network, analysis, input_override, functions).run(env)
     analysis.train = train_settings(network.train, env, analysis.diagnostics)
+    _report_unread_rows(analysis)
     if not checks:
         return analysis
     _add_size_hints(analysis)
@@ -348,10 +376,46 @@ def evaluate_default(parameter: ir.Parameter, env: dict):
     return value if isinstance(value, sympy.Basic) and value.is_number else None
 
 
+def _report_unread_rows(analysis: Analysis):
+    """One SL305 for the network: the first layer whose stride leaves input rows or columns
+    unread, its axes together, and the later layers that do too — one change (a padding on
+    that layer, or other input sizes) is what fixes them, so one warning says so."""
+    by_layer: dict = {}
+    for r in analysis.remainders:
+        if r.unread:
+            by_layer.setdefault(r.name, []).append(r)
+    if not by_layer:
+        return
+    (_, axes), *later = by_layer.items()
+    strides = list(dict.fromkeys(int(r.stride) for r in axes))
+    who = (f"stride {strides[0]} leaves" if len(strides) == 1 else
+           f"strides {', '.join(map(str, strides))} leave")
+    lost = " and ".join(f"the last {r.unread} {r.axis if r.unread > 1 else r.axis[:-1]}"
+                        for r in axes)
+    sums = ", ".join(f"{r.axis} + padding − window = {pretty_number(r.size)} + "
+                     f"{pretty_number(r.padding)} − {pretty_number(r.window)} = "
+                     f"{pretty_number(r.numerator)}" for r in axes)
+    multiple = ("not a multiple" if len(axes) == 1 else "not multiples") + " of " + " and ".join(
+        map(str, strides))
+    message = f"{who} {lost} of this layer's input unread ({sums}: {multiple})"
+    if later:
+        names = ", ".join(f"`{name}` (line {rs[0].layer.span.line})" for name, rs in later[:3])
+        more = f" and {len(later) - 3} more" if len(later) > 3 else ""
+        message += (f"; {len(later)} later layer{'s' if len(later) > 1 else ''} "
+                    f"leave{'' if len(later) > 1 else 's'} rows or columns unread too: "
+                    f"{names}{more}")
+    analysis.diagnostics.append(Diagnostic("SL305", WARNING, message, axes[0].layer.span, None))
+
+
+def pretty_number(value) -> str:
+    return str(int(value)) if value is not None and value.is_Integer else show_expr(value)
+
+
 def _add_size_hints(analysis: Analysis):
-    """SL302 gets the smallest input that works, SL305 the nearest sizes that drop nothing;
-    both need a re-analysis with the input size unbound, done only when needed."""
-    from .solve import least_input_hint, nearest_exact_hint
+    """SL302 gets the smallest input that works, SL305 a padding for its layer that reads
+    every row (checked by re-deriving the network) and the input sizes that drop none; both
+    need further analyses, done only when needed."""
+    from .solve import least_input_hint, unread_rows_hint
 
     hints = {}
     for i, d in enumerate(analysis.diagnostics):
@@ -360,9 +424,7 @@ def _add_size_hints(analysis: Analysis):
                 hints["SL302"] = least_input_hint(analysis)
             analysis.diagnostics[i] = replace(d, hint=hints["SL302"])
         elif d.code == "SL305" and d.hint is None:
-            if "SL305" not in hints:
-                hints["SL305"] = nearest_exact_hint(analysis)
-            analysis.diagnostics[i] = replace(d, hint=hints["SL305"].get(analysis.hint_axes[d]))
+            analysis.diagnostics[i] = replace(d, hint=unread_rows_hint(analysis))
 
 
 def _duplicate(name, span):
@@ -630,6 +692,7 @@ class _Walker:
                         layer.span)
         in_shapes = [self.shapes[i] for i in inputs]
         self.ctx.inputs = [(i, self.analysis.by_name(i)) for i in inputs]
+        self.ctx.name = full
         if layer.op == "input" and self.input_override is not None:
             out = tuple(self.input_override)
         else:

@@ -43,8 +43,10 @@ CODES = {
     "SL307": "the network is valid for no input size",
     "SL308": "a layer's output is never used",
     "SL309": "a merge of tensors whose shapes differ",
-    "SL310": "a merge of tensors whose shapes agree only for some input sizes",
-    "SL311": "a reshape to a different number of elements",
+    "SL310": "a merge of tensors whose shapes agree only for some input sizes (a warning where "
+             "that is undecided)",
+    "SL311": "a reshape to a different number of elements, or one whose inferred dimension is "
+             "not always an integer",
     "SL401": "an `expect` does not hold",
     "SL402": "an `expect` does not hold for every value of the unbound parameters",
     "SL403": "an `expect` names an unknown quantity",

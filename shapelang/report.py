@@ -186,10 +186,9 @@ def _padding_text(analysis: Analysis, r, axis: int) -> str:
     kernel = r.args.values["_kernel"][axis]
     stride = r.args.values.get("_stride", r.args.values.get("stride"))
     stride = stride[axis] if isinstance(stride, tuple) else stride
-    dilation = r.args.values.get("dilation", 1)
-    dilation = dilation[axis] if isinstance(dilation, tuple) else dilation
-    if not (kernel.is_number and stride.is_number and dilation.is_number):
-        return f"({pretty(before)}, {pretty(after)})"
+    dilation = r.args.values["_dilation"][axis]
+    if not (kernel.is_number and stride.is_number and dilation.is_number) or stride > 16:
+        return f"({pretty(before)}, {pretty(after)})"  # one case per residue would be too many
     k_eff, s = int(dilation * (kernel - 1) + 1), int(stride)
     cases = []
     for residue in range(s):
@@ -211,10 +210,11 @@ def solve_text(analysis: Analysis) -> str:
             out.append(f"  {label}: any size; no window or stride constrains it")
             continue
         valid = rep.domain.describe_least()
-        exact = rep.domain.describe_exact() or "not periodic in a small modulus"
-        out.append(f"  {label}: valid for {valid}")
+        exact = rep.domain.describe_exact() or "none"
+        out.append(f"  {label}: valid for {valid}" if not rep.domain.least_undecided
+                   else f"  {label}: valid sizes {valid}")
         out.append(f"    exact (no stride leaves {rep.axis} unread): {exact}")
-        if rep.value is not None and rep.domain.residues:
+        if rep.value is not None and rep.domain.classes:
             below, above = rep.domain.nearest_exact(int(rep.value))
             if below == above == int(rep.value):
                 out.append(f"    {rep.value} is exact")
@@ -243,4 +243,8 @@ def solve_text(analysis: Analysis) -> str:
         out += ["", "conditions in several symbols:"]
         for c in conditions:
             out.append(f"  line {c.layer.span.line}: {pretty(c.value)} ≥ {c.minimum}")
+    undecided = [d for d in analysis.diagnostics if d.code in ("SL310", "SL311")]
+    if undecided:
+        out += ["", "undecided within the budget (`check --strict` fails on these):"]
+        out += [f"  line {d.span.line}: {d.message}" for d in undecided]
     return "\n".join(out)

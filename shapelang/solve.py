@@ -1,16 +1,19 @@
-"""Closed forms, solved: validity domains, exact sizes, paddings, and `expect` over symbols.
+"""Closed forms, solved: validity domains, exact sizes, paddings, merges, reshapes, and
+`expect` over symbols.
 
-Every size rule (floor((n + pads − k)/s) + 1, ceil(n/s), …) is non-decreasing in its input,
-so a constraint "size ≥ m" in one symbol holds from some least value on: we find it by
-exponential then binary search on exact integer evaluation. Whether a stride drops rows
-depends on the input size modulo the product of the strides on that axis (shifting the input
-by that product shifts every later size by a multiple of its stride), so scanning one period
-gives the exact sizes as a congruence; a second period is scanned to confirm.
+Every size rule (floor((n + pads − k)/s) + 1, ceil(n/s), …) is non-decreasing in its input, so
+a constraint "size ≥ m" in one symbol holds from some least value on: found by exponential then
+binary search on exact integer evaluation (and only where the size is provably non-decreasing).
+Exact sizes, and where two sizes are equal, are congruences composed layer by layer on the
+quasi-affine closed forms (`quasiaffine.py`), never a scan of a period. Whatever cannot be
+decided within the budget is said to be undecided.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import functools
+import itertools
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 
 import sympy
 from sympy.printing.str import StrPrinter
@@ -19,9 +22,24 @@ from . import ir
 from .analysis import Analysis, analyse
 from .diagnostics import ERROR, WARNING, Diagnostic, error
 from .expr import evaluate, show
+from .quasiaffine import (
+    Budget,
+    Congruence,
+    Undecided,
+    as_residues,
+    classes_where,
+    constant,
+    make_linear,
+    non_decreasing,
+    slope,
+    to_linear,
+    value_at,
+    variable,
+    zero_set,
+)
 
 _SEARCH_LIMIT = 2**48
-_MAX_PERIOD = 1 << 16
+_UNBOUNDED_LIMIT = 2**4096  # a size with a positive slope gets there long before
 
 
 # ---- printing closed forms ---------------------------------------------------------------
@@ -51,18 +69,81 @@ def _at(expr, symbol, value):
     return expr.xreplace({symbol: sympy.Integer(value)})
 
 
+def _evaluator(expr, symbol):
+    """A function v ↦ expr at symbol = v, exact: quasi-affine forms are evaluated directly,
+    anything else through sympy."""
+    try:
+        linear = to_linear(expr)
+    except Undecided:
+        return lambda v: _at(expr, symbol, v)
+    name = str(symbol)
+    return lambda v: value_at(linear, {name: v})
+
+
+def _non_decreasing(expr) -> bool:
+    """Whether expr is provably non-decreasing in each (positive) symbol."""
+    try:
+        return non_decreasing(to_linear(expr))
+    except Undecided:
+        pass
+    try:
+        return _non_decreasing_and_sign(expr)[0]
+    except RecursionError:
+        return False
+
+
+def _non_decreasing_and_sign(expr) -> tuple[bool, bool]:
+    """(non-decreasing, non-negative) of a sympy expression in positive symbols, by its shape;
+    False where not provable."""
+    if expr.is_number:
+        return True, bool(expr >= 0)
+    if expr.is_Symbol:
+        return True, bool(expr.is_positive)
+    parts = [_non_decreasing_and_sign(a) for a in expr.args]
+    if expr.is_Add:
+        return all(p[0] for p in parts), all(p[1] for p in parts)
+    if expr.is_Mul:
+        if all(p[0] and p[1] for p in parts):
+            return True, True
+        return False, False
+    if expr.is_Pow and expr.args[1].is_Integer and expr.args[1] > 0:
+        return parts[0][0] and parts[0][1], parts[0][1]
+    if isinstance(expr, (sympy.floor, sympy.ceiling)):
+        return parts[0]
+    if isinstance(expr, sympy.Max):
+        return all(p[0] for p in parts), any(p[1] for p in parts)
+    if isinstance(expr, sympy.Min):
+        return all(p[0] for p in parts), all(p[1] for p in parts)
+    return False, False
+
+
+@functools.lru_cache(maxsize=4096)
 def least_value(expr, minimum, symbol, start: int = 1) -> int | None:
-    """The least integer v ≥ start with expr(v) ≥ minimum, for expr non-decreasing in symbol;
-    None if there is none below 2**48."""
+    """The least integer v ≥ start with expr(v) ≥ minimum, or None if provably there is none
+    (expr never exceeds a bound below the minimum). `Undecided` unless expr is provably
+    non-decreasing in symbol (then the bisection is exact) and reaches the minimum below 2**48
+    (2**4096 for a quasi-affine size with a positive slope, which always gets there)."""
+    if not _non_decreasing(expr):
+        raise Undecided(f"a size that is not provably non-decreasing in {symbol}")
+    try:
+        if _upper_bound(expr) < minimum:
+            return None
+    except RecursionError:
+        pass
+    at = _evaluator(expr, symbol)
+    unbounded = _grows(expr)
+    limit = _UNBOUNDED_LIMIT if unbounded else _SEARCH_LIMIT
+
     def holds(v):
-        return bool(_at(expr, symbol, v) >= minimum)
+        return bool(at(v) >= minimum)
 
     if holds(start):
         return start
     high = max(start, 1) * 2
     while not holds(high):
-        if high > _SEARCH_LIMIT:
-            return None
+        if high > limit:
+            raise Undecided(f"no size of {symbol} below 2**{limit.bit_length() - 1} makes it "
+                            "large enough")
         high *= 2
     low = high // 2
     while high - low > 1:
@@ -74,129 +155,334 @@ def least_value(expr, minimum, symbol, start: int = 1) -> int | None:
     return high
 
 
+def _upper_bound(expr):
+    """A number no value of expr exceeds (for positive symbols), or ∞ where none is known:
+    min(H, 4) is at most 4."""
+    if expr.is_number:
+        return expr
+    if expr.is_Add:
+        return sympy.Add(*(_upper_bound(a) for a in expr.args))
+    if expr.is_Mul and len(expr.args) == 2 and expr.args[0].is_number and expr.args[0] > 0:
+        return expr.args[0] * _upper_bound(expr.args[1])
+    if isinstance(expr, sympy.Min):
+        return min(_upper_bound(a) for a in expr.args)
+    if isinstance(expr, sympy.Max):
+        return max(_upper_bound(a) for a in expr.args)
+    if isinstance(expr, sympy.floor):
+        return _upper_bound(expr.args[0])
+    if isinstance(expr, sympy.ceiling):
+        return _upper_bound(expr.args[0]) + 1
+    return sympy.oo
+
+
+def _grows(expr) -> bool:
+    """Whether a quasi-affine size has a positive slope (so it exceeds every bound)."""
+    try:
+        return slope(to_linear(expr)) > 0
+    except Undecided:
+        return False
+
+
+def _least_of(constraints, symbol) -> int | None:
+    """The least value of `symbol` meeting every (value ≥ minimum) constraint in it alone."""
+    least = 1
+    for c in constraints:
+        least = least_value(c.value, c.minimum, symbol, least)
+        if least is None:
+            return None
+    return least
+
+
+def _one_symbol_constraints(analysis: Analysis, symbol):
+    return [c for c in analysis.minimum_sizes if c.value.free_symbols == {symbol}
+            and not c.minimum.free_symbols]
+
+
+def least_so_far(analysis: Analysis, symbol) -> int:
+    """The least valid value of `symbol` given the constraints found so far (1 when they give
+    none or cannot be solved): the domain a merge's equality is decided on."""
+    try:
+        found = _least_of(_one_symbol_constraints(analysis, symbol), symbol)
+    except Undecided:
+        return 1
+    return found or 1
+
+
 @dataclass
 class Domain:
     """What solve knows of one symbol: the least valid value and, along a spatial axis, the
-    residues (mod `period`) of the sizes at which no stride drops rows."""
+    sizes at which no stride leaves rows unread — as classes (r, M): n ≡ r (mod M), written
+    with one modulus (`period`, `residues`) where that is short."""
 
     symbol: sympy.Symbol
     least: int | None
     period: int | None = None
     residues: tuple[int, ...] | None = None
+    classes: tuple = ()
+    undecided: str | None = None  # why the exact sizes are not known
+    least_undecided: str | None = None  # why the least valid value is not known
+    exact_known: bool = field(default=False, repr=False)
 
     def describe_least(self) -> str:
+        if self.least_undecided:
+            return f"undecided ({self.least_undecided})"
         return f"{self.symbol} ≥ {self.least}" if self.least else f"no value of {self.symbol}"
 
     def describe_exact(self) -> str | None:
-        if self.period is None or self.residues is None:
+        if self.undecided:
+            return f"undecided ({self.undecided})"
+        if not self.exact_known:
             return None
+        if not self.classes:
+            return "none"
         if self.period == 1:
             return f"every {self.symbol}"
-        if not self.residues:
-            return "none"
-        residues = ", ".join(str(r) for r in self.residues)
-        return f"{self.symbol} ≡ {residues} (mod {self.period})"
+        if self.period is not None:
+            return f"{self.symbol} ≡ {_runs(self.residues)} (mod {self.period})"
+        shown = " or ".join(f"{self.symbol} ≡ {r} (mod {m})" for r, m in self.classes[:8])
+        more = len(self.classes) - 8
+        return shown + (f" or … ({more} more classes)" if more > 0 else "")
+
+    def is_exact(self, value: int) -> bool:
+        return (self.least is not None and value >= self.least
+                and any(value % m == r for r, m in self.classes))
 
     def nearest_exact(self, value: int) -> tuple[int | None, int | None]:
         """The exact sizes nearest below and above `value` (both `value` if it is one)."""
-        if not self.residues or not self.period:
+        if not self.classes or self.least is None:
             return (None, None)
-        least = self.least or 1
-
-        def is_exact(v):
-            return v >= least and v % self.period in self.residues
-
-        below = next((v for v in range(value, max(least, value - self.period) - 1, -1)
-                      if is_exact(v)), None)
-        above = next(v for v in range(max(value, least), value + self.period + least + 1)
-                     if is_exact(v))
-        return below, above
+        belows = [value - (value - r) % m for r, m in self.classes]
+        belows = [v for v in belows if v >= self.least]
+        start = max(value, self.least)
+        above = min(start + (r - start) % m for r, m in self.classes)
+        return (max(belows) if belows else None), above
 
 
-def domains(analysis: Analysis) -> dict[str, Domain]:
-    """A `Domain` for each symbol that some constraint or stride depends on."""
+def _runs(residues) -> str:
+    """0, 1, 2, 3, 7 → "0–3, 7": long lists of residues stay readable."""
+    parts, run = [], []
+    for r in residues:
+        if run and r == run[-1] + 1:
+            run.append(r)
+            continue
+        if run:
+            parts.append(run)
+        run = [r]
+    if run:
+        parts.append(run)
+    return ", ".join(f"{p[0]}–{p[-1]}" if len(p) > 2 else ", ".join(map(str, p)) for p in parts)
+
+
+def domains(analysis: Analysis, exact: bool = True) -> dict[str, Domain]:
+    """A `Domain` for each symbol that some constraint or stride depends on; with `exact`,
+    its exact sizes too."""
     result: dict[str, Domain] = {}
     for name, symbol in analysis.symbols.items():
-        constraints = [c for c in analysis.minimum_sizes if c.value.free_symbols == {symbol}
-                       and not c.minimum.free_symbols]
-        remainders = [r for r in analysis.remainders if r.size.free_symbols == {symbol}
-                      and r.stride.is_number]
+        constraints = _one_symbol_constraints(analysis, symbol)
+        remainders = [r for r in analysis.remainders if symbol in r.size.free_symbols]
         if not constraints and not remainders:
             continue
-        least = 1
-        for c in constraints:
-            found = least_value(c.value, c.minimum, symbol, least)
-            least = found if found is not None else None
-            if least is None:
-                break
-        domain = Domain(symbol, least)
-        if least is not None and remainders:
-            period = math.prod(int(r.stride) for r in remainders)
-            residues = _exact_residues(remainders, symbol, least, period) if (
-                period <= _MAX_PERIOD) else None
-            if residues is not None:
-                domain.residues, domain.period = smallest_period(residues, period)
+        domain = Domain(symbol, 1)
+        try:
+            domain.least = _least_of(constraints, symbol)
+        except Undecided as exc:
+            domain.least_undecided = str(exc)
+        if exact and domain.least is not None:
+            try:
+                _solve_exact(domain, remainders, name)
+            except Undecided as exc:
+                domain.undecided = str(exc)
         result[name] = domain
     return result
 
 
-def smallest_period(residues, period: int) -> tuple[tuple[int, ...], int]:
-    """The same set of integers, written with the smallest modulus: {0, 2} mod 4 is 0 mod 2."""
-    residues = set(residues)
-    for d in range(1, period + 1):
-        if period % d == 0:
-            reduced = {r % d for r in residues}
-            if residues == {r for r in range(period) if r % d in reduced}:
-                return tuple(sorted(reduced)), d
-    return tuple(sorted(residues)), period
+def _solve_exact(domain: Domain, remainders, name: str):
+    conditions = []
+    for r in remainders:
+        if r.size.free_symbols != {domain.symbol}:
+            raise Undecided(f"a stride's input size depends on {pretty(r.size)}")
+        if r.exact is None:
+            raise Undecided(f"the window or stride of `{r.name}` is symbolic or too large")
+        conditions.append(Congruence((to_linear(r.size),), int(r.stride), r.exact))
+    classes = classes_where(conditions, name, Budget())
+    written = as_residues(classes)
+    domain.classes = tuple(classes)
+    domain.period, domain.residues = written if written else (None, None)
+    domain.exact_known = True
 
 
-def _exact_residues(remainders, symbol, least, period):
-    def exact(v):
-        return all(_at(r.numerator, symbol, v) % r.stride == 0 for r in remainders)
-
-    residues = sorted(v % period for v in range(least, least + period) if exact(v))
-    confirmed = sorted(v % period for v in range(least + period, least + 2 * period) if exact(v))
-    return tuple(residues) if residues == confirmed else None
-
-
-def equality_condition(difference, analysis: Analysis) -> tuple[str, str | None]:
-    """Whether `difference` (one axis of two shapes) is 0: ("always", None), ("never", None),
-    ("sometimes", "H ≡ 0 (mod 2)") or ("unknown", None) where the search cannot tell."""
-    difference = sympy.expand(difference)
+# ---- where two sizes agree, and where a quotient is an integer ------------------------------
+def equality_condition(first, second, analysis: Analysis) -> tuple[str, str | None]:
+    """Whether two sizes (one axis of two shapes) are equal over the valid values of the
+    parameters: ("always", None), ("never", None), ("sometimes", "H ≡ 0 (mod 2)"), or
+    ("unknown", why) where it cannot be decided within the budget."""
+    difference = sympy.expand(first - second)
     if difference == 0:
         return "always", None
     if difference.is_number:
         return "never", None
-    symbols = difference.free_symbols
-    if len(symbols) != 1:
-        samples = [difference.xreplace({s: sympy.Integer(v) for s in symbols})
-                   for v in (1, 2, 3, 7, 64, 224, 1000)]
-        return ("never", None) if all(v != 0 for v in samples) else ("unknown", None)
-    (symbol,) = symbols
-    known = domains(analysis).get(str(symbol))
-    least = known.least if known and known.least else 1
-    period = math.prod(int(r.stride) for r in analysis.remainders
-                       if symbol in r.size.free_symbols and r.stride.is_number)
-    period = min(period, _MAX_PERIOD)
-    zero = [v for v in range(least, least + 2 * period) if _at(difference, symbol, v) == 0]
-    first = {v % period for v in zero if v < least + period}
-    second = {v % period for v in zero if v >= least + period}
-    if first != second:
-        return "unknown", None
-    if not first:
-        return "never", None
-    if len(first) == period:
+    try:
+        linear = to_linear(first) - to_linear(second)
+        if not linear.terms:  # the canonical forms differ by a constant
+            return ("always", None) if linear.constant == 0 else ("never", None)
+    except Undecided:
+        pass
+    symbols = sorted(difference.free_symbols, key=str)
+    reason = "the sizes depend on several parameters"
+    if len(symbols) == 1:
+        (symbol,) = symbols
+        least = least_so_far(analysis, symbol)
+        try:
+            return _equality_in_one(to_linear(first), to_linear(second), symbol, least)
+        except Undecided as exc:
+            reason = str(exc)
+    return _equality_by_witness(first, second, analysis, reason)
+
+
+def _equality_in_one(a, b, symbol, least: int):
+    name = str(symbol)
+    try:
+        classes, points = zero_set(a - b, name, Budget())
+    except Undecided:
+        return _equality_of_common_part(a, b, name, least), None
+    if classes == [(0, 1)]:
         return "always", None
-    residues, period = smallest_period(first, period)
-    return "sometimes", f"{symbol} ≡ {', '.join(map(str, residues))} (mod {period})"
+    points = [p for p in points if p >= least and not any(p % m == r for r, m in classes)]
+    if not classes and not points:
+        return "never", None
+    return "sometimes", describe_set(name, classes, points)
+
+
+def _equality_of_common_part(a, b, name: str, least: int) -> str:
+    """Deep sizes that share their innermost part X (two branches from one tensor): decide
+    a(x) = b(x) over the integers x ≥ X(least) with X a fresh variable. Decides "always" and
+    "never" (sound for any range of X); anything else is `Undecided`."""
+    common = a.floors() & b.floors()
+    inside = set().union(*(f.inner.floors() for f in common)) if common else set()
+    outermost = common - inside
+    if len(outermost) != 1:
+        raise Undecided("the sizes are too deep to compare within the budget")
+    (shared,) = outermost
+    fresh = f"{name}'"
+    a2, b2 = (f.substitute(shared, variable(fresh)) for f in (a, b))
+    if (a2 - b2).symbols() - {fresh}:
+        raise Undecided("the sizes are too deep to compare within the budget")
+    classes, points = zero_set(a2 - b2, fresh, Budget())
+    if classes == [(0, 1)]:
+        return "always"
+    shared_linear = make_linear({shared: 1})
+    lowest = (value_at(shared_linear, {name: least}) if non_decreasing(shared_linear)
+              else None)
+    if not classes and all(lowest is not None and p < lowest for p in points):
+        return "never"
+    raise Undecided("the sizes are too deep to compare within the budget")
+
+
+def describe_set(name: str, classes, points) -> str:
+    """Classes and single values of `name` as a condition: "H ≡ 0 (mod 2)", "H ∈ {1, 2}",
+    "H ≡ 1 (mod 4) or H ∈ {2, 6–9}"."""
+    parts = []
+    written = as_residues(classes) if classes else None
+    if written:
+        period, residues = written
+        parts.append(f"{name} ≡ {_runs(residues)} (mod {period})")
+    else:
+        parts += [f"{name} ≡ {r} (mod {m})" for r, m in classes]
+    if len(points) == 1:
+        parts.append(f"{name} = {points[0]}")
+    elif points:
+        parts.append(f"{name} ∈ {{{_runs(sorted(points))}}}")
+    return " or ".join(parts)
+
+
+def _samples(analysis: Analysis, symbols):
+    """Valid-looking values of several symbols together: each from its least value on."""
+    offsets = (0, 1, 2, 3, 4, 5, 7, 10, 13, 31, 100, 1001)
+    starts = [least_so_far(analysis, s) for s in symbols]
+    if len(symbols) == 1:
+        return [{symbols[0]: starts[0] + o} for o in offsets]
+    chosen = list(itertools.product(offsets[:6], repeat=len(symbols)))[:64]
+    chosen += [(o,) * len(symbols) for o in offsets[6:]]
+    return [{s: start + o for s, start, o in zip(symbols, starts, combo)} for combo in chosen]
+
+
+def _equality_by_witness(first, second, analysis: Analysis, reason: str):
+    """Where the closed forms cannot be compared: a value at which they differ makes the
+    merge hold only where they are equal; none found leaves it undecided."""
+    symbols = sorted((first - second).free_symbols, key=str)
+    for values in _samples(analysis, symbols):
+        at = {s: sympy.Integer(v) for s, v in values.items()}
+        if (first - second).xreplace(at) != 0:
+            return "sometimes", f"{pretty(first)} = {pretty(second)}"
+    return "unknown", reason
+
+
+def divisibility_condition(count, known, analysis: Analysis) -> tuple[str, str | None]:
+    """Whether count/known (a reshape's inferred dimension) is an integer over the valid
+    values of the parameters: "always", "never", ("sometimes", condition), ("unknown", why)."""
+    numerator, denominator, coefficient = _cancelled(count, known)
+    if not denominator and coefficient.denominator == 1:
+        return "always", None
+    quotient = count / known
+    if not numerator and not denominator:
+        return "never", None
+    symbols = sorted(quotient.free_symbols, key=str)
+    if not denominator and len(symbols) == 1:
+        try:
+            return _divisible_in_one(numerator, coefficient, symbols[0], analysis)
+        except Undecided:
+            pass
+    top = pretty(coefficient.numerator * sympy.Mul(*numerator))
+    bottom = pretty(coefficient.denominator * sympy.Mul(*denominator))
+    for values in _samples(analysis, symbols):
+        at = {s: sympy.Integer(v) for s, v in values.items()}
+        if quotient.xreplace(at).is_integer is False:
+            return "sometimes", f"{bottom} divides {top}"
+    return "unknown", f"{bottom} may not divide {top}"
+
+
+def _cancelled(count, known):
+    """count/known as (numerator factors, denominator factors, rational coefficient), with the
+    factors the two have in common cancelled (as written: sizes are products of dimensions)."""
+    def factors(expr):
+        coefficient, found = Fraction(1), []
+        for f in sympy.Mul.make_args(expr):
+            if f.is_Rational:
+                coefficient *= Fraction(int(f.p), int(f.q))
+            elif f.is_Pow and f.args[1].is_Integer and 0 < f.args[1] <= 64:
+                found += [f.args[0]] * int(f.args[1])
+            else:
+                found.append(f)
+        return coefficient, found
+
+    top_coefficient, top = factors(count)
+    bottom_coefficient, bottom = factors(known)
+    remaining = []
+    for f in bottom:
+        if f in top:
+            top.remove(f)
+        else:
+            remaining.append(f)
+    return top, remaining, top_coefficient / bottom_coefficient
+
+
+def _divisible_in_one(numerator, coefficient: Fraction, symbol, analysis: Analysis):
+    name = str(symbol)
+    factors = tuple(to_linear(f) for f in numerator) + (constant(coefficient.numerator),)
+    modulus = coefficient.denominator
+    classes = classes_where([Congruence(factors, modulus, frozenset({0}))], name, Budget())
+    if classes == [(0, 1)]:
+        return "always", None
+    if not classes:
+        return "never", None
+    return "sometimes", describe_set(name, classes, [])
 
 
 # ---- checks run at the end of every analysis -----------------------------------------------
 def check_domain(analysis: Analysis):
     """SL307 for a symbol no value of which makes the network valid."""
-    for name, domain in domains(analysis).items():
-        if domain.least is None:
+    for name, domain in domains(analysis, exact=False).items():
+        if domain.least is None and not domain.least_undecided:
             constraint = next(c for c in analysis.minimum_sizes
                               if domain.symbol in c.value.free_symbols)
             analysis.diagnostics.append(Diagnostic(
@@ -294,7 +580,7 @@ def _fail(expect, actual, wanted):
 
 def _counterexample(analysis, expect, differences, symbols):
     compare = _COMPARE[expect.comparison]
-    known = domains(analysis)
+    known = domains(analysis, exact=False)
     ordered = sorted(symbols, key=str)
     starts = {s: (known[str(s)].least if str(s) in known and known[str(s)].least else 1)
               for s in ordered}
@@ -361,20 +647,106 @@ def _with_symbols(analysis: Analysis, symbols) -> Analysis:
     return analysis
 
 
-def nearest_exact_hint(analysis: Analysis) -> dict[str, str]:
-    """For SL305, by axis: the nearest input sizes at which no stride drops anything."""
-    hints = {}
+def unread_rows_hint(analysis: Analysis) -> str | None:
+    """For SL305: first a padding of the first layer that leaves rows unread under which it
+    reads every row — each one checked by re-deriving the network with it —, then the input
+    sizes at which no stride leaves any unread, where those sizes are network parameters."""
+    unread = [r for r in analysis.remainders if r.unread]
+    if not unread:
+        return None
+    root = analysis.by_name(unread[0].name)
+    fixes = []
+    for text, padding in _paddings_to_try(root, [r for r in unread if r.name == root.name]):
+        still = _rederived_unread(analysis, root, padding)
+        if still is None:
+            continue
+        then = (f" ({still} later layer{'s' if still > 1 else ''} would still drop rows)"
+                if still else "")
+        fixes.append(f"`{text}`{then}")
+    sizes = _exact_input_sizes(analysis, {r.axis for r in unread})
+    parts = []
+    if fixes:
+        parts.append(f"{' or '.join(fixes)} on this line reads all of its input")
+    if sizes:
+        parts.append(f"{'or ' if parts else ''}choose input sizes that no stride drops rows of: "
+                     f"{sizes}")
+    return "; ".join(parts) or None
+
+
+def _paddings_to_try(root, axes):
+    """`pad=same` (unless it is that already) and the least explicit padding per axis under
+    which the layer's windows reach its last rows."""
+    from .layers.window import AXIS_NAMES, rows_unread
+
+    current = root.args.values.get("padding")
+    if current is None or any(not r.size.is_number or not r.window.is_number for r in axes):
+        return
+    if current != "same":
+        yield "pad=same", "same"
+    rank = len(root.shape) - 1
+    names = AXIS_NAMES.get(rank, ())
+    pads = [0] * rank
+    if current not in ("valid", "same"):
+        pads = [int(p) for p in (current if isinstance(current, tuple) else (current,) * rank)]
+    for r in axes:
+        axis = names.index(r.axis)
+        n, k, s = int(r.size), int(r.window), int(r.stride)
+        found = next((p for p in range(min(s, 1024)) if rows_unread(n, k, s, p) == 0), None)
+        if found is None:
+            return
+        pads[axis] = found
+    explicit = pads[0] if len(set(pads)) == 1 else tuple(pads)
+    shown = f"pad={explicit}" if isinstance(explicit, int) else f"pad=({', '.join(map(str, pads))})"
+    if explicit != current and shown != "pad=0":
+        yield shown, explicit
+
+
+def _rederived_unread(analysis: Analysis, root, padding) -> int | None:
+    """Re-derive the network with `padding` on the root layer's line: None if that fails or
+    the layer still leaves rows unread, else how many later layers still do."""
+    layer = root.layer
+    span = layer.span
+    if padding == "same":
+        value = ir.Name(span=span, id="same")
+    elif isinstance(padding, tuple):
+        value = ir.TupleExpr(span=span, items=tuple(
+            ir.Number(span=span, value=Fraction(p), text=str(p)) for p in padding))
+    else:
+        value = ir.Number(span=span, value=Fraction(padding), text=str(padding))
+    options = tuple(o for o in layer.options if o.key not in ("pad", "padding"))
+    changed = replace(layer, options=(*options, ir.Option("padding", value, span, span)))
+    again = analyse(_with_statement(analysis.network, layer, changed), dict(analysis.bindings),
+                    checks=False)
+    if not again.complete or not again.ok:
+        return None
+    names = {r.name for r in again.remainders if r.unread}
+    return None if root.name in names else len(names)
+
+
+def _with_statement(network: ir.Network, old, new) -> ir.Network:
+    def swap(statements):
+        return tuple(new if s is old else replace(s, statements=swap(s.statements))
+                     if isinstance(s, ir.Repeat) else s for s in statements)
+
+    return replace(network, statements=swap(network.statements),
+                   blocks=tuple(replace(b, statements=swap(b.statements))
+                                for b in network.blocks))
+
+
+def _exact_input_sizes(analysis: Analysis, axes: set) -> str | None:
+    """'H ≡ 3 (mod 32), nearest to 270: 259 or 291' for each input axis that is a network
+    parameter and has unread rows somewhere."""
+    parameters = {p.name for p in analysis.network.parameters}
+    found = []
     for report in input_size_report(analysis):
-        if report.domain is None or report.value is None:
+        domain = report.domain
+        if (report.axis not in axes or report.symbol not in parameters or domain is None
+                or report.value is None or not domain.classes):
             continue
-        below, above = report.domain.nearest_exact(int(report.value))
-        exact = report.domain.describe_exact()
-        if exact is None or exact == "none":
-            continue
+        below, above = domain.nearest_exact(int(report.value))
         near = " or ".join(str(v) for v in dict.fromkeys((below, above)) if v is not None)
-        hints[report.axis] = (f"input {report.axis} that no stride drops any of: {exact}; "
-                              f"nearest to {report.value}: {near}")
-    return hints
+        found.append(f"{domain.describe_exact()}, nearest to {report.value}: {near}")
+    return "; ".join(found) or None
 
 
 def least_input_hint(analysis: Analysis) -> str | None:

@@ -7,9 +7,10 @@
     concat @a @b axis=1
 
 `add` and `multiply` need equal shapes; `concat` needs equal shapes on every axis but the one
-it joins. With unbound parameters, shapes equal for every value pass; shapes equal for some
-values only are an error that states the condition (e.g. `H ≡ 0 (mod 2)`), which `--set`
-values satisfying it lift. No parameters; MACs 0.
+it joins. With unbound parameters, shapes proven equal for every valid value pass; shapes equal
+for some values only are an error that states the condition (e.g. `H ≡ 0 (mod 2)`, or
+`H ∈ {1, 2}`), which `--set` values satisfying it lift; where the budget cannot decide, a
+warning says so (`check --strict` fails on it). No parameters; MACs 0.
 """
 import sympy
 

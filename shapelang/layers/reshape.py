@@ -3,7 +3,9 @@
     reshape [7, 7, 64]                # [3136] → [7, 7, 64]
     reshape [-1, 16]
 
-The element count must be equal: [3136] → [7, 7, 65] is an error showing both counts.
+The element count must be equal: [3136] → [7, 7, 65] is an error showing both counts. With
+unbound parameters the inferred dimension must be an integer for every value of them
+(`reshape [H ** 2, -1]` of [H, W, 3] infers 3*W/H: an error stating when it is one).
 No parameters; MACs 0. Keras: `Reshape`.
 """
 import sympy
@@ -42,6 +44,8 @@ class Reshape(LayerKind):
             if inferred.is_integer is False:
                 raise error("SL311", f"reshape cannot infer -1: {count} elements are not a "
                             f"multiple of {known}", a.span("shape"))
+            if inferred.free_symbols:
+                ctx.require_divisible(count, known, a.layer, a.span("shape"))
             target = tuple(inferred if d == -1 else d for d in a.shape)
         else:
             target = a.shape

@@ -6,8 +6,11 @@ Along one axis, input n, kernel k, stride s, dilation d, k_eff = d·(k − 1) + 
 - `same`:       ceil(n/s) (TensorFlow / Keras); the padding that achieves it totals
                 max((ceil(n/s) − 1)·s + k_eff − n, 0), split (⌊t/2⌋, ⌈t/2⌉), the extra row
                 after, as TensorFlow does.
-Where (n + pads − k_eff) is not a multiple of s, the last (n + pads − k_eff) mod s rows are
-never read.
+The last window ends (n + pad_total − k_eff) mod s positions before the padded input's end;
+less the padding after the input, those are input rows no window reads (`rows_unread`). With
+`valid` and `same` that is the whole remainder (TensorFlow's `same` pads nothing when the kernel
+is smaller than the stride: a 1×1 stride-2 window on 8 rows never reads row 7); with an
+explicit P an unread position may be padding.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from ..diagnostics import error
 from .base import Args, IntegerOrTuple, KerasLayer, Opt, Padding, per_axis
 
 AXIS_NAMES = {1: ("steps",), 2: ("rows", "columns"), 3: ("planes", "rows", "columns")}
+#: Strides up to this have their exact input sizes solved (a residue set per stride).
+MAX_STRIDE_SOLVED = 4096
 
 
 def spatial_rank(a: Args, shape, op: str) -> int:
@@ -45,7 +50,6 @@ def window(a: Args, shape, kernel, stride, dilation, padding, ctx):
             total = sympy.Max((out - 1) * s + k_eff - n, 0)
             before = sympy.floor(total / 2)
             pad = (before, total - before)
-            ctx.stride_remainder(0, s, what, a.layer, n)
             if s == 1 and total.is_number and total % 2 == 1:
                 ctx.note("SL306", f"`pad=same` with an even kernel ({k_eff} {what}) pads "
                          f"asymmetrically: {pad[0]} before, {pad[1]} after",
@@ -55,14 +59,40 @@ def window(a: Args, shape, kernel, stride, dilation, padding, ctx):
         else:
             p = explicit[axis] if explicit else sympy.Integer(0)
             pad = (p, p)
-            reach = n + 2 * p
-            ctx.require_at_least(reach, k_eff, what, a.layer,
+            total = 2 * p
+            ctx.require_at_least(n + total, k_eff, what, a.layer,
                                  f"the {k_eff}-wide window" + (f" with padding {p}" if p else ""))
-            out = sympy.floor((reach - k_eff) / s) + 1
-            ctx.stride_remainder(reach - k_eff, s, what, a.layer, n)
+            out = sympy.floor((n + total - k_eff) / s) + 1
+        mode = "same" if padding == "same" else pad[0]
+        numbers = k_eff.is_number and s.is_number and (mode == "same" or mode.is_number)
+        exact = (exact_residues(int(k_eff), int(s), mode)
+                 if numbers and s <= MAX_STRIDE_SOLVED else None)
+        unread = (rows_unread(int(n), int(k_eff), int(s), mode)
+                  if numbers and n.is_number else None)
+        ctx.stride_remainder(n + total - k_eff, s, what, a.layer, n, exact, unread, k_eff, total)
         sizes.append(out)
         pads.append(pad)
+    a.values["_dilation"] = dilation
     return tuple(sizes), tuple(pads), kernel
+
+
+def rows_unread(n: int, k_eff: int, s: int, padding) -> int:
+    """How many input rows lie after the last row any window reads; `padding` is "same" or
+    the explicit P on each side (0 for `valid`)."""
+    if padding == "same":
+        out = -(-n // s)
+        total = max((out - 1) * s + k_eff - n, 0)
+        after = total - total // 2
+    else:
+        total, after = 2 * int(padding), int(padding)
+    return max((n + total - k_eff) % s - after, 0)
+
+
+def exact_residues(k_eff: int, s: int, padding) -> frozenset:
+    """The residues of the input size mod s at which no row is left unread (the rule is
+    periodic in n with period s once n is large enough for the window)."""
+    base = s * (k_eff // s + 2)
+    return frozenset(r for r in range(s) if rows_unread(base + r, k_eff, s, padding) == 0)
 
 
 #: The options every convolution takes: kernel, stride, padding, dilation.
