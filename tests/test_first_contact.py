@@ -84,7 +84,8 @@ def test_warnings_are_one_line_each_under_the_table(run_cli):
     lines = err.splitlines()
     where = f"`shapelang check {path}` shows them with their source lines and hints"
     assert lines == [f"{d['file']}:{d['line']}:{d['col']}: warning[{d['code']}]: {d['message']}"
-                     for d in warnings] + [f"{len(warnings)} warnings: {where}"]
+                     for d in warnings] + [
+        f"{len(warnings)} warning{'' if len(warnings) == 1 else 's'}: {where}"]
     assert out.rstrip().endswith("FLOPs = 2·MACs")  # the table itself is unchanged
 
 
