@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import sympy
 
-from . import ir
+from . import ir, limits
 from .diagnostics import did_you_mean, error
 
 Value = object  # a sympy expression, a tuple or list of them, or a Keyword
@@ -79,9 +79,33 @@ def positive_integer_symbol(name: str) -> sympy.Symbol:
     return sympy.Symbol(name, integer=True, positive=True)
 
 
-def evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool = False) -> Value:
+def evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool = False,
+             depth: int = 0) -> Value:
     """Evaluate `node` in `env`. With `keywords`, an unknown bare name is returned as a
-    `Keyword` (the caller decides whether it is one it accepts); without, it is SL206."""
+    `Keyword` (the caller decides whether it is one it accepts); without, it is SL206.
+    `depth` counts the nesting so far, through the calls of `let` functions too; every result
+    is checked against shapelang's limits (`limits.py`)."""
+    if depth > limits.MAX_EVALUATION_DEPTH:
+        raise error("SL217", f"evaluating this expression nests more than "
+                    f"{limits.MAX_EVALUATION_DEPTH} operations deep through the calls of `let` "
+                    "functions", node.span, limits.LIMIT_HINT)
+    value = _evaluate(node, env, keywords, depth + 1)
+    if isinstance(node, (ir.Neg, ir.BinOp, ir.Call)):
+        within_limits(value, node.span)
+    return value
+
+
+def within_limits(value: Value, span: ir.Span) -> Value:
+    """`value`, or the SL209 / SL217 error of a number or closed form past the limits."""
+    try:
+        limits.check_value(value)
+    except limits.LimitError as exc:
+        prefix = "value out of range" if exc.code == "SL209" else "too large to analyse"
+        raise error(exc.code, f"{prefix}: {exc}", span, limits.LIMIT_HINT) from None
+    return value
+
+
+def _evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool, depth: int) -> Value:
     if isinstance(node, ir.Number):
         return sympy.Rational(node.value.numerator, node.value.denominator)
     if isinstance(node, ir.Name):
@@ -95,24 +119,27 @@ def evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool = False) -> Va
                     did_you_mean(node.id, visible_names(env))
                     or "define it with `let` or as a parameter")
     if isinstance(node, ir.Neg):
-        return -_scalar(evaluate(node.operand, env), node.operand)
+        operand = _scalar(evaluate(node.operand, env, depth=depth), node.operand)
+        if isinstance(operand, Keyword):
+            raise error("SL206", f"undefined name `{operand.name}`", operand.span)
+        return -operand
     if isinstance(node, ir.BinOp):
-        left = _scalar(evaluate(node.left, env), node.left)
-        right = _scalar(evaluate(node.right, env), node.right)
+        left = _scalar(evaluate(node.left, env, depth=depth), node.left)
+        right = _scalar(evaluate(node.right, env, depth=depth), node.right)
         return _binary(node, left, right)
     if isinstance(node, ir.Call):
-        return _call(node, env)
+        return _call(node, env, depth)
     if isinstance(node, ir.Ref):
         if TENSORS not in env:
             raise error("SL206", f"`@{node.name}` names a tensor, and there are none here",
                         node.span)
         return list(env[TENSORS](node.name, node.span))
     if isinstance(node, ir.TupleExpr):  # may nest: zeropad ((0, 1), (0, 1))
-        values = [evaluate(item, env, keywords) for item in node.items]
+        values = [evaluate(item, env, keywords, depth) for item in node.items]
         return tuple(v if isinstance(v, tuple) else _scalar(v, item)
                      for v, item in zip(values, node.items))
     if isinstance(node, ir.ListExpr):
-        return [_scalar(evaluate(item, env, keywords), item) for item in node.items]
+        return [_scalar(evaluate(item, env, keywords, depth), item) for item in node.items]
     raise AssertionError(f"unknown expression node {type(node).__name__}")
 
 
@@ -149,22 +176,25 @@ def _binary(node: ir.BinOp, left, right):
     if op == "%":
         return left - right * sympy.floor(left / right)
     if op == "**":
-        if right.is_number and abs(right) > _MAX_EXPONENT:
+        if left.is_zero and right.is_number and right.is_negative:
+            raise error("SL211", f"division by zero in `{show(left)} ** {show(right)}`",
+                        node.span)
+        if right.is_number and right.is_real is not False and abs(right) > _MAX_EXPONENT:
             raise error("SL209", f"exponent {show(right)} is larger than {_MAX_EXPONENT}",
                         node.right.span)
         return left**right
     raise AssertionError(op)
 
 
-def _call(node: ir.Call, env):
+def _call(node: ir.Call, env, depth: int):
     user = env.get(node.function)
     if isinstance(user, UserFunction):
-        return _call_user(node, user, env)
+        return _call_user(node, user, env, depth)
     if node.function in SHAPE_FUNCTIONS:
         if len(node.args) != 1 or not isinstance(node.args[0], ir.Ref):
             raise error("SL210", f"`{node.function}` takes one tensor, e.g. "
                         f"`{node.function}(@input)`", node.span)
-        shape = evaluate(node.args[0], env)
+        shape = evaluate(node.args[0], env, depth=depth)
         axis = SHAPE_FUNCTIONS[node.function]
         if not -len(shape) <= axis < len(shape) or (axis >= 0 and len(shape) < 2):
             raise error("SL304", f"`{node.function}` of a tensor of shape {show(shape)}",
@@ -180,14 +210,14 @@ def _call(node: ir.Call, env):
     if (arity is None and not node.args) or (arity is not None and len(node.args) != arity):
         wanted = "at least one argument" if arity is None else f"{arity} argument(s)"
         raise error("SL210", f"`{node.function}` takes {wanted}, got {len(node.args)}", node.span)
-    args = [_scalar(evaluate(a, env), a) for a in node.args]
+    args = [_scalar(evaluate(a, env, depth=depth), a) for a in node.args]
     for arg, a in zip(args, node.args):
         if isinstance(arg, Keyword):
             raise error("SL206", f"undefined name `{arg.name}`", a.span)
     return function(*args)
 
 
-def _call_user(node: ir.Call, user: UserFunction, env):
+def _call_user(node: ir.Call, user: UserFunction, env, depth: int):
     definition = user.definition
     parameters = definition.parameters
     if len(node.args) > len(parameters):
@@ -203,13 +233,14 @@ def _call_user(node: ir.Call, user: UserFunction, env):
         local[TENSORS] = env[TENSORS]
     for i, parameter in enumerate(parameters):
         if i < len(node.args):
-            local[parameter.name] = _scalar(evaluate(node.args[i], env), node.args[i])
+            local[parameter.name] = _scalar(evaluate(node.args[i], env, depth=depth),
+                                            node.args[i])
         elif parameter.default is not None:
-            local[parameter.name] = evaluate(parameter.default, local)
+            local[parameter.name] = evaluate(parameter.default, local, depth=depth)
         else:
             raise error("SL210", f"`{definition.name}` needs its argument `{parameter.name}`",
                         node.span)
-    return evaluate(definition.body, local)
+    return evaluate(definition.body, local, depth=depth)
 
 
 # ---- checking and showing values ------------------------------------------------------------
@@ -221,16 +252,35 @@ def show(value) -> str:
     if isinstance(value, (tuple, list)):
         inner = ", ".join(show(v) for v in value)
         return f"[{inner}]" if isinstance(value, list) else f"({inner})"
-    if isinstance(value, sympy.Rational) and not isinstance(value, sympy.Integer):
-        q = value.q
-        while q % 2 == 0:
-            q //= 2
-        while q % 5 == 0:
-            q //= 5
-        if q == 1:  # a terminating decimal
-            return format(sympy.Float(value, 30).evalf(30), "f").rstrip("0").rstrip(".")
+    if isinstance(value, sympy.Integer):
+        return limits.describe_integer(int(value))
+    if isinstance(value, sympy.Rational):
+        decimal = exact_decimal(int(value.p), int(value.q))
+        if decimal is not None:
+            return decimal
         return f"{value} (≈ {float(value):.6g})"
     return str(value)
+
+
+def exact_decimal(p: int, q: int) -> str | None:
+    """p/q written exactly in decimal (`2.784`, `-0.001`), or None if it does not terminate."""
+    twos = fives = 0
+    rest = q
+    while rest % 2 == 0:
+        rest //= 2
+        twos += 1
+    while rest % 5 == 0:
+        rest //= 5
+        fives += 1
+    if rest != 1:
+        return None
+    places = max(twos, fives)
+    scaled = abs(p) * 10**places // q
+    whole, fraction = divmod(scaled, 10**places)
+    sign = "-" if p < 0 else ""
+    if not places:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{fraction:0{places}d}".rstrip("0").rstrip(".")
 
 
 INTEGER_HINT = "round it explicitly with `roundeven()`, `ceil()` or `floor()`"
