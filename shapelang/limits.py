@@ -129,13 +129,14 @@ def check_number(value: sympy.Basic) -> None:
 
 
 # ---- closed forms -----------------------------------------------------------------------------
-_measures: dict = {}  # closed form → (nodes, depth, degree); cleared when large
+_measures: dict = {}  # closed form → (nodes, depth, degree, a number out of range); bounded
 
 
-def measure(expr: sympy.Basic) -> tuple[int, int, int]:
-    """(operations as a tree, nesting depth, polynomial degree) of a closed form, computed
-    without recursion and in time linear in its distinct sub-expressions, however much they
-    are shared (a product of lets that use each other twice is a tree of 2^n nodes)."""
+def measure(expr: sympy.Basic) -> tuple[int, int, int, bool]:
+    """(operations as a tree, nesting depth, polynomial degree, whether it holds a number past
+    the magnitude limits) of a closed form, computed without recursion and in time linear in
+    its distinct sub-expressions, however much they are shared (a product of lets that use
+    each other twice is a tree of 2^n nodes)."""
     if len(_measures) > 200_000:
         _measures.clear()
     stack = [(expr, False)]
@@ -150,7 +151,9 @@ def measure(expr: sympy.Basic) -> tuple[int, int, int]:
         children = [_measures[a] for a in node.args]
         nodes = 1 + sum(c[0] for c in children)
         depth = 1 + max((c[1] for c in children), default=0)
-        _measures[node] = (nodes, depth, _degree(node, children))
+        out_of_range = any(c[3] for c in children) or (
+            node.is_Rational and (abs(node.p) > MAX_MAGNITUDE * node.q or node.q > MAX_MAGNITUDE))
+        _measures[node] = (nodes, depth, _degree(node, children), out_of_range)
     return _measures[expr]
 
 
@@ -172,7 +175,7 @@ def _degree(node, children) -> int:
 def check_closed_form(expr: sympy.Basic) -> None:
     """Raise `LimitError` if a closed form is past the size, depth or degree budget, or holds
     a number past the magnitude limits."""
-    nodes, depth, degree = measure(expr)
+    nodes, depth, degree, out_of_range = measure(expr)
     if nodes > MAX_CLOSED_FORM_NODES:
         raise LimitError(f"the closed form has {nodes:,} operations, more than shapelang's "
                          f"limit of {MAX_CLOSED_FORM_NODES:,}", "SL217")
@@ -182,8 +185,9 @@ def check_closed_form(expr: sympy.Basic) -> None:
     if degree > MAX_CLOSED_FORM_DEGREE:
         raise LimitError(f"the closed form has degree {degree} in the parameters, more than "
                          f"shapelang's limit of {MAX_CLOSED_FORM_DEGREE}", "SL217")
-    for atom in expr.atoms(sympy.Rational):
-        check_number(atom)
+    if out_of_range:
+        for atom in expr.atoms(sympy.Rational):  # a tree of at most MAX_CLOSED_FORM_NODES
+            check_number(atom)
 
 
 def check_value(value) -> None:
