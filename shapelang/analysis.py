@@ -960,7 +960,10 @@ def as_expr(value) -> sympy.Expr:
 
 
 def as_int(value):
-    """A bound sympy integer as a Python int; anything else as the string of its closed form."""
+    """A bound integer (Python or sympy) as a Python int; anything else as the string of its
+    closed form."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     if isinstance(value, sympy.Basic) and value.is_Integer:
         return int(value)
     return show_expr(value)

@@ -12,7 +12,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.indenter import DedentError, Indenter
 
 from . import ir, limits
-from .diagnostics import error
+from .diagnostics import error, source_lines
 
 _HERE = Path(__file__).resolve().parent
 # In the wheel the grammar is shapelang/grammar/; in a source checkout it is ../grammar/.
@@ -119,13 +119,6 @@ def _syntax_diagnostic(exc: UnexpectedInput, path: str, text: str):
         hint = "a bracket is not closed"
     message = f"unexpected {shown}; expected {_describe_expected(expected)}"
     return error("SL101", message, span, hint)
-
-
-def source_lines(text: str) -> list[str]:
-    """The lines of a source as the parser counts them: only `\n` ends a line (a form feed or
-    U+2028 inside a comment does not), and a `\r` before it is no part of the line."""
-    lines = [line.removesuffix("\r") for line in text.split("\n")]
-    return lines[:-1] if len(lines) > 1 and not lines[-1] else lines
 
 
 def parse(text: str, path: str = "<string>") -> ir.Network:
