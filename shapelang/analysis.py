@@ -212,11 +212,18 @@ def parse_binding(name: str, text: str):
     """A `--set NAME=VALUE` value: a decimal number only, read digit by digit, never evaluated.
     Raises `ValueError` for anything else, and `limits.LimitError` (a `ValueError`) for a
     number past shapelang's limits."""
+    body = text.strip()
+    sign = -1 if body.startswith("-") else 1
+    numerator, _, denominator = body[1:].partition("/") if body.startswith(("+", "-")) else (
+        body.partition("/"))
     try:
-        value = limits.read_decimal(text)
+        value = sign * limits.read_decimal(numerator)
+        if denominator:
+            value /= limits.read_decimal(denominator)
+        limits.check_value(sympy.Rational(value.numerator, value.denominator))
     except limits.LimitError as exc:
         raise limits.LimitError(f"--set {name}={limits.shorten(text)}: {exc}") from None
-    except ValueError:
+    except (ValueError, ZeroDivisionError):
         raise ValueError(f"--set {name}={limits.shorten(text)}: the value must be a number"
                          ) from None
     return sympy.Rational(value.numerator, value.denominator)
@@ -270,8 +277,9 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
         elif parameter.name in bindings:
             value = _binding_value(parameter.name, bindings[parameter.name], network,
                                    analysis.diagnostics)
-            if value is None:  # reported: the parameter stays unbound
-                value = positive_integer_symbol(parameter.name)
+            if value is None:  # reported once: what uses it is no error of its own
+                env[parameter.name] = POISON
+                continue
         elif parameter.default is not None:
             try:
                 value = evaluate(parameter.default, env)
@@ -950,7 +958,8 @@ def _check_results(result: LayerResult):
         try:
             limits.check_value(value)
         except limits.LimitError as exc:
-            raise error(exc.code, f"`{result.op}`: its {what} is out of range: {exc}", span,
+            problem = "is out of range" if exc.code == "SL209" else "is too large to analyse"
+            raise error(exc.code, f"`{result.op}`: its {what} {problem}: {exc}", span,
                         limits.LIMIT_HINT) from None
 
 

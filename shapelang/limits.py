@@ -17,8 +17,10 @@ import sympy
 MAX_FILE_BYTES = 256 * 1024
 #: Nesting of brackets, operators and calls in one expression (`a + b + c` nests 2 deep).
 MAX_EXPRESSION_DEPTH = 100
-#: Nesting of an evaluation through the calls of `let` functions.
+#: Nesting of an evaluation through the calls of `let` functions, and its operations (a
+#: function that calls another twice, which calls another twice, … doubles at each level).
 MAX_EVALUATION_DEPTH = 150
+MAX_EVALUATION_STEPS = 20_000
 #: Nesting of statements (`repeat` in `repeat`), and of block uses and repeats at analysis.
 MAX_NESTING = 32
 #: Layers a network unrolls to, blocks and repeats expanded.
@@ -31,7 +33,7 @@ MAX_RANK = 16
 #: A closed form in unbound parameters: operations (as a tree), nesting, polynomial degree.
 MAX_CLOSED_FORM_NODES = 5_000
 MAX_CLOSED_FORM_DEPTH = 80
-MAX_CLOSED_FORM_DEGREE = 16
+MAX_CLOSED_FORM_DEGREE = 8
 
 LIMIT_HINT = "these limits keep every command bounded; real networks stay far below them"
 

@@ -223,6 +223,9 @@ def solve_text(analysis: Analysis) -> str:
         out.append("  (the input has no spatial axes)")
     for rep in reports:
         label = rep.axis if rep.symbol == rep.axis else f"{rep.axis} ({rep.symbol})"
+        if rep.undecided:
+            out.append(f"  {label}: undecided, with the input size unbound: {rep.undecided}")
+            continue
         if rep.domain is None:
             out.append(f"  {label}: any size; no window or stride constrains it")
             continue
