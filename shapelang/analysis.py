@@ -254,7 +254,13 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
     problem is in `.diagnostics`. `checks=False` skips the domain and `expect` checks and the
     hints that need a second analysis (solve's re-analyses use it). `all_symbolic` makes every
     parameter a symbol, defaults and bindings aside (a positive integer, or a positive real where
-    the default is not an integer): the code generator writes layer arguments from it."""
+    the default is not an integer): the code generator writes layer arguments from it.
+    Bounded by `limits.MAX_ANALYSIS_SECONDS`, re-analyses included."""
+    with limits.time_limit():
+        return _analyse(network, bindings, input_override, checks, all_symbolic)
+
+
+def _analyse(network, bindings, input_override, checks, all_symbolic) -> Analysis:
     bindings = dict(bindings or {})
     analysis = Analysis(network, {}, {})
     env: dict = {}
@@ -302,7 +308,7 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
     env.update(functions)
     _Walker(network, analysis, input_override, functions).run(env)
     analysis.train = train_settings(network.train, env, analysis.diagnostics)
-    if not checks:
+    if _stopped_for_time(analysis) or not checks:
         return analysis
     _add_size_hints(analysis)
     if analysis.complete:
@@ -317,6 +323,7 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
                     analysis.diagnostics.append(exc.diagnostic)
                 except Poisoned:
                     pass
+    _stopped_for_time(analysis)
     analysis.diagnostics = _merge_repeats(analysis.diagnostics)
     analysis.diagnostics.sort(key=Diagnostic.sort_key)
     return analysis
@@ -340,8 +347,20 @@ def analyse_block(network: ir.Network, block: ir.Block, arguments: dict,
     walker.shapes["input"] = tuple(input_shape)
     scope.taken |= {s.label for s in block.statements
                     if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
-    walker.walk(block.statements, scope)
+    walker.walk_to_the_limit(block.statements, scope)
     return analysis, scope.output or scope.previous
+
+
+def _stopped_for_time(analysis: Analysis) -> bool:
+    """Past the time limit the analysis stopped where it was: its SL217 is the last finding
+    (what came after, such as "no input", is a consequence of stopping, not of the file)."""
+    message = limits.time_message()
+    for i, d in enumerate(analysis.diagnostics):
+        if d.code == "SL217" and d.message == message:
+            del analysis.diagnostics[i + 1:]
+            analysis.complete = False
+            return True
+    return False
 
 
 def _merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -628,6 +647,9 @@ class _Walker:
 
     def walk(self, statements, scope: _Scope):
         for statement in statements:
+            if limits.out_of_time():
+                raise _LimitReached(Diagnostic("SL217", ERROR, limits.time_message(),
+                                               statement.span, limits.LIMIT_HINT))
             try:
                 if isinstance(statement, ir.Let):
                     self.let(statement, scope)

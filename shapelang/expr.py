@@ -118,6 +118,8 @@ def evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool = False,
         raise _OverBudget(f"evaluating this expression nests more than "
                           f"{limits.MAX_EVALUATION_DEPTH} operations deep through the calls of "
                           "`let` functions")
+    if limits.out_of_time():
+        raise _OverBudget(limits.time_message())
     if steps[0] > limits.MAX_EVALUATION_STEPS:
         raise _OverBudget(f"evaluating this expression takes more than "
                           f"{limits.MAX_EVALUATION_STEPS:,} operations through the calls of "

@@ -9,6 +9,10 @@ limit at once is still checked in seconds.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from fractions import Fraction
 
 import sympy
@@ -35,6 +39,11 @@ MAX_CLOSED_FORM_NODES = 5_000
 MAX_CLOSED_FORM_DEPTH = 80
 MAX_CLOSED_FORM_DEGREE = 8
 
+#: Wall-clock seconds for one file's analysis, its re-analyses included: the backstop for
+#: what the limits above cannot price, such as sympy's proofs about many closed forms that
+#: are each within the limits (a few milliseconds to a second each).
+MAX_ANALYSIS_SECONDS = 30.0
+
 LIMIT_HINT = "these limits keep every command bounded; real networks stay far below them"
 
 
@@ -46,6 +55,34 @@ class LimitError(ValueError):
     def __init__(self, message: str, code: str = "SL209"):
         super().__init__(message)
         self.code = code
+
+
+# ---- time ------------------------------------------------------------------------------------
+_deadline: ContextVar[float | None] = ContextVar("shapelang_deadline", default=None)
+
+
+@contextmanager
+def time_limit() -> Iterator[None]:
+    """Bound the analysis inside to `MAX_ANALYSIS_SECONDS`; an analysis nested in another
+    (a re-analysis with unbound sizes) shares the outer one's deadline."""
+    if _deadline.get() is not None:
+        yield
+        return
+    token = _deadline.set(time.monotonic() + MAX_ANALYSIS_SECONDS)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def out_of_time() -> bool:
+    deadline = _deadline.get()
+    return deadline is not None and time.monotonic() > deadline
+
+
+def time_message() -> str:
+    return (f"the analysis took longer than shapelang's limit of {MAX_ANALYSIS_SECONDS:g} "
+            "seconds and stopped here")
 
 
 # ---- numbers ---------------------------------------------------------------------------------
