@@ -6,6 +6,7 @@ and the only functions are those in `FUNCTIONS`.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -306,6 +307,8 @@ def show(value) -> str:
 
 def exact_decimal(p: int, q: int) -> str | None:
     """p/q written exactly in decimal (`2.784`, `-0.001`), or None if it does not terminate."""
+    common = math.gcd(p, q)
+    p, q = p // common, q // common
     twos = fives = 0
     rest = q
     while rest % 2 == 0:

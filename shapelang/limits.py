@@ -112,11 +112,14 @@ def read_decimal(text: str) -> Fraction:
         raise LimitError(_magnitude_message(shorten(text), True))
     significant = digits.rstrip("0")
     scale += len(digits) - len(significant)
-    if scale < -MAX_MAGNITUDE_DIGITS:
+    # significant · 10^scale in lowest terms has a denominator of at least 2^-scale
+    if scale < 0 and 2 ** min(-scale, 4 * MAX_MAGNITUDE_DIGITS) > MAX_MAGNITUDE:
         raise LimitError(_magnitude_message(shorten(text), False))
     value = Fraction(int(significant)) * Fraction(10) ** scale
     if abs(value) > MAX_MAGNITUDE:
         raise LimitError(_magnitude_message(shorten(text), True))
+    if value.denominator > MAX_MAGNITUDE:
+        raise LimitError(_magnitude_message(shorten(text), False))
     return value
 
 
