@@ -470,7 +470,8 @@ class _Scope:
 
 
 class _LimitReached(Exception):
-    """The network unrolls past `limits.MAX_LAYERS`: the walk stops where it is."""
+    """The network unrolls past `limits.MAX_LAYERS`, or its analysis past the time limit: the
+    walk stops where it is, and nothing after it is reported."""
 
     def __init__(self, diagnostic: Diagnostic):
         super().__init__(diagnostic.message)
@@ -638,7 +639,8 @@ class _Walker:
 
     # ---- statements ------------------------------------------------------------------------
     def walk_to_the_limit(self, statements, scope: _Scope):
-        """`walk`, stopped for good where the network unrolls past `limits.MAX_LAYERS`."""
+        """`walk`, stopped for good where the network unrolls past `limits.MAX_LAYERS` or the
+        analysis runs out of time."""
         try:
             self.walk(statements, scope)
         except _LimitReached as exc:
