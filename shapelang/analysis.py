@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 
 import sympy
 
-from . import ir
+from . import ir, limits
 from .diagnostics import ERROR, NOTE, WARNING, Diagnostic, DiagnosticError, did_you_mean, error
 from .expr import (
     POISON,
@@ -241,12 +240,41 @@ class _LayerContext:
 
 
 def parse_binding(name: str, text: str):
-    """A `--set NAME=VALUE` value: a decimal number only, read by `Fraction`, never evaluated."""
+    """A `--set NAME=VALUE` value: a decimal number only, read digit by digit, never evaluated.
+    Raises `ValueError` for anything else, and `limits.LimitError` (a `ValueError`) for a
+    number past shapelang's limits."""
+    body = text.strip()
+    sign = -1 if body.startswith("-") else 1
+    numerator, _, denominator = body[1:].partition("/") if body.startswith(("+", "-")) else (
+        body.partition("/"))
     try:
-        value = Fraction(text.strip().replace("_", ""))
+        value = sign * limits.read_decimal(numerator)
+        if denominator:
+            value /= limits.read_decimal(denominator)
+        limits.check_value(sympy.Rational(value.numerator, value.denominator))
+    except limits.LimitError as exc:
+        raise limits.LimitError(f"--set {name}={limits.shorten(text)}: {exc}") from None
     except (ValueError, ZeroDivisionError):
-        raise ValueError(f"--set {name}={text}: the value must be a number") from None
+        raise ValueError(f"--set {name}={limits.shorten(text)}: the value must be a number"
+                         ) from None
     return sympy.Rational(value.numerator, value.denominator)
+
+
+def _binding_value(name: str, value, network: ir.Network, diagnostics: list):
+    """A binding as a sympy number, or None after an SL213 for a value that is no number or
+    is past the limits (`--set` text is read here, so that its problem is the file's)."""
+    try:
+        if isinstance(value, str):
+            value = parse_binding(name, value)
+        elif not isinstance(value, sympy.Basic):
+            value = sympy.Rational(value)  # an int or Fraction from the Python API
+        limits.check_value(value)
+        return value
+    except (ValueError, TypeError) as exc:
+        message = str(exc) if str(exc).startswith("--set") else f"--set {name}: {exc}"
+        diagnostics.append(Diagnostic("SL213", ERROR, message, network.span,
+                                      "give a number within the limits"))
+        return None
 
 
 def analyse(network: ir.Network, bindings: dict | None = None, *,
@@ -257,7 +285,13 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
     problem is in `.diagnostics`. `checks=False` skips the domain and `expect` checks and the
     hints that need a second analysis (solve's re-analyses use it). `all_symbolic` makes every
     parameter a symbol, defaults and bindings aside (a positive integer, or a positive real where
-    the default is not an integer): the code generator writes layer arguments from it."""
+    the default is not an integer): the code generator writes layer arguments from it.
+    Bounded by `limits.MAX_ANALYSIS_SECONDS`, re-analyses included."""
+    with limits.time_limit():
+        return _analyse(network, bindings, input_override, checks, all_symbolic)
+
+
+def _analyse(network, bindings, input_override, checks, all_symbolic) -> Analysis:
     bindings = dict(bindings or {})
     analysis = Analysis(network, {}, {})
     env: dict = {}
@@ -278,8 +312,11 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
             integer = default is None or default.is_integer is not False
             value = sympy.Symbol(parameter.name, positive=True, integer=integer or None)
         elif parameter.name in bindings:
-            value = bindings[parameter.name]
-            value = value if isinstance(value, sympy.Basic) else sympy.Rational(value)
+            value = _binding_value(parameter.name, bindings[parameter.name], network,
+                                   analysis.diagnostics)
+            if value is None:  # reported once: what uses it is no error of its own
+                env[parameter.name] = POISON
+                continue
         elif parameter.default is not None:
             try:
                 value = evaluate(parameter.default, env)
@@ -302,6 +339,8 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
     env.update(functions)
     _Walker(network, analysis, input_override, functions).run(env)
     analysis.train = train_settings(network.train, env, analysis.diagnostics)
+    if _stopped_for_time(analysis):
+        return analysis
     _report_unread_rows(analysis)
     if not checks:
         return analysis
@@ -318,6 +357,7 @@ def analyse(network: ir.Network, bindings: dict | None = None, *,
                     analysis.diagnostics.append(exc.diagnostic)
                 except Poisoned:
                     pass
+    _stopped_for_time(analysis)
     analysis.diagnostics = _merge_repeats(analysis.diagnostics)
     analysis.diagnostics.sort(key=Diagnostic.sort_key)
     return analysis
@@ -341,8 +381,20 @@ def analyse_block(network: ir.Network, block: ir.Block, arguments: dict,
     walker.shapes["input"] = tuple(input_shape)
     scope.taken |= {s.label for s in block.statements
                     if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
-    walker.walk(block.statements, scope)
+    walker.walk_to_the_limit(block.statements, scope)
     return analysis, scope.output or scope.previous
+
+
+def _stopped_for_time(analysis: Analysis) -> bool:
+    """Past the time limit the analysis stopped where it was: its SL217 is the last finding
+    (what came after, such as "no input", is a consequence of stopping, not of the file)."""
+    message = limits.time_message()
+    for i, d in enumerate(analysis.diagnostics):
+        if d.code == "SL217" and d.message == message:
+            del analysis.diagnostics[i + 1:]
+            analysis.complete = False
+            return True
+    return False
 
 
 def _merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
@@ -459,6 +511,7 @@ class _Scope:
     output: str | None = None  # set by `return`
     blocks_in_use: tuple = ()
     in_block: bool = False
+    depth: int = 0  # block uses and repeats around this body
 
     def lookup(self, name: str) -> str | None:
         scope = self
@@ -484,7 +537,13 @@ class _Scope:
                 return name
 
 
-_MAX_LAYERS = 200_000  # a `repeat` of a `repeat` can unroll to more than anyone means
+class _LimitReached(Exception):
+    """The network unrolls past `limits.MAX_LAYERS`, or its analysis past the time limit: the
+    walk stops where it is, and nothing after it is reported."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
 
 
 def _blocks_used(statements) -> set[str]:
@@ -495,6 +554,74 @@ def _blocks_used(statements) -> set[str]:
         elif isinstance(s, ir.Repeat):
             found |= _blocks_used(s.statements)
     return found
+
+
+def _cycles(uses: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle per strongly connected component of the block-use graph that has one, as
+    `[a, b, …, a]` from the component's first name: Tarjan's algorithm, iterative and linear
+    in blocks and uses (a search of every path is exponential in 40 blocks)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components = []
+    for start in sorted(uses):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(uses[start] & uses.keys())))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, successors = work[-1]
+            for successor in successors:
+                if successor not in index:
+                    index[successor] = low[successor] = len(index)
+                    stack.append(successor)
+                    on_stack.add(successor)
+                    work.append((successor, iter(sorted(uses[successor] & uses.keys()))))
+                    break
+                if successor in on_stack:
+                    low[node] = min(low[node], index[successor])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    component = set()
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.add(member)
+                        if member == node:
+                            break
+                    components.append(component)
+    cycles = []
+    for component in components:
+        first = min(component)
+        if len(component) > 1 or first in uses[first]:
+            cycles.append(_shortest_cycle(first, component, uses))
+    return sorted(cycles)
+
+
+def _shortest_cycle(first: str, component: set[str], uses) -> list[str]:
+    """The shortest path from `first` back to itself inside its component (breadth first)."""
+    parents: dict[str, str] = {}
+    frontier = [first]
+    while frontier:
+        following = []
+        for node in frontier:
+            for successor in sorted(uses[node] & component):
+                if successor == first:
+                    path = [node]
+                    while path[-1] != first:
+                        path.append(parents[path[-1]])
+                    return [*reversed(path), first]
+                if successor not in parents:
+                    parents[successor] = node
+                    following.append(successor)
+        frontier = following
+    raise AssertionError("a strongly connected component without a cycle")
 
 
 class _Walker:
@@ -513,6 +640,9 @@ class _Walker:
         self.ctx = _LayerContext(analysis, emission)
         self.seen_input = False
         self.emission = emission
+        self.unrolled = 0  # layer lines walked, in every block use and repeat iteration
+        self._sizes: dict = {}  # (block, arguments) → layers one use unrolls to
+        self._sizing: set[str] = set()  # blocks whose size is being counted
 
     # ---- entry ------------------------------------------------------------------------------
     def run(self, env: dict):
@@ -520,7 +650,7 @@ class _Walker:
         scope = self._scope(env, "", None)
         scope.taken |= {s.label for s in self.network.statements
                         if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
-        self.walk(self.network.statements, scope)
+        self.walk_to_the_limit(self.network.statements, scope)
         self.analysis.tensors = scope.tensors
         if not self.seen_input:
             self.error("SL212", f"the network `{self.network.name}` has no `input`",
@@ -530,23 +660,13 @@ class _Walker:
 
     def _check_definitions(self):
         """Blocks: unique names that are not layer kinds, and none using itself (even unused)."""
-        uses = {b.name: _blocks_used(b.statements) for b in self.network.blocks}
-
-        def cycle(name, path):
-            for used in sorted(uses.get(name, ())):
-                if used == path[0]:
-                    return path + [used]
-                if used not in path and used in uses:
-                    found = cycle(used, path + [used])
-                    if found:
-                        return found
-            return None
-
-        for block in self.network.blocks:
-            found = cycle(block.name, [block.name])
-            if found and found[0] == min(found[:-1]):  # report each cycle once
-                self.error("SL216", f"block `{block.name}` uses itself ({' → '.join(found)})",
-                           block.span, "a block may use other blocks, but not itself")
+        uses: dict[str, set[str]] = {}
+        for b in self.network.blocks:
+            uses.setdefault(b.name, set()).update(_blocks_used(b.statements))
+        for found in _cycles(uses):
+            block = next(b for b in self.network.blocks if b.name == found[0])
+            self.error("SL216", f"block `{block.name}` uses itself ({' → '.join(found)})",
+                       block.span, "a block may use other blocks, but not itself")
         seen = {}
         for block in self.network.blocks:
             if block.name in seen:
@@ -586,8 +706,20 @@ class _Walker:
         return full
 
     # ---- statements ------------------------------------------------------------------------
+    def walk_to_the_limit(self, statements, scope: _Scope):
+        """`walk`, stopped for good where the network unrolls past `limits.MAX_LAYERS` or the
+        analysis runs out of time."""
+        try:
+            self.walk(statements, scope)
+        except _LimitReached as exc:
+            self.analysis.diagnostics.append(exc.diagnostic)
+            self.analysis.complete = False
+
     def walk(self, statements, scope: _Scope):
         for statement in statements:
+            if limits.out_of_time():
+                raise _LimitReached(Diagnostic("SL217", ERROR, limits.time_message(),
+                                               statement.span, limits.LIMIT_HINT))
             try:
                 if isinstance(statement, ir.Let):
                     self.let(statement, scope)
@@ -673,8 +805,25 @@ class _Walker:
             raise error("SL201", f"unknown layer kind `{layer.op}`", layer.op_span,
                         did_you_mean(layer.op, [*REGISTRY, *self.blocks])
                         or "see the layer table in the README")
+        self.unrolled += 1
+        if self.unrolled > limits.MAX_LAYERS:
+            raise _LimitReached(error(
+                "SL217", f"the network unrolls to more than {limits.MAX_LAYERS:,} layers; "
+                "analysis stopped here", layer.span, limits.LIMIT_HINT).diagnostic)
         name = self._name(layer, scope)
         self._claim(name, layer, scope)
+        full = scope.prefix + name
+        try:
+            self._layer(layer, kind, scope, full)
+        except (DiagnosticError, Poisoned):
+            # Its output has no shape, and later lines reading it are no errors of their own.
+            scope.tensors[name] = full
+            scope.previous = full
+            raise
+        scope.tensors[name] = full
+        scope.previous = full
+
+    def _layer(self, layer: ir.Layer, kind, scope: _Scope, full: str):
         if layer.op == "input":
             if self.seen_input or scope.in_block or scope.parent is not None:
                 raise error("SL212", "`input` must be the network's first layer, and only one",
@@ -682,33 +831,26 @@ class _Walker:
             self.seen_input = True
         inputs = self._inputs(layer, scope, kind.inputs)
         args = kind.bind(layer, scope.env)
-        full = scope.prefix + name
         if not self.analysis.complete:
-            scope.tensors[name] = full
-            scope.previous = full
             return  # an earlier layer has no shape: check arguments only
-        if len(self.analysis.layers) >= _MAX_LAYERS:
-            raise error("SL209", f"the network unrolls to more than {_MAX_LAYERS:,} layers",
-                        layer.span)
         in_shapes = [self.shapes[i] for i in inputs]
         self.ctx.inputs = [(i, self.analysis.by_name(i)) for i in inputs]
         self.ctx.name = full
         if layer.op == "input" and self.input_override is not None:
             out = tuple(self.input_override)
         else:
-            out = tuple(kind.output_shape(args, in_shapes, self.ctx))
+            out = tuple(as_expr(d) for d in kind.output_shape(args, in_shapes, self.ctx))
         trainable, non_trainable = kind.parameters(args, in_shapes, out)
         macs = kind.macs(args, in_shapes, out)
         result = LayerResult(len(self.analysis.layers), full, layer, inputs, out,
                              as_expr(trainable), as_expr(non_trainable), as_expr(macs),
                              args, args.values.get("_padding"))
+        _check_results(result)
         self.analysis.add(result)
         self.analysis.produced[(scope.prefix, id(layer))] = full
         for i in inputs:
             self.consumers[i] = self.consumers.get(i, 0) + 1
         self.shapes[full] = out
-        scope.tensors[name] = full
-        scope.previous = full
 
     def instance(self, layer: ir.Layer, scope: _Scope):
         block = self.blocks[layer.op]
@@ -717,13 +859,25 @@ class _Walker:
             raise Poisoned(block.name)
         name = self._name(layer, scope)
         self._claim(name, layer, scope)
-        (source,) = self._inputs(layer, scope, 1)
-        arguments = self._block_arguments(block, layer, scope.env)
+        full = scope.prefix + name
+        try:
+            (source,) = self._inputs(layer, scope, 1)
+            arguments = self._block_arguments(block, layer, scope.env)
+            self._within_nesting(scope.depth, layer.span)
+            size = self._block_size(block, arguments, scope.depth + 1)
+            if self.unrolled + size > limits.MAX_LAYERS:
+                raise error("SL217", _too_many_layers(f"this use of block `{block.name}`",
+                                                      size, self.unrolled),
+                            layer.span, limits.LIMIT_HINT)
+        except (DiagnosticError, Poisoned):
+            scope.tensors[name] = full  # no shape: later lines reading it report nothing
+            scope.previous = full
+            raise
         env = {k: v for k, v in self.network_functions.items()}
         env.update(arguments)
-        full = scope.prefix + name
         inner = self._scope(env, full + ".", None, previous=source,
-                            blocks_in_use=(*scope.blocks_in_use, block.name), in_block=True)
+                            blocks_in_use=(*scope.blocks_in_use, block.name), in_block=True,
+                            depth=scope.depth + 1)
         inner.tensors["input"] = source
         inner.taken |= {s.label for s in block.statements
                         if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
@@ -783,10 +937,16 @@ class _Walker:
             k = scope.counters["repeat"]
             label = "repeat" if k == 1 else f"repeat_{k}"
         separator = "_" if label[-1].isdigit() else ""
+        self._within_nesting(scope.depth, statement.span)
+        size = int(count) * self._unrolled(statement.statements, scope.env, scope.depth + 1)
+        if self.unrolled + size > limits.MAX_LAYERS:
+            raise error("SL217", _too_many_layers("this `repeat`", size, self.unrolled),
+                        statement.count.span, limits.LIMIT_HINT)
         for i in range(1, int(count) + 1):
             iteration = self._scope(dict(scope.env), f"{scope.prefix}{label}{separator}{i}.",
                                     scope, previous=scope.previous,
-                                    blocks_in_use=scope.blocks_in_use, in_block=scope.in_block)
+                                    blocks_in_use=scope.blocks_in_use, in_block=scope.in_block,
+                                    depth=scope.depth + 1)
             iteration.taken |= {s.label for s in statement.statements
                                 if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
             self.walk(statement.statements, iteration)
@@ -797,6 +957,73 @@ class _Walker:
         if statement.label:
             scope.tensors[statement.label] = scope.previous
 
+    # ---- sizes before expansion -------------------------------------------------------------
+    @staticmethod
+    def _within_nesting(depth: int, span):
+        if depth >= limits.MAX_NESTING:
+            raise error("SL217", f"block uses and repeats nest more than {limits.MAX_NESTING} "
+                        "deep here", span, limits.LIMIT_HINT)
+
+    def _unrolled(self, statements, env: dict, depth: int) -> int:
+        """How many layers `statements` unroll to in `env`, counted without analysing them, and
+        no further than just past the limit. What cannot be evaluated counts once: the walk
+        reports it. Nesting past the limit is an error here already."""
+        env = dict(env)
+        total = 0
+        for statement in statements:
+            if total > limits.MAX_LAYERS:
+                break
+            if isinstance(statement, (ir.Layer, ir.Repeat)) and (
+                    isinstance(statement, ir.Repeat) or statement.op in self.blocks):
+                self._within_nesting(depth, statement.span)
+            if isinstance(statement, ir.Let):
+                try:
+                    env[statement.name] = evaluate(statement.value, env)
+                except (DiagnosticError, Poisoned):
+                    env[statement.name] = POISON
+            elif isinstance(statement, ir.Function):
+                env.setdefault(statement.name, UserFunction(statement, env))
+            elif isinstance(statement, ir.Layer):
+                block = self.blocks.get(statement.op)
+                if block is None or statement.op in REGISTRY:
+                    total += 1
+                    continue
+                try:
+                    arguments = self._block_arguments(block, statement, env)
+                except (DiagnosticError, Poisoned):
+                    total += 1
+                    continue
+                total += self._block_size(block, arguments, depth + 1)
+            elif isinstance(statement, ir.Repeat):
+                try:
+                    count = evaluate(statement.count, env)
+                except (DiagnosticError, Poisoned):
+                    count = None
+                times = int(count) if isinstance(count, sympy.Integer) and count > 1 else 1
+                total += times * self._unrolled(statement.statements, env, depth + 1)
+        return total
+
+    def _block_size(self, block: ir.Block, arguments: dict, depth: int) -> int:
+        """Layers one use of `block` with `arguments` unrolls to, remembered per arguments."""
+        try:
+            key = (block.name, tuple(arguments.items()))
+            hash(key)
+        except TypeError:  # a shape `[…]` among the arguments
+            key = None
+        if key in self._sizes:
+            return self._sizes[key]
+        if block.name in self._sizing:  # it uses itself: reported with its definition
+            return 1
+        self._sizing.add(block.name)
+        try:
+            size = self._unrolled(block.statements, {**self.network_functions, **arguments},
+                                  depth)
+        finally:
+            self._sizing.discard(block.name)
+        if key is not None:
+            self._sizes[key] = size
+        return size
+
     def _report_unused(self):
         output = self.analysis.output.name if self.analysis.layers else None
         for r in self.analysis.layers:
@@ -805,13 +1032,40 @@ class _Walker:
                                    r.layer.span, "read it with `@label`, or remove the line")
 
 
+def _too_many_layers(what: str, size: int, before: int) -> str:
+    limit = f"shapelang's limit of {limits.MAX_LAYERS:,} layers for the whole network"
+    if size > limits.MAX_LAYERS:
+        return f"{what} unrolls to more than {limit}"
+    return f"{what} unrolls to {size:,} layers, which with the {before:,} before it pass {limit}"
+
+
+def _check_results(result: LayerResult):
+    """SL209 / SL217 for a layer whose shape, size, parameters or MACs are past the limits:
+    dimensions first, so that the size (their product) is bounded when it is computed."""
+    span = result.layer.span
+    if len(result.shape) > limits.MAX_RANK:
+        raise error("SL209", f"`{result.op}` makes a tensor of {len(result.shape)} dimensions, "
+                    f"more than shapelang's limit of {limits.MAX_RANK}", span, limits.LIMIT_HINT)
+    for what, value in (("dimension", result.shape), ("activation size", result.size),
+                        ("parameter count", result.params), ("MACs", result.macs)):
+        try:
+            limits.check_value(value)
+        except limits.LimitError as exc:
+            problem = "is out of range" if exc.code == "SL209" else "is too large to analyse"
+            raise error(exc.code, f"`{result.op}`: its {what} {problem}: {exc}", span,
+                        limits.LIMIT_HINT) from None
+
+
 def as_expr(value) -> sympy.Expr:
     """A Python int (or bool) from a layer rule as a sympy Integer; sympy values unchanged."""
     return value if isinstance(value, sympy.Basic) else sympy.Integer(int(value))
 
 
 def as_int(value):
-    """A bound sympy integer as a Python int; anything else as the string of its closed form."""
+    """A bound integer (Python or sympy) as a Python int; anything else as the string of its
+    closed form."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     if isinstance(value, sympy.Basic) and value.is_Integer:
         return int(value)
     return show_expr(value)

@@ -15,7 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import __version__
+from . import __version__, limits
 from .analysis import Analysis, analyse, parse_binding
 from .diagnostics import (
     ERROR,
@@ -28,6 +28,7 @@ from .diagnostics import (
     render_line,
     render_text,
 )
+from .ir import Span
 from .parser import parse
 
 EXIT_CLEAN, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
@@ -45,26 +46,47 @@ def _parse_sets(items) -> dict:
             raise UsageError(f"--set {item}: expected NAME=VALUE")
         try:
             bindings[name.strip()] = parse_binding(name.strip(), value)
+        except limits.LimitError:
+            bindings[name.strip()] = value  # a number past the limits: SL213 in each file
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     return bindings
 
 
 def _read(path: str) -> str:
+    """A file's text: at most `limits.MAX_FILE_BYTES` of it are read (so `/dev/zero` is a
+    file too large, not a hang); past that, or not UTF-8, it is a diagnostic of the file."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read(limits.MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory (pass .net files, e.g. {path}/*.net)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    start = Span(path, 1, 1, 1, 2)
+    if len(data) > limits.MAX_FILE_BYTES:
+        raise DiagnosticError(Diagnostic(
+            "SL105", ERROR, f"the file is larger than shapelang's limit of "
+            f"{limits.MAX_FILE_BYTES:,} bytes", start, "split the network into blocks and repeats"))
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark: no text
+    except UnicodeDecodeError as exc:
+        before = data[:exc.start].decode("utf-8")
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
+        raise DiagnosticError(Diagnostic(
+            "SL102", ERROR, f"the byte {data[exc.start]:#04x} is not UTF-8 text",
+            Span(path, line, col, line, col + 1), "save the file as UTF-8")) from None
 
 
 def load_and_analyse(path: str, bindings: dict) -> tuple[str, Analysis | None, list[Diagnostic]]:
     """Source text, the analysis (None after a syntax error) and every diagnostic of a file."""
-    text = _read(path)
+    try:
+        text = _read(path)
+    except DiagnosticError as exc:
+        return "", None, [exc.diagnostic]
     try:
         network = parse(text, path)
     except DiagnosticError as exc:
@@ -91,9 +113,14 @@ def cmd_check(args) -> int:
     fmt = args.format
     if fmt == "auto":
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
-    everything, sources = [], {}
+    everything, sources, unreadable = [], {}, []
     for path in args.paths:
-        text, _, diagnostics = load_and_analyse(path, bindings)
+        try:
+            text, _, diagnostics = load_and_analyse(path, bindings)
+        except UsageError as exc:  # reported, and the other files are still checked
+            print(f"shapelang: error: {exc}", file=sys.stderr)
+            unreadable.append(path)
+            continue
         sources[path] = text
         everything += diagnostics
     errors = sum(d.severity == ERROR for d in everything)
@@ -103,9 +130,14 @@ def cmd_check(args) -> int:
     else:
         _print_diagnostics(everything, sources, fmt, sys.stdout)
         if fmt == "text":
-            summary = (f"{_plural(len(args.paths), 'file')} checked: {_plural(errors, 'error')}, "
+            checked = len(args.paths) - len(unreadable)
+            summary = (f"{_plural(checked, 'file')} checked: {_plural(errors, 'error')}, "
                        f"{_plural(warnings, 'warning')}")
+            if unreadable:
+                summary += f"; {_plural(len(unreadable), 'file')} could not be read"
             print(summary)
+    if unreadable:
+        return EXIT_USAGE
     failed = errors or (args.strict and warnings)
     return EXIT_DIAGNOSTICS if failed else EXIT_CLEAN
 

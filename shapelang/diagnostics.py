@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import unicodedata
 from dataclasses import dataclass
 
 from .ir import Span
@@ -18,7 +19,8 @@ CODES = {
     "SL101": "syntax error: a token where the grammar allows none",
     "SL102": "syntax error: a character that starts no token",
     "SL103": "syntax error: the file ends inside a block or bracket",
-    "SL104": "indentation does not match any outer block",
+    "SL104": "indentation does not match any outer block, or mixes tabs and spaces",
+    "SL105": "the file is past a limit: its size, or the nesting of an expression or `repeat`",
     "SL201": "unknown layer kind",
     "SL202": "unknown option",
     "SL203": "missing value",
@@ -34,6 +36,7 @@ CODES = {
     "SL213": "`--set` names no parameter of the network, or gives a bad value",
     "SL214": "unknown `train:` setting",
     "SL216": "a block that uses itself",
+    "SL217": "the network is too large to analyse: layers unrolled, nesting, closed-form size",
     "SL301": "a layer that needs a vector got a tensor of higher rank",
     "SL302": "a dimension becomes smaller than 1",
     "SL303": "groups do not divide the channels",
@@ -100,21 +103,64 @@ def did_you_mean(word: str, choices) -> str | None:
 
 
 # ---- renderers ---------------------------------------------------------------------------
+def source_lines(text: str) -> list[str]:
+    """The lines of a source as the parser counts them: only `\\n` ends a line (a form feed
+    or U+2028 in a comment does not), and a `\\r` before it is no part of the line."""
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    return lines[:-1] if len(lines) > 1 and not lines[-1] else lines
+
+
+def _shown_char(char: str) -> str:
+    """A character as a terminal should show it: control and format characters (an escape
+    sequence, a bidirectional override, a line separator) as `\\x1b`, `\\u202e`, …"""
+    if char == "\t":
+        return " "
+    if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+        return char.encode("unicode_escape").decode("ascii")
+    return char
+
+
+def printable(text: str) -> str:
+    """`text` with its control and format characters escaped, line breaks kept."""
+    return "".join(c if c == "\n" else _shown_char(c) for c in text)
+
+
+_ECHO_WIDTH = 160  # characters of a source line shown around the caret
+
+
+def _echo(line: str, col: int, end: int) -> tuple[str, str]:
+    """A source line made printable, with the caret line under columns [col, end); a line
+    longer than the terminal is cut around the caret."""
+    shown = [_shown_char(c) for c in line]
+    before = sum(len(c) for c in shown[:col - 1])
+    width = max(1, sum(len(c) for c in shown[col - 1:max(end, col) - 1]))
+    text = "".join(shown)
+    start = max(0, min(before - 40, len(text) - _ECHO_WIDTH))
+    if len(text) > _ECHO_WIDTH:
+        head = "…" if start > 0 else ""
+        tail = "…" if start + _ECHO_WIDTH < len(text) else ""
+        text = head + text[start:start + _ECHO_WIDTH] + tail
+        before = before - start + len(head)
+        width = min(width, _ECHO_WIDTH - (before - len(head)) + len(tail))
+    return text, " " * before + "^" * max(width, 1)
+
+
 def render_text(d: Diagnostic, sources: dict[str, str]) -> str:
+    message = printable(d.message)
     if d.span is None:
-        out = [f"{d.severity}[{d.code}]: {d.message}"]
+        out = [f"{d.severity}[{d.code}]: {message}"]
     else:
         s = d.span
-        out = [f"{s.file}:{s.line}:{s.col}: {d.severity}[{d.code}]: {d.message}"]
-        lines = sources.get(s.file, "").splitlines()
-        if 0 < s.line <= len(lines):
-            text = lines[s.line - 1].expandtabs(1)
+        out = [f"{printable(s.file)}:{s.line}:{s.col}: {d.severity}[{d.code}]: {message}"]
+        lines = source_lines(sources.get(s.file, ""))
+        if 0 < s.line <= len(lines) and sources.get(s.file):
+            text = lines[s.line - 1]
             end = s.end_col if s.end_line == s.line else len(text) + 1
-            width = max(1, min(end, len(text) + 1) - s.col)
-            out.append("    " + text)
-            out.append("    " + " " * (s.col - 1) + "^" * width)
+            echoed, caret = _echo(text, s.col, min(end, len(text) + 1))
+            out.append("    " + echoed)
+            out.append("    " + caret)
     if d.hint:
-        out.append(f"hint: {d.hint}")
+        out.append(f"hint: {printable(d.hint)}")
     return "\n".join(out)
 
 
@@ -125,7 +171,9 @@ def render_line(d: Diagnostic) -> str:
 
 
 def _github_escape(text: str, property_value: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's data (`%`, CR, LF escaped) or property value (`:` and `,` too);
+    other control characters are shown escaped, so that a log viewer shows them as text."""
+    text = printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     if property_value:
         text = text.replace(":", "%3A").replace(",", "%2C")
     return text

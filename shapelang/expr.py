@@ -6,15 +6,20 @@ and the only functions are those in `FUNCTIONS`.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sympy
 
-from . import ir
+from . import ir, limits
 from .diagnostics import did_you_mean, error
 
 Value = object  # a sympy expression, a tuple or list of them, or a Keyword
+
+
+class _OverBudget(Exception):
+    """An evaluation past its depth or step budget, reported at the whole expression."""
 
 
 class Poisoned(Exception):
@@ -46,29 +51,48 @@ class UserFunction:
 #: The environment key of the tensor resolver: `env[TENSORS](name, span)` is that tensor's
 #: shape, for `channels(@input)` and the like.
 TENSORS = "@"
+_CALLS = "()"  # the environment key of the functions being called, outermost first
 _MAX_CALL_DEPTH = 50
 
 
-def _roundeven(x):
+def _roundeven(x, evaluate=True):
     # The seed article's `roundeven`: the next even integer at or above x (ceil(x/2)·2).
-    return 2 * sympy.ceiling(x / 2)
+    return 2 * sympy.ceiling(x / 2, evaluate=evaluate)
 
 
-def _round(x):
+def _round(x, evaluate=True):
     # Round half up: floor(x + 1/2). Defined for symbolic x too, unlike banker's rounding.
-    return sympy.floor(x + sympy.Rational(1, 2))
+    return sympy.floor(x + sympy.Rational(1, 2), evaluate=evaluate)
+
+
+def _min(*args, evaluate=True):
+    if all(a.is_number for a in args):  # exact comparisons; sympy's Min is quadratic
+        return min(args)
+    return sympy.Min(*args, evaluate=evaluate)
+
+
+def _max(*args, evaluate=True):
+    if all(a.is_number for a in args):
+        return max(args)
+    return sympy.Max(*args, evaluate=evaluate)
 
 
 FUNCTIONS: dict[str, tuple[int | None, Callable]] = {
-    # name: (number of arguments or None for "one or more", implementation)
+    # name: (number of arguments or None for "one or more", implementation taking
+    # `evaluate=False` to leave the call as it is written)
     "roundeven": (1, _roundeven),
     "ceil": (1, sympy.ceiling),
     "floor": (1, sympy.floor),
     "round": (1, _round),
     "abs": (1, sympy.Abs),
-    "min": (None, sympy.Min),
-    "max": (None, sympy.Max),
+    "min": (None, _min),
+    "max": (None, _max),
 }
+#: sympy simplifies a call of these by proving facts about its arguments (signs, order,
+#: integrality), which costs seconds for large closed forms: past this size, or with more
+#: arguments, a call with symbols is left as written — still exact, only less simplified.
+_SIMPLIFIED_CALL_NODES = 40
+_SIMPLIFIED_CALL_ARGUMENTS = 4
 #: Functions of a tensor's shape: `channels(@input)` is its last axis.
 SHAPE_FUNCTIONS = {"channels": -1, "height": 0, "width": 1}
 
@@ -79,9 +103,46 @@ def positive_integer_symbol(name: str) -> sympy.Symbol:
     return sympy.Symbol(name, integer=True, positive=True)
 
 
-def evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool = False) -> Value:
+def evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool = False,
+             depth: int = 0, steps: list[int] | None = None) -> Value:
     """Evaluate `node` in `env`. With `keywords`, an unknown bare name is returned as a
-    `Keyword` (the caller decides whether it is one it accepts); without, it is SL206."""
+    `Keyword` (the caller decides whether it is one it accepts); without, it is SL206.
+    `depth` counts the nesting so far and `steps` the operations, through the calls of `let`
+    functions too; every result is checked against shapelang's limits (`limits.py`)."""
+    if steps is None:  # the whole expression, where a budget's error is reported
+        try:
+            return evaluate(node, env, keywords, depth, [0])
+        except _OverBudget as exc:
+            raise error("SL217", str(exc), node.span, limits.LIMIT_HINT) from None
+    steps[0] += 1
+    if depth > limits.MAX_EVALUATION_DEPTH:
+        raise _OverBudget(f"evaluating this expression nests more than "
+                          f"{limits.MAX_EVALUATION_DEPTH} operations deep through the calls of "
+                          "`let` functions")
+    if limits.out_of_time():
+        raise _OverBudget(limits.time_message())
+    if steps[0] > limits.MAX_EVALUATION_STEPS:
+        raise _OverBudget(f"evaluating this expression takes more than "
+                          f"{limits.MAX_EVALUATION_STEPS:,} operations through the calls of "
+                          "`let` functions")
+    value = _evaluate(node, env, keywords, depth + 1, steps)
+    if isinstance(node, (ir.Neg, ir.BinOp, ir.Call)):
+        within_limits(value, node.span)
+    return value
+
+
+def within_limits(value: Value, span: ir.Span) -> Value:
+    """`value`, or the SL209 / SL217 error of a number or closed form past the limits."""
+    try:
+        limits.check_value(value)
+    except limits.LimitError as exc:
+        prefix = "value out of range" if exc.code == "SL209" else "too large to analyse"
+        raise error(exc.code, f"{prefix}: {exc}", span, limits.LIMIT_HINT) from None
+    return value
+
+
+def _evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool, depth: int,
+              steps: list[int]) -> Value:
     if isinstance(node, ir.Number):
         return sympy.Rational(node.value.numerator, node.value.denominator)
     if isinstance(node, ir.Name):
@@ -95,24 +156,27 @@ def evaluate(node: ir.Expr, env: dict[str, Value], keywords: bool = False) -> Va
                     did_you_mean(node.id, visible_names(env))
                     or "define it with `let` or as a parameter")
     if isinstance(node, ir.Neg):
-        return -_scalar(evaluate(node.operand, env), node.operand)
+        operand = _scalar(evaluate(node.operand, env, depth=depth, steps=steps), node.operand)
+        if isinstance(operand, Keyword):
+            raise error("SL206", f"undefined name `{operand.name}`", operand.span)
+        return -operand
     if isinstance(node, ir.BinOp):
-        left = _scalar(evaluate(node.left, env), node.left)
-        right = _scalar(evaluate(node.right, env), node.right)
+        left = _scalar(evaluate(node.left, env, depth=depth, steps=steps), node.left)
+        right = _scalar(evaluate(node.right, env, depth=depth, steps=steps), node.right)
         return _binary(node, left, right)
     if isinstance(node, ir.Call):
-        return _call(node, env)
+        return _call(node, env, depth, steps)
     if isinstance(node, ir.Ref):
         if TENSORS not in env:
             raise error("SL206", f"`@{node.name}` names a tensor, and there are none here",
                         node.span)
         return list(env[TENSORS](node.name, node.span))
     if isinstance(node, ir.TupleExpr):  # may nest: zeropad ((0, 1), (0, 1))
-        values = [evaluate(item, env, keywords) for item in node.items]
+        values = [evaluate(item, env, keywords, depth, steps) for item in node.items]
         return tuple(v if isinstance(v, tuple) else _scalar(v, item)
                      for v, item in zip(values, node.items))
     if isinstance(node, ir.ListExpr):
-        return [_scalar(evaluate(item, env, keywords), item) for item in node.items]
+        return [_scalar(evaluate(item, env, keywords, depth, steps), item) for item in node.items]
     raise AssertionError(f"unknown expression node {type(node).__name__}")
 
 
@@ -149,22 +213,25 @@ def _binary(node: ir.BinOp, left, right):
     if op == "%":
         return left - right * sympy.floor(left / right)
     if op == "**":
-        if right.is_number and abs(right) > _MAX_EXPONENT:
+        if left.is_zero and right.is_number and right.is_negative:
+            raise error("SL211", f"division by zero in `{show(left)} ** {show(right)}`",
+                        node.span)
+        if right.is_number and right.is_real is not False and abs(right) > _MAX_EXPONENT:
             raise error("SL209", f"exponent {show(right)} is larger than {_MAX_EXPONENT}",
                         node.right.span)
         return left**right
     raise AssertionError(op)
 
 
-def _call(node: ir.Call, env):
+def _call(node: ir.Call, env, depth: int, steps: list[int]):
     user = env.get(node.function)
     if isinstance(user, UserFunction):
-        return _call_user(node, user, env)
+        return _call_user(node, user, env, depth, steps)
     if node.function in SHAPE_FUNCTIONS:
         if len(node.args) != 1 or not isinstance(node.args[0], ir.Ref):
             raise error("SL210", f"`{node.function}` takes one tensor, e.g. "
                         f"`{node.function}(@input)`", node.span)
-        shape = evaluate(node.args[0], env)
+        shape = evaluate(node.args[0], env, depth=depth, steps=steps)
         axis = SHAPE_FUNCTIONS[node.function]
         if not -len(shape) <= axis < len(shape) or (axis >= 0 and len(shape) < 2):
             raise error("SL304", f"`{node.function}` of a tensor of shape {show(shape)}",
@@ -180,36 +247,43 @@ def _call(node: ir.Call, env):
     if (arity is None and not node.args) or (arity is not None and len(node.args) != arity):
         wanted = "at least one argument" if arity is None else f"{arity} argument(s)"
         raise error("SL210", f"`{node.function}` takes {wanted}, got {len(node.args)}", node.span)
-    args = [_scalar(evaluate(a, env), a) for a in node.args]
+    args = [_scalar(evaluate(a, env, depth=depth, steps=steps), a) for a in node.args]
     for arg, a in zip(args, node.args):
         if isinstance(arg, Keyword):
             raise error("SL206", f"undefined name `{arg.name}`", a.span)
-    return function(*args)
+    symbolic = [a for a in args if not a.is_number]
+    simplify = not symbolic or (len(args) <= _SIMPLIFIED_CALL_ARGUMENTS and sum(
+        limits.measure(a)[0] for a in symbolic) <= _SIMPLIFIED_CALL_NODES)
+    return function(*args, evaluate=simplify)
 
 
-def _call_user(node: ir.Call, user: UserFunction, env):
+def _call_user(node: ir.Call, user: UserFunction, env, depth: int, steps: list[int]):
     definition = user.definition
     parameters = definition.parameters
     if len(node.args) > len(parameters):
         raise error("SL210", f"`{definition.name}` takes {len(parameters)} argument(s), got "
                     f"{len(node.args)}", node.span)
-    depth = env.get("__depth__", 0) + 1
-    if depth > _MAX_CALL_DEPTH:
-        raise error("SL210", f"`{definition.name}` calls itself without end", node.span,
-                    "a function may not use itself")
+    calls = env.get(_CALLS, ())
+    if definition.name in calls:  # with no conditionals in the language, it never ends
+        raise error("SL210", f"`{definition.name}` calls itself without end "
+                    f"({' → '.join((*calls[calls.index(definition.name):], definition.name))})",
+                    node.span, "a function may not use itself")
+    if len(calls) >= _MAX_CALL_DEPTH:
+        raise _OverBudget(f"calls of `let` functions nest more than {_MAX_CALL_DEPTH} deep")
     local = dict(user.env)
-    local["__depth__"] = depth
+    local[_CALLS] = (*calls, definition.name)
     if TENSORS in env:
         local[TENSORS] = env[TENSORS]
     for i, parameter in enumerate(parameters):
         if i < len(node.args):
-            local[parameter.name] = _scalar(evaluate(node.args[i], env), node.args[i])
+            value = evaluate(node.args[i], env, depth=depth, steps=steps)
+            local[parameter.name] = _scalar(value, node.args[i])
         elif parameter.default is not None:
-            local[parameter.name] = evaluate(parameter.default, local)
+            local[parameter.name] = evaluate(parameter.default, local, depth=depth, steps=steps)
         else:
             raise error("SL210", f"`{definition.name}` needs its argument `{parameter.name}`",
                         node.span)
-    return evaluate(definition.body, local)
+    return evaluate(definition.body, local, depth=depth, steps=steps)
 
 
 # ---- checking and showing values ------------------------------------------------------------
@@ -221,16 +295,37 @@ def show(value) -> str:
     if isinstance(value, (tuple, list)):
         inner = ", ".join(show(v) for v in value)
         return f"[{inner}]" if isinstance(value, list) else f"({inner})"
-    if isinstance(value, sympy.Rational) and not isinstance(value, sympy.Integer):
-        q = value.q
-        while q % 2 == 0:
-            q //= 2
-        while q % 5 == 0:
-            q //= 5
-        if q == 1:  # a terminating decimal
-            return format(sympy.Float(value, 30).evalf(30), "f").rstrip("0").rstrip(".")
+    if isinstance(value, sympy.Integer):
+        return limits.describe_integer(int(value))
+    if isinstance(value, sympy.Rational):
+        decimal = exact_decimal(int(value.p), int(value.q))
+        if decimal is not None:
+            return decimal
         return f"{value} (≈ {float(value):.6g})"
     return str(value)
+
+
+def exact_decimal(p: int, q: int) -> str | None:
+    """p/q written exactly in decimal (`2.784`, `-0.001`), or None if it does not terminate."""
+    common = math.gcd(p, q)
+    p, q = p // common, q // common
+    twos = fives = 0
+    rest = q
+    while rest % 2 == 0:
+        rest //= 2
+        twos += 1
+    while rest % 5 == 0:
+        rest //= 5
+        fives += 1
+    if rest != 1:
+        return None
+    places = max(twos, fives)
+    scaled = abs(p) * 10**places // q
+    whole, fraction = divmod(scaled, 10**places)
+    sign = "-" if p < 0 else ""
+    if not places:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{fraction:0{places}d}".rstrip("0").rstrip(".")
 
 
 INTEGER_HINT = "round it explicitly with `roundeven()`, `ceil()` or `floor()`"

@@ -4,7 +4,6 @@ Syntax errors become `Diagnostic`s (SL1xx) with a message in the language's own 
 """
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 from typing import ClassVar
 
@@ -12,8 +11,8 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.indenter import DedentError, Indenter
 
-from . import ir
-from .diagnostics import error
+from . import ir, limits
+from .diagnostics import error, source_lines
 
 _HERE = Path(__file__).resolve().parent
 # In the wheel the grammar is shapelang/grammar/; in a source checkout it is ../grammar/.
@@ -89,7 +88,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, path: str, text: str):
         isinstance(exc, UnexpectedToken) and exc.token.type in ("$END", "_DEDENT")
         and not str(exc.token)
     ):
-        lines = text.splitlines() or [""]
+        lines = source_lines(text)
         span = ir.Span(path, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
         return error(
             "SL103",
@@ -104,6 +103,8 @@ def _syntax_diagnostic(exc: UnexpectedInput, path: str, text: str):
     )
     end = col + max(len(str(token)), 1) if token.type not in ("_NL", "_INDENT", "_DEDENT") else col + 1
     span = ir.Span(path, line, col, line, end)
+    if token.type == "_INDENT":  # Lark places it at the newline before: show the line itself
+        span = ir.Span(path, token.end_line, 1, token.end_line, max(token.end_column, 2))
     hint = None
     expected = set(exc.expected or ())
     if token.type == "_INDENT":
@@ -121,26 +122,115 @@ def _syntax_diagnostic(exc: UnexpectedInput, path: str, text: str):
 
 
 def parse(text: str, path: str = "<string>") -> ir.Network:
-    """Parse one `.net` source into a `Network`; raises `DiagnosticError` on a syntax error."""
+    """Parse one `.net` source into a `Network`; raises `DiagnosticError` on a syntax error
+    or a file past shapelang's limits of size and nesting."""
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark, as some editors write
+    if len(text) > limits.MAX_FILE_BYTES:
+        raise error("SL105", f"the file has {len(text):,} characters, more than shapelang's "
+                    f"limit of {limits.MAX_FILE_BYTES:,}", ir.Span(path, 1, 1, 1, 2),
+                    "split the network into blocks and repeats")
+    _check_tabs(text, path)
     try:
         tree = _lark().parse(text if text.endswith("\n") else text + "\n")
     except UnexpectedInput as exc:
         raise _syntax_diagnostic(exc, path, text) from None
     except DedentError:
         line = _dedent_line(text)
-        source_line = text.splitlines()[line - 1]
+        source_line = source_lines(text)[line - 1]
         col = len(source_line) - len(source_line.lstrip(" \t")) + 1
         span = ir.Span(path, line, col, line, col + 1)
         raise error("SL104", "this line's indentation matches no outer block", span,
                     "indent it exactly like the other lines of its block") from None
+    _check_nesting(tree, path)
     return _Builder(path, text).build(tree)
+
+
+def _logical_lines(text: str):
+    """(line number, indentation) of every line that starts a statement: not blank, not a
+    comment, not inside brackets, not continued from the line before by a backslash."""
+    depth, continued = 0, False
+    for number, line in enumerate(source_lines(text), 1):
+        code = line.split("#", 1)[0]
+        stripped = code.lstrip(" \t\f")
+        if depth == 0 and not continued and stripped.strip():
+            yield number, code[:len(code) - len(stripped)]
+        for char in code:
+            if char in "([":
+                depth += 1
+            elif char in ")]":
+                depth = max(depth - 1, 0)
+        continued = code.rstrip(" \t\f").endswith("\\")
+
+
+def _check_tabs(text: str, path: str):
+    """SL104 at the first line whose indentation compares differently with a tab as 8 columns
+    and as 1 (Python's rule): its block depends on how an editor shows tabs."""
+    if "\t" not in text:
+        return
+    stack = [(0, 0)]
+    for number, indentation in _logical_lines(text):
+        column = alternative = 0
+        for char in indentation:
+            if char == "\t":
+                column = (column // 8 + 1) * 8
+                alternative += 1
+            elif char == " ":
+                column += 1
+                alternative += 1
+            else:  # a form feed resets, as in Python
+                column = alternative = 0
+        top_column, top_alternative = stack[-1]
+        if column > top_column:
+            consistent = alternative > top_alternative
+            stack.append((column, alternative))
+        else:
+            while len(stack) > 1 and column < stack[-1][0]:
+                stack.pop()
+            consistent = column != stack[-1][0] or alternative == stack[-1][1]
+        if not consistent:
+            span = ir.Span(path, number, 1, number, len(indentation) + 1)
+            raise error("SL104", "tabs and spaces mixed: this line's indentation compares "
+                        "differently with the lines before it when a tab is 8 columns wide "
+                        "and when it is 1", span,
+                        "indent every line with spaces only (or with tabs only)")
+
+
+_EXPRESSION_NODES = frozenset({"add", "sub", "mul", "div", "floordiv", "mod", "pow", "neg",
+                               "unary", "call", "tuple", "list", "number", "name", "ref"})
+
+
+def _check_nesting(tree: Tree, path: str):
+    """SL105 for an expression nested past `MAX_EXPRESSION_DEPTH` or statements past
+    `MAX_NESTING`: measured without recursion, so that the rest of shapelang may recurse."""
+    stack = [(tree, 0, 0, None)]  # node, expression depth, statement depth, outermost expr
+    while stack:
+        node, expression_depth, statement_depth, root = stack.pop()
+        if node.data in _EXPRESSION_NODES:
+            expression_depth += 1
+            root = root or node
+            if expression_depth > limits.MAX_EXPRESSION_DEPTH:
+                m = root.meta
+                raise error("SL105", "this expression nests more than "
+                            f"{limits.MAX_EXPRESSION_DEPTH} operations deep (brackets, calls, "
+                            "and each operator of a chain such as `a + b + c`)",
+                            ir.Span(path, m.line, m.column, m.end_line, m.end_column),
+                            "name its parts with `let`")
+        elif node.data == "repeat":
+            statement_depth += 1
+            if statement_depth > limits.MAX_NESTING:
+                m = node.meta
+                raise error("SL105", f"`repeat`s nest more than {limits.MAX_NESTING} deep",
+                            ir.Span(path, m.line, m.column, m.line, m.column + 6),
+                            "use a block for the inner lines")
+        stack.extend((child, expression_depth, statement_depth, root)
+                     for child in node.children if isinstance(child, Tree))
 
 
 def _dedent_line(text: str) -> int:
     """The first line whose indentation is deeper than some outer level but shallower than the
     current one — where Lark's Indenter gave up."""
     stack = [0]
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(source_lines(text), 1):
         stripped = line.lstrip(" \t")
         if not stripped or stripped.startswith("#"):
             continue
@@ -161,7 +251,7 @@ class _Builder:
     def __init__(self, path: str, text: str):
         self.path = path
         self.text = text
-        self.lines = text.splitlines() or [""]
+        self.lines = source_lines(text)
 
     def span(self, node) -> ir.Span:
         if isinstance(node, Token):
@@ -290,6 +380,13 @@ class _Builder:
         positional, options = self.arguments(rest)
         return ir.Setting(str(key), positional, options, self.line_span(tree))
 
+    def number(self, token: Token, span: ir.Span) -> ir.Number:
+        try:
+            value = limits.read_decimal(str(token))
+        except limits.LimitError as exc:
+            raise error("SL209", f"value out of range: {exc}", span, limits.LIMIT_HINT) from None
+        return ir.Number(span, value, str(token))
+
     _BINARY: ClassVar = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
                "pow": "**"}
 
@@ -298,13 +395,12 @@ class _Builder:
             if node.type == "REF":
                 return self.ref(node)
             if node.type == "NUMBER":
-                return ir.Number(self.span(node), Fraction(str(node).replace("_", "")), str(node))
+                return self.number(node, self.span(node))
             return ir.Name(self.span(node), str(node))
         span = self.span(node)
         kind = node.data
         if kind == "number":
-            token = node.children[0]
-            return ir.Number(span, Fraction(str(token).replace("_", "")), str(token))
+            return self.number(node.children[0], span)
         if kind == "name":
             return ir.Name(span, str(node.children[0]))
         if kind in self._BINARY:

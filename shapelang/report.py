@@ -151,26 +151,42 @@ def table_csv(analysis: Analysis) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
+def json_count(value) -> int | str:
+    """A dimension, size, count or MACs in the JSON contract: a JSON integer whenever it is
+    bound — a Python int or any sympy integer, never its text — and the closed form's text
+    only when it has unbound symbols. Anything else is refused rather than written as text."""
+    if isinstance(value, bool):
+        raise TypeError(f"a count cannot be the boolean {value}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, sympy.Basic):
+        if value.free_symbols:
+            return pretty(value)
+        if value.is_integer:
+            return int(value)
+    raise TypeError(f"a bound count must be an integer, got {value!r}")
+
+
 def table_json(analysis: Analysis) -> str:
     """The machine contract of DESIGN.md: integers when bound, closed-form strings when not."""
     layers = []
     for r in analysis.layers:
         layers.append({
             "index": r.index, "name": r.name, "op": r.op, "line": r.layer.span.line,
-            "inputs": list(r.inputs), "shape": [as_int(d) for d in r.shape],
-            "size": as_int(r.size), "params": as_int(r.params),
-            "trainable": as_int(r.trainable), "non_trainable": as_int(r.non_trainable),
-            "macs": as_int(r.macs),
-            "padding": None if r.padding is None else [[as_int(p) for p in axis]
+            "inputs": list(r.inputs), "shape": [json_count(d) for d in r.shape],
+            "size": json_count(r.size), "params": json_count(r.params),
+            "trainable": json_count(r.trainable), "non_trainable": json_count(r.non_trainable),
+            "macs": json_count(r.macs),
+            "padding": None if r.padding is None else [[json_count(p) for p in axis]
                                                        for axis in r.padding],
         })
     document = {
         "network": analysis.network.name,
-        "bindings": {k: as_int(v) if v.is_Integer else pretty(v)
+        "bindings": {k: json_count(v) if v.is_integer else pretty(v)
                      for k, v in analysis.bindings.items()},
         "symbols": list(analysis.symbols),
         "layers": layers,
-        "total": {k: as_int(analysis.total(k))
+        "total": {k: json_count(analysis.total(k))
                   for k in ("params", "trainable", "non_trainable", "macs")},
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
@@ -206,6 +222,9 @@ def solve_text(analysis: Analysis) -> str:
         out.append("  (the input has no spatial axes)")
     for rep in reports:
         label = rep.axis if rep.symbol == rep.axis else f"{rep.axis} ({rep.symbol})"
+        if rep.undecided:
+            out.append(f"  {label}: undecided, with the input size unbound: {rep.undecided}")
+            continue
         if rep.domain is None:
             out.append(f"  {label}: any size; no window or stride constrains it")
             continue

@@ -605,6 +605,7 @@ class AxisReport:
     symbol: str
     value: object  # the bound size, or None when symbolic
     domain: Domain | None
+    undecided: str | None = None  # why nothing can be said: the re-analysis hit a limit
 
 
 def input_axes(analysis: Analysis):
@@ -635,6 +636,11 @@ def input_size_report(analysis: Analysis) -> list[AxisReport]:
     override = tuple(symbols) + tuple(analysis.layers[0].shape[-1:])
     bindings = {**analysis.bindings}
     unbound = analyse(analysis.network, bindings, input_override=override, checks=False)
+    if not unbound.complete:  # past a limit with the sizes unbound: a partial walk proves nothing
+        reason = next((d.message for d in unbound.diagnostics if d.severity == ERROR),
+                      "the analysis with unbound sizes is incomplete")
+        return [AxisReport(axis, str(sym), dim if dim.is_number else None, None, reason)
+                for (axis, dim), sym in zip(axes, symbols)]
     # The unbound parameters of the original stay symbols in the re-analysis too.
     found = domains(_with_symbols(unbound, symbols))
     return [AxisReport(axis, str(sym), dim if dim.is_number else None, found.get(str(sym)))

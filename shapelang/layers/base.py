@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import sympy
 
-from .. import ir
+from .. import ir, limits
 from ..diagnostics import did_you_mean, error
 from ..expr import Keyword, evaluate, require_integer, show
 
@@ -48,21 +48,33 @@ class IntegerOrTuple(OptionType):
 
 
 class Number(OptionType):
+    """A number at least `low` (if given) and below `high` (at most, if `high_inclusive`)."""
+
     describe = "a number"
 
     def __init__(self, low=None, high=None, high_inclusive=False):
         self.low, self.high, self.high_inclusive = low, high, high_inclusive
 
+    def range(self) -> str:
+        """The allowed values in words: `in [0, 1)`, `at least 0`, `at most 1`."""
+        low = None if self.low is None else show(sympy.Rational(self.low))
+        high = None if self.high is None else show(sympy.Rational(self.high))
+        if low is not None and high is not None:
+            return f"in [{low}, {high}{']' if self.high_inclusive else ')'}"
+        if low is not None:
+            return f"at least {low}"
+        if high is not None:
+            return f"at most {high}" if self.high_inclusive else f"below {high}"
+        return "a number"
+
     def convert(self, value, span, what):
-        if not isinstance(value, sympy.Basic) or not value.is_number:
+        if not isinstance(value, sympy.Basic) or not value.is_number or not value.is_real:
             raise error("SL204", f"{what} must be a number, got {show(value)}", span)
         too_high = self.high is not None and (
             value > self.high if self.high_inclusive else value >= self.high
         )
         if (self.low is not None and value < self.low) or too_high:
-            upper = "]" if self.high_inclusive else ")"
-            raise error("SL209", f"{what} must be in [{self.low}, {self.high}{upper}, "
-                        f"got {show(value)}", span)
+            raise error("SL209", f"{what} must be {self.range()}, got {show(value)}", span)
         return value
 
 
@@ -120,7 +132,14 @@ class ShapeList(OptionType):
                         f"{show(value)}", span)
         if not value:
             raise error("SL209", f"{what} must have at least one dimension", span)
+        check_rank(value, span, what)
         return tuple(require_integer(v, span, f"{what}'s dimension", 1) for v in value)
+
+
+def check_rank(dims, span: ir.Span, what: str):
+    if len(dims) > limits.MAX_RANK:
+        raise error("SL209", f"{what} has {len(dims)} dimensions, more than shapelang's limit "
+                    f"of {limits.MAX_RANK}", span, limits.LIMIT_HINT)
 
 
 @dataclass(frozen=True)

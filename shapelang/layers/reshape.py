@@ -12,7 +12,7 @@ import sympy
 
 from ..diagnostics import error
 from ..expr import require_integer, show
-from .base import KerasLayer, LayerKind, Opt, OptionType, product
+from .base import KerasLayer, LayerKind, Opt, OptionType, check_rank, product
 
 
 class _Target(OptionType):
@@ -22,6 +22,7 @@ class _Target(OptionType):
         if not isinstance(value, list) or not value:
             raise error("SL204", f"{what} must be a shape such as [7, 7, 64], got {show(value)}",
                         span)
+        check_rank(value, span, what)
         dims = tuple(require_integer(v, span, f"{what}'s dimension") for v in value)
         inferred = [d for d in dims if d == -1]
         if len(inferred) > 1 or any(d.is_number and d < 1 and d != -1 for d in dims):
