@@ -204,7 +204,7 @@ class _LayerContext:
                             "or make both branches stride and pad alike")
             if undecided:
                 self.analysis.diagnostics.append(Diagnostic(
-                    "SL310", WARNING, f"`{op}`: undecided whether the shapes agree for every "
+                    "SL312", WARNING, f"`{op}`: undecided whether the shapes agree for every "
                     f"value of the parameters ({'; '.join(dict.fromkeys(undecided))}): "
                     f"{operands(k)}", layer.span,
                     "bind the parameters with --set to check a particular size "
@@ -230,7 +230,7 @@ class _LayerContext:
                         f"{condition}", span, "bind the sizes with --set to values that satisfy "
                         "it, or reshape to dimensions that divide the element count")
         self.analysis.diagnostics.append(Diagnostic(
-            "SL311", WARNING, f"reshape infers -1 as {inferred}: undecided whether it is an "
+            "SL313", WARNING, f"reshape infers -1 as {inferred}: undecided whether it is an "
             f"integer for every value of the parameters ({condition})", span,
             "bind the parameters with --set to check a particular size "
             "(`check --strict` fails on this)"))
@@ -409,7 +409,8 @@ def _merge_repeats(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     merged = []
     for group in groups.values():
         first = group[0]
-        if len(group) > 1 and first.code not in ("SL207", "SL216"):  # not properties of a use
+        if len(group) > 1 and first.code not in (  # not properties of a use
+                "SL207", "SL216", "SL218", "SL219", "SL220"):
             more = len(group) - 1
             first = replace(first, message=f"{first.message} — and in {more} more use"
                             f"{'s' if more > 1 else ''} of this line's block")
@@ -673,7 +674,7 @@ class _Walker:
                 self.warn_or_error("SL207", ERROR, f"block `{block.name}` is defined twice",
                                    block.span)
             elif block.name in REGISTRY:
-                self.warn_or_error("SL207", ERROR, f"block `{block.name}` has the name of a "
+                self.warn_or_error("SL218", ERROR, f"block `{block.name}` has the name of a "
                                    "layer kind", block.span, "rename the block")
             seen[block.name] = block
 
@@ -735,7 +736,7 @@ class _Walker:
                 elif isinstance(statement, ir.Return):
                     self.return_(statement, scope)
                 elif isinstance(statement, ir.Expect) and scope.in_block:
-                    self.error("SL207", "`expect` belongs in the network, not in a block",
+                    self.error("SL220", "`expect` belongs in the network, not in a block",
                                statement.span, "expect the labelled layer from the network")
             except DiagnosticError as exc:
                 self.analysis.diagnostics.append(exc.diagnostic)
@@ -761,7 +762,7 @@ class _Walker:
 
     def return_(self, statement: ir.Return, scope: _Scope):
         if not scope.in_block:
-            raise error("SL207", "`return` belongs in a block; a network's output is its last "
+            raise error("SL220", "`return` belongs in a block; a network's output is its last "
                         "line", statement.span)
         scope.output = self.resolve(scope, statement.ref.name, statement.ref.span)
         self.consumers[scope.output] = self.consumers.get(scope.output, 0) + 1
@@ -781,7 +782,7 @@ class _Walker:
         refs = tuple(self.resolve(scope, r.name, r.span) for r in layer.refs)
         if wanted == 0:
             if refs:
-                raise error("SL208", "`input` reads no tensor", layer.refs[0].span)
+                raise error("SL221", "`input` reads no tensor", layer.refs[0].span)
             return ()
         if scope.previous is None:
             if not self.seen_input:
@@ -791,11 +792,11 @@ class _Walker:
             raise error("SL212", "no tensor to read", layer.span)
         if wanted == 1:
             if len(refs) > 1:
-                raise error("SL208", f"`{layer.op}` reads one tensor, got {len(refs)}",
+                raise error("SL221", f"`{layer.op}` reads one tensor, got {len(refs)}",
                             layer.refs[1].span, "merge them first with `add` or `concat`")
             return refs or (scope.previous,)
         if not refs:
-            raise error("SL203", f"`{layer.op}` merges tensors: name them", layer.span,
+            raise error("SL221", f"`{layer.op}` merges tensors: name them", layer.span,
                         f"`{layer.op} @a @b`, or `{layer.op} @a` for the previous line and a")
         return (scope.previous, *refs) if len(refs) == 1 else refs
 
@@ -884,7 +885,7 @@ class _Walker:
         self.walk(block.statements, inner)
         output = inner.output or inner.previous
         if output == source and self.analysis.complete:
-            raise error("SL203", f"block `{block.name}` has no layers", block.span)
+            raise error("SL222", f"block `{block.name}` has no layers", block.span)
         instance = Instance(block, full, layer, arguments, source, output)
         self.analysis.instances.append(instance)
         self.analysis.produced[(scope.prefix, id(layer))] = instance
@@ -907,7 +908,7 @@ class _Walker:
                             option.key_span, did_you_mean(option.key, names)
                             or f"its parameters: {', '.join(sorted(names)) or 'none'}")
             if option.key in values:
-                raise error("SL207", f"`{option.key}` is given twice", option.span)
+                raise error("SL219", f"`{option.key}` is given twice", option.span)
             values[option.key] = evaluate(option.value, env, keywords=True)
         local = dict(self.network_functions)
         for parameter in parameters:
@@ -928,7 +929,7 @@ class _Walker:
         self.analysis.produced[(scope.prefix, id(statement))] = count
         if not count.is_number:
             if not self.emission:
-                raise error("SL205", f"a repeat count must be a number, got {count}",
+                raise error("SL223", f"a repeat count must be a number, got {count}",
                             statement.count.span, "bind the parameters it depends on")
             count = sympy.Integer(1)  # the code generator writes a loop from one iteration
         label = statement.label
@@ -951,7 +952,7 @@ class _Walker:
                                 if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
             self.walk(statement.statements, iteration)
             if iteration.output:
-                raise error("SL207", "`return` belongs at a block's level, not in `repeat`",
+                raise error("SL220", "`return` belongs at a block's level, not in `repeat`",
                             statement.span)
             scope.previous = iteration.previous
         if statement.label:

@@ -1,7 +1,8 @@
 """Diagnostics: what `shapelang check` reports, and the three ways it prints them.
 
-Codes by stage: SL1xx syntax, SL2xx names / arguments / types, SL3xx shapes,
-SL4xx failed `expect`, SL5xx code generation and data.
+Every code is defined once in `codes.py` (its severity, summary, default hint and doc); a
+diagnostic of a code that is not defined there, or of another severity, is a bug in shapelang
+and fails at once.
 """
 from __future__ import annotations
 
@@ -10,66 +11,8 @@ import json
 import unicodedata
 from dataclasses import dataclass
 
+from .codes import CODES, ERROR, NOTE, WARNING, UnknownCode, definition  # noqa: F401 (re-exported)
 from .ir import Span
-
-ERROR, WARNING, NOTE = "error", "warning", "note"
-
-#: Every code with a one-line summary; the README's table is made from this one.
-CODES = {
-    "SL101": "syntax error: a token where the grammar allows none",
-    "SL102": "syntax error: a character that starts no token",
-    "SL103": "syntax error: the file ends inside a block or bracket",
-    "SL104": "indentation does not match any outer block, or mixes tabs and spaces",
-    "SL105": "the file is past a limit: its size, or the nesting of an expression or `repeat`",
-    "SL201": "unknown layer kind",
-    "SL202": "unknown option",
-    "SL203": "missing value",
-    "SL204": "value of the wrong type",
-    "SL205": "a non-integer where an integer is required",
-    "SL206": "undefined name",
-    "SL207": "name defined twice",
-    "SL208": "too many positional values",
-    "SL209": "value out of range",
-    "SL210": "unknown function or wrong number of arguments",
-    "SL211": "division by zero",
-    "SL212": "the network has no input, or more than one, or not first",
-    "SL213": "`--set` names no parameter of the network, or gives a bad value",
-    "SL214": "unknown `train:` setting",
-    "SL216": "a block that uses itself",
-    "SL217": "the network is too large to analyse: layers unrolled, nesting, closed-form size",
-    "SL301": "a layer that needs a vector got a tensor of higher rank",
-    "SL302": "a dimension becomes smaller than 1",
-    "SL303": "groups do not divide the channels",
-    "SL304": "a layer got an input of a rank it cannot take",
-    "SL305": "a stride leaves the last rows or columns unread",
-    "SL306": "`pad=same` with an even kernel pads asymmetrically",
-    "SL307": "the network is valid for no input size",
-    "SL308": "a layer's output is never used",
-    "SL309": "a merge of tensors whose shapes differ",
-    "SL310": "a merge of tensors whose shapes agree only for some input sizes (a warning where "
-             "that is undecided)",
-    "SL311": "a reshape to a different number of elements, or one whose inferred dimension is "
-             "not always an integer",
-    "SL401": "an `expect` does not hold",
-    "SL402": "an `expect` does not hold for every value of the unbound parameters",
-    "SL403": "an `expect` names an unknown quantity",
-    # the training runtime (shapelang/runtime.py, in every generated program)
-    "SL501": "data source not found",
-    "SL502": "data file unreadable, or no `x` / `y` array in it",
-    "SL503": "example shape differs from the network's input shape",
-    "SL504": "`x` and `y` differ in length",
-    "SL505": "empty data set, or too few examples for the validation split",
-    "SL506": "non-numeric data, or NaN / infinite values",
-    "SL507": "labels do not fit the network's output",
-    "SL508": "shards disagree on shape or dtype",
-    "SL509": "bad training setting",
-    "SL510": "checkpoint problem: another network, another run, a damaged state",
-    "SL511": "the loss became NaN or infinite during training",
-    # the code generator
-    "SL550": "a name cannot be an identifier of the generated program",
-    "SL551": "a parameter has no value, so no program can be written",
-    "SL552": "two Keras layers would get the same name",
-}
 
 
 @dataclass(frozen=True)
@@ -79,6 +22,14 @@ class Diagnostic:
     message: str
     span: Span | None
     hint: str | None = None
+
+    def __post_init__(self):
+        defined = definition(self.code)
+        if self.severity != defined.severity:
+            raise UnknownCode(f"{self.code} is a{'n' if defined.severity == ERROR else ''} "
+                              f"{defined.severity} by its definition, reported as {self.severity}")
+        if self.hint is None and defined.hint is not None:
+            object.__setattr__(self, "hint", defined.hint)
 
     def sort_key(self):
         s = self.span

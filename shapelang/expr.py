@@ -265,7 +265,7 @@ def _call_user(node: ir.Call, user: UserFunction, env, depth: int, steps: list[i
                     f"{len(node.args)}", node.span)
     calls = env.get(_CALLS, ())
     if definition.name in calls:  # with no conditionals in the language, it never ends
-        raise error("SL210", f"`{definition.name}` calls itself without end "
+        raise error("SL215", f"`{definition.name}` calls itself without end "
                     f"({' → '.join((*calls[calls.index(definition.name):], definition.name))})",
                     node.span, "a function may not use itself")
     if len(calls) >= _MAX_CALL_DEPTH:

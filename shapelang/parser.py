@@ -274,13 +274,13 @@ class _Builder:
                           if isinstance(c, Tree) and c.data == "function")
         if not networks:
             span = ir.Span(self.path, 1, 1, 1, 2)
-            raise error("SL101", "the file declares no `network`", span,
+            raise error("SL106", "the file declares no `network`", span,
                         "start with `network NAME(PARAMETERS):` and an indented body")
         if len(networks) > 1:
-            raise error("SL207", "a file holds one `network`; this is a second one",
+            raise error("SL107", "a file holds one `network`; this is a second one",
                         self.span(networks[1]), "put each network in a file of its own")
         if len(trains) > 1:
-            raise error("SL207", "a file holds one `train:` block; this is a second one",
+            raise error("SL108", "a file holds one `train:` block; this is a second one",
                         self.span(trains[1]))
         net = networks[0]
         name_token = net.children[0]

@@ -262,7 +262,7 @@ def solve_text(analysis: Analysis) -> str:
         out += ["", "conditions in several symbols:"]
         for c in conditions:
             out.append(f"  line {c.layer.span.line}: {pretty(c.value)} ≥ {c.minimum}")
-    undecided = [d for d in analysis.diagnostics if d.code in ("SL310", "SL311")]
+    undecided = [d for d in analysis.diagnostics if d.code in ("SL312", "SL313")]
     if undecided:
         out += ["", "undecided within the budget (`check --strict` fails on these):"]
         out += [f"  line {d.span.line}: {d.message}" for d in undecided]

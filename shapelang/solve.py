@@ -562,7 +562,7 @@ def check_expects(analysis: Analysis, expect: ir.Expect, env: dict):
                     expect.span, "bind the symbols with --set or defaults, or expect the closed "
                     "form")
     analysis.diagnostics.append(Diagnostic(
-        "SL402", WARNING, f"`expect {expect.subject}` held at every value tried but could not be "
+        "SL404", WARNING, f"`expect {expect.subject}` held at every value tried but could not be "
         f"proven for every value of {', '.join(sorted(map(str, symbols)))}", expect.span, None))
 
 

@@ -80,7 +80,7 @@ def _apply(setting: ir.Setting, env, result: dict):
         raise error("SL214", f"unknown `train:` setting `{key}`", setting.span,
                     did_you_mean(key, SETTINGS) or f"the settings: {', '.join(SETTINGS)}")
     if key in result:
-        raise error("SL207", f"`train:` setting `{key}` is given twice", setting.span)
+        raise error("SL219", f"`train:` setting `{key}` is given twice", setting.span)
     if key == "optimizer":
         if len(setting.positional) != 1:
             raise error("SL208", "`optimizer` takes one name and key=value options",

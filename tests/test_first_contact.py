@@ -224,10 +224,10 @@ HINTS = [
     ("maxpool activation=relu", "SL202", "`maxpool` takes no activation"),
     ("conv 32 k=3 activation=rleu", "SL204", "did you mean `relu`?"),
     ("conv 32", "SL203", "write `k=…`"),
-    ("conv 32 k=3 kernel_size=3", "SL207", "as `k=` and as `kernel_size=`"),
-    ("conv 32 k=3 relu activation=relu", "SL207", "`relu` at the end of the line"),
-    ("conv 32 k=3 filters=16", "SL207", "as the value after `conv`"),
-    ("dense 10 bias=False use_bias=true", "SL207", "as `bias=` and as `use_bias=`"),
+    ("conv 32 k=3 kernel_size=3", "SL219", "as `k=` and as `kernel_size=`"),
+    ("conv 32 k=3 relu activation=relu", "SL219", "`relu` at the end of the line"),
+    ("conv 32 k=3 filters=16", "SL219", "as the value after `conv`"),
+    ("dense 10 bias=False use_bias=true", "SL219", "as `bias=` and as `use_bias=`"),
 ]
 
 

@@ -259,7 +259,7 @@ MERGES += [([(1, 2, 1, "valid")], [(1, 2, 1, "valid"), (1, 2, 1, "valid")]),  # 
 def verdict_of(result):
     errors = [d for d in result.diagnostics if d.severity == "error"]
     if not errors:
-        assert "SL310" not in codes(result), "an undecided merge"
+        assert "SL312" not in codes(result), "an undecided merge"
         return "always", None
     (error,) = errors
     if error.code == "SL309":
@@ -320,7 +320,7 @@ def test_undecided_merge_is_a_warning_strict_fails_and_solve_says_so(run_cli, tm
     started = time.perf_counter()
     code, out, _ = run_cli("check", path)
     assert time.perf_counter() - started < 10
-    assert code == 0 and "warning[SL310]" in out and "undecided" in out
+    assert code == 0 and "warning[SL312]" in out and "undecided" in out
     assert run_cli("check", "--strict", path)[0] == 1
     code, out, _ = run_cli("solve", path)
     assert code == 0 and "undecided within the budget" in out

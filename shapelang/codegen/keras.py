@@ -63,7 +63,7 @@ class LocalResponseNormalization(layers.Layer):
 
 
 def identifier(name: str, what: str, span=None) -> str:
-    """`name` if it is a safe Python identifier for the generated module, else SL501."""
+    """`name` if it is a safe Python identifier for the generated module, else SL550."""
     if not _IDENTIFIER.match(name) or keyword.iskeyword(name) or name in _RESERVED:
         raise error("SL550", f"{what} `{name}` cannot be a name in the generated Python "
                     "program (a Python keyword or a name it uses itself)", span, "rename it")

@@ -269,7 +269,7 @@ class LayerKind:
                 raise error("SL202", f"`{self.op}` has no option `{option.key}`",
                             option.key_span, self._unknown_option_hint(option.key))
             if opt.name in given:
-                raise error("SL207", f"option `{opt.name}` is given twice: as {given[opt.name]}"
+                raise error("SL219", f"option `{opt.name}` is given twice: as {given[opt.name]}"
                             f" and as `{option.key}=`", option.span, "keep one of them")
             values[opt.name] = opt.type.convert(
                 evaluate(option.value, env, opt.type.keywords), option.value.span,
