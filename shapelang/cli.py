@@ -1,4 +1,4 @@
-"""The `shapelang` command: check, table, solve, keras, train.
+"""The `shapelang` command: check, table, solve, keras, train, explain.
 
 Exit codes (like ruff and mypy): 0 clean; 1 diagnostics with an error (or a warning under
 `--strict`); 2 a usage, file or internal error. `check`, `table` and `solve` never import
@@ -267,6 +267,37 @@ def cmd_train(args, rest) -> int:
         raise UsageError(str(exc)) from None
 
 
+def cmd_explain(args) -> int:
+    from . import codes
+    from .diagnostics import did_you_mean
+
+    if args.markdown:
+        if args.write is None:
+            print(codes.markdown_table())
+            return EXIT_CLEAN
+        try:
+            text = Path(args.write).read_text(encoding="utf-8")
+            write_file(args.write, codes.replace_table(text))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{args.write}: {exc}") from None
+        print(f"wrote the code table into {args.write}", file=sys.stderr)
+        return EXIT_CLEAN
+    if args.write is not None:
+        raise UsageError("explain: --write needs --markdown")
+    if args.code is None:
+        width = max(len(c.name) for c in codes.CODES.values())
+        for c in codes.CODES.values():
+            print(f"{c.code}  {c.name:<{width}}  {c.severity:<7}  {c.summary}")
+        return EXIT_CLEAN
+    found = codes.lookup(args.code)
+    if found is None:
+        close = did_you_mean(args.code, [*codes.CODES, *codes.BY_NAME])
+        raise UsageError(f"explain: no code `{args.code}`; "
+                         f"{close or '`shapelang explain` lists every code'}")
+    print(codes.explain(found))
+    return EXIT_CLEAN
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shapelang",
@@ -305,6 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="train with Keras: the generated program's `train` (--help lists the options)"))
     train.add_argument("path", metavar="PATH", nargs="?")
     train.set_defaults(run=cmd_train)
+
+    explain = commands.add_parser("explain", help="what a diagnostic code means (all of them "
+                                  "without CODE)")
+    explain.add_argument("code", metavar="CODE", nargs="?", help="a code (SL207) or its name")
+    explain.add_argument("--markdown", action="store_true",
+                         help="print the README's table of every code")
+    explain.add_argument("--write", metavar="README",
+                         help="with --markdown: replace the table between its markers there")
+    explain.set_defaults(run=cmd_explain)
     return parser
 
 
