@@ -12,7 +12,16 @@ from dataclasses import dataclass, field, replace
 import sympy
 
 from . import ir, limits
-from .diagnostics import ERROR, NOTE, WARNING, Diagnostic, DiagnosticError, did_you_mean, error
+from .diagnostics import (
+    DEFAULT_HINT,
+    ERROR,
+    NOTE,
+    WARNING,
+    Diagnostic,
+    DiagnosticError,
+    did_you_mean,
+    error,
+)
 from .expr import (
     POISON,
     TENSORS,
@@ -235,7 +244,7 @@ class _LayerContext:
             "bind the parameters with --set to check a particular size "
             "(`check --strict` fails on this)"))
 
-    def note(self, code, message, span, hint=None):
+    def note(self, code, message, span, hint=DEFAULT_HINT):
         self.analysis.diagnostics.append(Diagnostic(code, NOTE, message, span, hint))
 
 
@@ -691,10 +700,10 @@ class _Walker:
         return scope
 
     # ---- reporting -------------------------------------------------------------------------
-    def warn_or_error(self, code, severity, message, span, hint=None):
+    def warn_or_error(self, code, severity, message, span, hint=DEFAULT_HINT):
         self.analysis.diagnostics.append(Diagnostic(code, severity, message, span, hint))
 
-    def error(self, code, message, span, hint=None):
+    def error(self, code, message, span, hint=DEFAULT_HINT):
         self.warn_or_error(code, ERROR, message, span, hint)
         self.analysis.complete = False
 

@@ -15,20 +15,30 @@ from .codes import CODES, ERROR, NOTE, WARNING, UnknownCode, definition  # noqa:
 from .ir import Span
 
 
+class _DefaultHint:
+    """The hint of a site that gives none: its code's default hint (`None` is no hint)."""
+
+    def __repr__(self):
+        return "DEFAULT_HINT"
+
+
+DEFAULT_HINT = _DefaultHint()
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     code: str
     severity: str
     message: str
     span: Span | None
-    hint: str | None = None
+    hint: str | None = DEFAULT_HINT
 
     def __post_init__(self):
         defined = definition(self.code)
         if self.severity != defined.severity:
             raise UnknownCode(f"{self.code} is a{'n' if defined.severity == ERROR else ''} "
                               f"{defined.severity} by its definition, reported as {self.severity}")
-        if self.hint is None and defined.hint is not None:
+        if self.hint is DEFAULT_HINT:
             object.__setattr__(self, "hint", defined.hint)
 
     def sort_key(self):
@@ -44,7 +54,7 @@ class DiagnosticError(Exception):
         self.diagnostic = diagnostic
 
 
-def error(code, message, span, hint=None) -> DiagnosticError:
+def error(code, message, span, hint=DEFAULT_HINT) -> DiagnosticError:
     return DiagnosticError(Diagnostic(code, ERROR, message, span, hint))
 
 

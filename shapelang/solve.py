@@ -563,7 +563,7 @@ def check_expects(analysis: Analysis, expect: ir.Expect, env: dict):
                     "form")
     analysis.diagnostics.append(Diagnostic(
         "SL404", WARNING, f"`expect {expect.subject}` held at every value tried but could not be "
-        f"proven for every value of {', '.join(sorted(map(str, symbols)))}", expect.span, None))
+        f"proven for every value of {', '.join(sorted(map(str, symbols)))}", expect.span))
 
 
 def _shown(value):

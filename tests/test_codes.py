@@ -195,8 +195,10 @@ def test_an_undefined_code_or_another_severity_fails_at_once(make):
 
 def test_a_site_without_hint_gets_the_default_and_a_given_hint_stays():
     assert Diagnostic("SL219", ERROR, "m", SPAN).hint == CODES["SL219"].hint == "keep one of them"
+    assert error("SL219", "m", SPAN).diagnostic.hint == "keep one of them"
     assert Diagnostic("SL219", ERROR, "m", SPAN, "mine").hint == "mine"
-    assert Diagnostic("SL302", ERROR, "m", SPAN).hint is None  # found later, by solving
+    assert Diagnostic("SL219", ERROR, "m", SPAN, None).hint is None  # none, on purpose
+    assert error("SL302", "m", SPAN).diagnostic.hint is None  # found later, by solving
 
 
 def test_an_undefined_code_is_an_internal_error_of_the_command(run_cli, monkeypatch):
