@@ -167,7 +167,7 @@ CODES: dict[str, Code] = _define(
          "shape its start; blocks read their use's input and have none of their own.",
          "begin the network with `input [d1, d2, …]`"),
     Code("SL213", "bad-binding", ERROR,
-         "`--set` names no parameter of the network, or gives a value past the limits",
+         "`--set` names no parameter of the network, or gives it no number within the limits",
          "`--set NAME=VALUE` binds a parameter of the network's header. A name the header does "
          "not declare would be ignored silently, and a number past shapelang's limits cannot be "
          "analysed; both are reported in each file checked."),
@@ -205,7 +205,7 @@ CODES: dict[str, Code] = _define(
          "setting twice. Which one would win is not obvious, so neither does.",
          "keep one of them"),
     Code("SL220", "misplaced-statement", ERROR,
-         "a statement where it has no meaning: `expect` in a block, `return` outside a block",
+         "a statement out of place: `expect` in a block, `return` off a block's own level",
          "`expect` checks the network and belongs in its body; `return @x` sets a block's "
          "output and belongs at the block's own level (not in the network, where the output is "
          "the last line, and not inside `repeat`, whose iterations chain).",
@@ -215,7 +215,7 @@ CODES: dict[str, Code] = _define(
          "`input` reads none, a layer one (the previous line's, or an `@x`), a merge (`add`, "
          "`multiply`, `concat`) two or more: `add @a @b`, or `add @a` for the previous line's "
          "tensor and a.",
-         "a layer reads one tensor and a merge two or more: name them with `@label`"),
+         "`input` reads no tensor, a layer one, a merge two or more: name them with `@label`"),
     Code("SL222", "empty-block", ERROR,
          "a block without layers",
          "A block whose output is its own input adds nothing to the network; it is most often "
