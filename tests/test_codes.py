@@ -107,6 +107,16 @@ def test_the_scan_finds_every_literal_code():
     assert len(reported) > 150
 
 
+def test_every_diagnostic_error_wraps_a_diagnostic_made_where_the_scan_sees_it():
+    for path in SOURCES:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            if _name(call) == "DiagnosticError":
+                (argument,) = call.args
+                assert isinstance(argument, ast.Call) and _name(argument) == "Diagnostic", (
+                    f"{path.relative_to(ROOT)}:{call.lineno}: {ast.unparse(argument)}")
+
+
 @pytest.mark.parametrize("where, code, severity", SITES, ids=[s[0] for s in SITES])
 def test_every_reporting_call_names_a_defined_code_with_its_severity(where, code, severity):
     if not isinstance(code, ast.Constant):
