@@ -10,7 +10,7 @@ import sympy
 
 from .. import ir
 from ..diagnostics import did_you_mean, error
-from ..expr import Keyword, evaluate, require_integer, show
+from ..expr import Keyword, evaluate, require_float64, require_integer, show
 
 Shape = tuple  # of sympy expressions, channels last, no batch axis
 REQUIRED = object()
@@ -63,7 +63,7 @@ class Number(OptionType):
             upper = "]" if self.high_inclusive else ")"
             raise error("SL209", f"{what} must be in [{self.low}, {self.high}{upper}, "
                         f"got {show(value)}", span)
-        return value
+        return require_float64(value, span, what)
 
 
 class Boolean(OptionType):
