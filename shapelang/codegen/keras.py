@@ -293,7 +293,12 @@ def main(argv=None):
 if __name__ == "__main__":
     sys.exit(main())
 ''')
-    return out.source()
+    source = out.source()
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        raise RuntimeError(f"the generated program does not parse: {exc}") from None
+    return source
 
 
 def _source_of(plan: FunctionPlan, path: str, program: Program) -> str:

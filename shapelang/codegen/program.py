@@ -433,6 +433,9 @@ class _Body:
                 return None
             body, holders = ops, dict(self.holders)
         del self.ops[start[0]:]
+        if not body:  # only `let`s: nothing to repeat
+            self.namespace = start[2]
+            return last
         count = self.value(record.count, statement.span)
         self.ops.append(LoopOp(statement.span.line, index, count, body))
         return last
