@@ -203,14 +203,11 @@ def _block_lines(network: ir.Network) -> set[int]:
     return found
 
 
-def _has_return(block: ir.Block) -> bool:
-    return any(isinstance(s, ir.Return) for s in block.statements)
-
-
 def readers(analysis: Analysis, block_lines: set[int], returned: str | None = None) -> dict:
-    """Tensor → the layers and block uses that read it through `@label` (a `return @x` counts
-    as its block use reading x). A block's `@input` is not counted: the block's input variable
-    holds it."""
+    """Tensor → the layers and block uses that read it through `@label` (a `return @x` of
+    another than the last line's tensor counts as its block use reading x; `returned`, the
+    same for the block analysed alone). A block's `@input` is not counted: the block's input
+    variable holds it."""
     found: dict[str, list[str]] = {}
 
     def add(tensor, ref, layer, reader):
@@ -225,7 +222,9 @@ def readers(analysis: Analysis, block_lines: set[int], returned: str | None = No
     for instance in analysis.instances:
         add(instance.input, instance.layer.refs[0] if instance.layer.refs else None,
             instance.layer, instance.name)
-        if _has_return(instance.block):
+        last = final_tensor(analysis, instance.block.statements, instance.name + ".",
+                            instance.input)
+        if instance.output != last:
             found.setdefault(instance.output, []).append(instance.name)
     if returned is not None:
         found.setdefault(returned, []).append("")
@@ -274,35 +273,45 @@ class _Body:
         self.inlined = 0
 
     # ---- variables ----
-    def read(self, tensor, through_ref: bool) -> str:
-        """The variable to read `tensor` from: `x` for the previous line's tensor, the
-        tensor's own variable for an `@label`."""
-        if not through_ref and self.holders.get(self.x) == tensor:
+    def read(self, tensor, through: str) -> str:
+        """The variable to read `tensor` from: for the previous line's tensor (`through`
+        "previous") `x`, else the latest variable given it; for an `@label` the variable it
+        got first (its own); for a block's `@input`, the latest (the block's input)."""
+        if through == "previous" and self.holders.get(self.x) == tensor:
             return self.x
-        for variable, held in self.holders.items():
-            if held == tensor and variable != self.x:
-                return variable
+        named = [v for v, held in self.holders.items() if held == tensor and v != self.x]
+        if named:
+            return named[0] if through == "label" else named[-1]
         if self.holders.get(self.x) == tensor:
             return self.x
         raise Fallback(f"no variable holds `{tensor}`")
 
-    def needs_variable(self, tensor) -> bool:
+    def through(self, statement: ir.Layer, ref: ir.Ref | None) -> str:
+        if ref is None:
+            return "previous"
+        inside_block = id(statement) in self.planner.block_lines
+        return "input" if ref.name == "input" and inside_block else "label"
+
+    def needs_variable(self, tensor, caller: str | None = None) -> bool:
         """Whether something reads `tensor` through `@label` (inside a loop being planned:
-        inside this iteration; the loop's last tensor is given its variable after the loop)."""
-        readers = self.readers.get(tensor)
+        inside this iteration; the loop's last tensor is given its variable after the loop).
+        A block use's own `return` (`caller`) is its function's business."""
+        readers = [r for r in self.readers.get(tensor, ()) if r != caller]
         if not readers:
             return False
         if self.iterations:
             return any(r.startswith(self.iterations[-1]) for r in readers)
         return True
 
-    def targets(self, tensor, hint: str, user: bool) -> tuple:
-        own = (self.namespace.claim(hint, user=user),) if self.needs_variable(tensor) else ()
+    def targets(self, tensor, hint: str, user: bool, caller: str | None = None) -> tuple:
+        own = ((self.namespace.claim(hint, user=user),) if self.needs_variable(tensor, caller)
+               else ())
         return (*own, self.x)
 
     def assign(self, op, targets, tensor):
         self.ops.append(op)
         for variable in targets:
+            self.holders.pop(variable, None)  # the latest assigned last
             self.holders[variable] = tensor
 
     def value(self, value, span) -> Value:
@@ -337,7 +346,8 @@ class _Body:
         kind = REGISTRY[r.op]
         calls = keras_calls(self.analysis, r, self.planner.output_name(self.analysis))
         reads = _reads(statement, kind.inputs, len(r.inputs))
-        inputs = tuple(self.read(t, ref is not None) for t, ref in zip(r.inputs, reads))
+        inputs = tuple(self.read(t, self.through(statement, ref))
+                       for t, ref in zip(r.inputs, reads))
         local = r.name[len(prefix):]
         for k, call in enumerate(calls):
             last = k == len(calls) - 1
@@ -361,7 +371,7 @@ class _Body:
     def instance(self, statement: ir.Layer, instance: Instance, prefix, name) -> str:
         local = instance.name[len(prefix):]
         ref = statement.refs[0] if statement.refs else None
-        source = self.read(instance.input, ref is not None)
+        source = self.read(instance.input, self.through(statement, ref))
         if not self.planner.functions:
             return self.inline(instance, source, (*name, local + "."))
         function = self.planner.function_for(instance.block)
@@ -374,24 +384,27 @@ class _Body:
         for key, constant in self.planner.constants[instance.block.name].items():
             if instance.arguments[key] != constant:
                 raise Fallback(f"block {instance.block.name}: `{key}` differs between uses")
-        targets = self.targets(instance.output, statement.label or local, bool(statement.label))
+        targets = self.targets(instance.output, statement.label or local, bool(statement.label),
+                               caller=instance.name)
         op = CallOp(statement.span.line, targets, function.name, source, tuple(arguments),
                     function.name_parameter, _join((*name, local)))
         self.assign(op, targets, instance.output)
         return instance.output
 
     def inline(self, instance: Instance, source: str, name: tuple) -> str:
-        """The block's lines in place: its input in a `block_input_N` variable first."""
+        """The block's lines in place, reading its input from a `block_input_N` variable."""
         self.inlined += 1
         variable = self.namespace.claim(f"block_input_{self.inlined}")
         self.assign(AliasOp(variable, source), (variable,), instance.input)
+        if self.holders.get(self.x) == instance.input:
+            self.holders[self.x] = ("block input", variable)
         self.statements(instance.block.statements, instance.name + ".", name, instance.input)
         return instance.output
 
     def repeat(self, statement: ir.Repeat, record: RepeatRecord, prefix, name, previous):
         prefixes = [f"{prefix}{record.stem}{k}." for k in range(1, record.walked + 1)]
         if previous is not None and self.holders.get(self.x) != previous:
-            self.assign(AliasOp(self.x, self.read(previous, False)), (self.x,), previous)
+            self.assign(AliasOp(self.x, self.read(previous, "previous")), (self.x,), previous)
         symbolic = not record.count.is_number
         last = None
         if self.planner.loops and (record.walked > 1 or symbolic):
@@ -408,7 +421,7 @@ class _Body:
                 held == last for variable, held in self.holders.items() if variable != self.x):
             variable = self.namespace.claim(statement.label or record.stem.rstrip("_"),
                                             user=bool(statement.label))
-            self.assign(AliasOp(variable, self.read(last, False)), (variable,), last)
+            self.assign(AliasOp(variable, self.read(last, "previous")), (variable,), last)
         return last
 
     def loop(self, statement, record, prefixes, name, previous):
@@ -486,7 +499,7 @@ class _Planner:
         body = _Body(self, self.source, namespace, names,
                      readers(self.source, self.block_lines))
         last = body.statements(self.network.statements, "", (), None)
-        body.ops.append(ModelOp(self.input_variable, body.read(last, False)))
+        body.ops.append(ModelOp(self.input_variable, body.read(last, "previous")))
         plan.body = body.ops
         return plan
 
@@ -532,12 +545,13 @@ class _Planner:
                             symbols={str(s): k for k, s in enumerate(shape)})
         self.plans[block.name] = plan
         self.constants[block.name] = constants
-        returned = output if _has_return(block) else None
+        last = final_tensor(analysis, block.statements, "", "input")
+        returned = output if output != last else None
         body = _Body(self, analysis, namespace, names,
                      readers(analysis, self.block_lines, returned))
         body.holders[input_variable] = "input"
         body.statements(block.statements, "", (Var(name_parameter), "."), "input")
-        body.ops.append(ReturnOp(body.read(output, False)))
+        body.ops.append(ReturnOp(body.read(output, "previous")))
         plan.body = body.ops
         self.done.append(plan)
         return plan
