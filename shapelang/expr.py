@@ -6,11 +6,8 @@ and the only functions are those in `FUNCTIONS`.
 """
 from __future__ import annotations
 
-import math
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import sympy
 
@@ -252,48 +249,3 @@ def require_integer(value, span: ir.Span, what: str, minimum: int | None = None)
     if minimum is not None and value.is_number and value < minimum:
         raise error("SL209", f"{what} must be at least {minimum}, got {show(value)}", span)
     return value
-
-
-def float64(value) -> float | None:
-    """The float64 that a generated program holds for the exact number `value`, or None when
-    that float is not `value` to float64's precision: it overflows to infinity, or underflows
-    to zero or to a subnormal that has lost digits."""
-    exact = Fraction(int(value.p), int(value.q)) if isinstance(value, sympy.Rational) \
-        else Fraction(value)
-    try:
-        nearest = float(exact)
-    except OverflowError:
-        return None
-    if not math.isfinite(nearest):
-        return None
-    if exact and abs(nearest) < sys.float_info.min and Fraction(nearest) != exact:
-        return None
-    return nearest
-
-
-def require_float64(value, span: ir.Span, what: str):
-    """Return `value` if a float64 holds it (see `float64`), else raise SL209: a generated
-    program would otherwise hold infinity, 0.0 or a subnormal without its digits for it."""
-    if value.is_number and value.is_Rational and float64(value) is None:
-        exact = Fraction(int(value.p), int(value.q))
-        if abs(exact) > 1:
-            problem = "it overflows: the generated program would hold infinity"
-        else:
-            nearest = float(exact)
-            problem = ("it underflows: the generated program would hold "
-                       f"{'0.0' if not nearest else format(nearest, '.17g')}")
-        raise error("SL209", f"{what} is {_scientific(value)}, which a float64 cannot hold "
-                    f"({problem})", span,
-                    "use 0 or a magnitude between 2.2250738585072014e-308 and "
-                    "1.7976931348623157e308")
-    return value
-
-
-def _scientific(value) -> str:
-    """An exact rational in scientific notation, `1e-400`, without going through a float."""
-    exact = abs(Fraction(int(value.p), int(value.q)))
-    exponent = len(str(exact.numerator)) - len(str(exact.denominator))
-    if exact < Fraction(10) ** exponent:
-        exponent -= 1
-    mantissa = float(exact / Fraction(10) ** exponent)
-    return f"{'-' if value < 0 else ''}{mantissa:.6g}e{exponent}"

@@ -17,7 +17,8 @@ import sympy
 
 from . import ir
 from .diagnostics import Diagnostic, DiagnosticError, did_you_mean, error
-from .expr import Keyword, Poisoned, evaluate, require_float64, require_integer, show
+from .expr import Keyword, Poisoned, evaluate, require_integer, show
+from .float64 import require_float64
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",
               "lion", "ftrl")

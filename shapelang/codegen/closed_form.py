@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sympy
 
-from ..expr import float64
+from ..float64 import float64
 from .pywriter import literal
 
 

@@ -10,7 +10,8 @@ import sympy
 
 from .. import ir
 from ..diagnostics import did_you_mean, error
-from ..expr import Keyword, evaluate, require_float64, require_integer, show
+from ..expr import Keyword, evaluate, require_integer, show
+from ..float64 import require_float64
 
 Shape = tuple  # of sympy expressions, channels last, no batch axis
 REQUIRED = object()
