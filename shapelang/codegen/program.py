@@ -619,6 +619,8 @@ def trace(program: Program, bound: Analysis) -> str | None:
         output = tracer.run(program.model.body, env, symbols)
     except _Differs as exc:
         return str(exc)
+    except (KeyError, StopIteration) as exc:  # a variable or function the plan never bound
+        return f"the plan reads what it never wrote: {exc!r}"
     last = final_tensor(bound, bound.network.statements, "", None)
     if output.keras_name != keras_name.get(last):
         return f"the model's output is `{output.keras_name}`, the analysis's `{last}`"
