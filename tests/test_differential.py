@@ -3,8 +3,8 @@ networks — nested labels that shadow outer ones, blocks with parameters (numbe
 counts), repeats whose iterations differ (`channels(@a)`), merges, `@label`s of outer scopes and
 `return` — with names drawn from a hostile pool (Python keywords and builtins, the generated
 program's own names and imports, the runtime's functions) and from an ordinary one. Each
-program is parsed, imported and built at the network's bindings, and Keras's model is compared
-with the analysis: every layer's output shape, trainable and non-trainable count, and its input
+program is parsed, imported and built at the network's bindings — the program `keras` writes
+and the plain one it falls back to — and Keras's model is compared with the analysis: every layer's output shape, trainable and non-trainable count, and its input
 layers by name against the analysis's `inputs`; for a sample, the program's `summary` runs.
 
 CI runs 200 networks of each pool (the default); `SHAPELANG_DIFFERENTIAL_EXAMPLES=20` runs a
@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 from keras_oracle import differences
 
 import shapelang
+from shapelang.codegen.keras import emit_keras
+from shapelang.codegen.program import STRUCTURES
 from shapelang.layers import REGISTRY
 
 pytestmark = pytest.mark.keras
@@ -379,7 +381,14 @@ def assert_program_is_the_analysis(text, tmp_path_factory):
     assume(not any(d.severity == "error" or d.code == "SL308" for d in diagnostics))
     analysis = net.analyse()
     assume(int(analysis.total("params")) < 2_000_000)
-    source = net.keras_source()
+    # the program `keras` writes, and the plainest one (every layer in order, no function,
+    # no loop, no parameter) that it falls back to when a structured one would differ
+    for structures in (STRUCTURES, STRUCTURES[-1:]):
+        _assert_built_is_analysed(text, analysis, emit_keras(analysis, structures),
+                                  tmp_path_factory)
+
+
+def _assert_built_is_analysed(text, analysis, source, tmp_path_factory):
     ast.parse(source)
     directory = tmp_path_factory.mktemp("program")
     path = directory / "random_keras.py"

@@ -27,6 +27,7 @@ from ..diagnostics import error
 from ..solve import pretty
 from . import pywriter
 from .program import (
+    STRUCTURES,
     AliasOp,
     CallOp,
     FunctionPlan,
@@ -208,8 +209,9 @@ def _render_function(plan: FunctionPlan, out: Emitter, path: str, program: Progr
     out.level -= 1
 
 
-def emit_keras(analysis: Analysis) -> str:
-    """The generated program for an analysed, error-free network."""
+def emit_keras(analysis: Analysis, structures=STRUCTURES) -> str:
+    """The generated program for an analysed, error-free network; `structures`: the plans to
+    try (tests ask for one)."""
     network = analysis.network
     if analysis.symbols:
         names = ", ".join(analysis.symbols)
@@ -225,7 +227,7 @@ def emit_keras(analysis: Analysis) -> str:
                         "keyword)", p.span, "rename it")
     _check_unique_keras_names(analysis)
     try:
-        program = plan_program(analysis, lambda: _module_namespace(network))
+        program = plan_program(analysis, lambda: _module_namespace(network), structures)
     except PlanMismatch as exc:
         raise RuntimeError(f"the generated program would not be the analysed network: {exc}") \
             from None

@@ -372,7 +372,9 @@ class _Body:
         local = instance.name[len(prefix):]
         ref = statement.refs[0] if statement.refs else None
         source = self.read(instance.input, self.through(statement, ref))
-        if not self.planner.functions:
+        output = self.planner.output_name(self.analysis) or ""
+        if not self.planner.functions or output.startswith(instance.name + "."):
+            # the use that holds the network's output layer (float32 softmax) is in place
             return self.inline(instance, source, (*name, local + "."))
         function = self.planner.function_for(instance.block)
         arguments = []
@@ -557,31 +559,47 @@ class _Planner:
         return plan
 
 
-def plan_program(bound: Analysis, module: callable) -> Program:
+@dataclass(frozen=True)
+class Structure:
+    """How much structure a plan tries: the network's parameters as symbols of
+    `build_model`, block helper functions, loops."""
+
+    parametric: bool
+    functions: bool
+    loops: bool
+
+
+#: Tried in this order; the last (bound, in place, unrolled) is the plain list of layers.
+STRUCTURES = tuple(Structure(p, f, lo) for p in (True, False)
+                   for f, lo in ((True, True), (False, True), (False, False)))
+
+
+def plan_program(bound: Analysis, module: callable, structures=STRUCTURES) -> Program:
     """The first plan that `trace()` finds equal to the analysis, trying the most structured
-    first: parameters as symbols, block functions, loops. `module()` makes a fresh module
-    namespace with the program's own names taken."""
+    first. `module()` makes a fresh module namespace with the program's own names taken."""
     network = bound.network
-    sources = []
-    if network.parameters:
+    symbolic = None
+    if network.parameters and any(s.parametric for s in structures):
         symbolic = analyse(network, {}, checks=False, all_symbolic=True)
-        if (symbolic.ok and symbolic.complete
+        if not (symbolic.ok and symbolic.complete
                 and [r.name for r in symbolic.layers] == [r.name for r in bound.layers]):
-            sources.append((symbolic, True))
-    sources.append((bound, False))
+            symbolic = None
     first_problem = None
-    for source, parametric in sources:
-        for functions, loops in ((True, True), (False, True), (False, False)):
-            planner = _Planner(bound, source, parametric, functions, loops, module())
-            try:
-                model = planner.model("build_model")
-            except Fallback:
-                continue
-            program = Program(model, planner.done, parametric, planner.custom)
-            problem = trace(program, bound)
-            if problem is None:
-                return program
-            first_problem = first_problem or problem
+    for structure in structures:
+        source = symbolic if structure.parametric else bound
+        if source is None:
+            continue
+        planner = _Planner(bound, source, structure.parametric, structure.functions,
+                           structure.loops, module())
+        try:
+            model = planner.model("build_model")
+        except Fallback:
+            continue
+        program = Program(model, planner.done, structure.parametric, planner.custom)
+        problem = trace(program, bound)
+        if problem is None:
+            return program
+        first_problem = first_problem or problem
     raise PlanMismatch(first_problem or "no plan could be made")
 
 
