@@ -228,7 +228,14 @@ class Generator:
                 previous = self.repeat(scope, previous, indent, depth, label)
         return self.close(scope, previous, indent)
 
-    def produce(self, scope, width, label):
+    def produce(self, scope, width, label, named=True):
+        """The tensor of the line just written; an unlabelled line's default name (`dense_2`,
+        `cell_1`: its op and a count per body) reads it too."""
+        if label is None and named:
+            words = self.lines[-1].split()
+            op = words[1] if words[0].endswith(":") else words[0]
+            scope.counters[op] = scope.counters.get(op, 0) + 1
+            label = f"{op}_{scope.counters[op]}"
         tensor = Tensor(width, label)
         if label:
             scope.labels[label] = tensor
@@ -300,7 +307,7 @@ class Generator:
             width = previous.width
             for _ in range(count):
                 width = width.times(m).plus(rest)
-        return self.produce(scope, width, label)
+        return self.produce(scope, width, label, named=False)
 
     def close(self, scope, previous, indent):
         """Read every labelled tensor nothing has read yet: `concat @t` with the last one."""
