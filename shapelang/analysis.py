@@ -111,7 +111,7 @@ class Analysis:
     instances: list = field(default_factory=list)  # every block use, as `Instance`s
     tensors: dict = field(default_factory=dict)  # the network body's labels → layer names
     shapes: dict = field(default_factory=dict, repr=False)  # every tensor's shape, by name
-    # (scope prefix, id(statement)) → the layer name, `Instance` or repeat count it produced:
+    # (scope prefix, id(statement)) → the layer name, `Instance` or `RepeatRecord` it produced:
     # how the code generator finds each line's results while it walks the IR again.
     produced: dict = field(default_factory=dict, repr=False)
     complete: bool = True  # every layer's shape was derived
@@ -506,6 +506,16 @@ class Instance:
     output: str
 
 
+@dataclass(frozen=True)
+class RepeatRecord:
+    """What a `repeat` produced: its count (a closed form in a block analysed for the code
+    generator), the iterations walked, and the stem of their names (`repeat`, `stage_`)."""
+
+    count: sympy.Expr
+    walked: int
+    stem: str
+
+
 @dataclass
 class _Scope:
     """The names visible while walking one body: the network's, a block instance's, or one
@@ -517,6 +527,9 @@ class _Scope:
     tensors: dict = field(default_factory=dict)  # local name → full name of its layer result
     counters: dict = field(default_factory=dict)
     taken: set = field(default_factory=set)
+    # the first name of every path that starts here (a block use's, a repeat iteration's) →
+    # what gave it, for the message when two would give their layers the same names
+    paths: dict = field(default_factory=dict)
     previous: str | None = None  # full name of the latest tensor
     output: str | None = None  # set by `return`
     blocks_in_use: tuple = ()
@@ -785,6 +798,17 @@ class _Walker:
             raise error("SL207", f"the label `{name}` is used twice{where}", statement.span,
                         "give each label its own name")
 
+    def _claim_path(self, name: str, what: str, statement, scope: _Scope):
+        """`name` starts the layer names of a block use or a repeat iteration (`name.conv_1`):
+        two of those with one name would give two layers one name."""
+        if name in scope.paths:
+            first, line = scope.paths[name]
+            raise error("SL207", f"{what} would name its layers `{scope.prefix}{name}.…`, as "
+                        f"{first} at line {line} already does", statement.span,
+                        "give the block use or the repeat a label of its own (`NAME: …`) so "
+                        "that their layers' names differ")
+        scope.paths[name] = (what, statement.span.line)
+
     def _inputs(self, layer: ir.Layer, scope: _Scope, wanted: int) -> tuple[str, ...]:
         """The full names of the tensors a line reads. `wanted`: 0 (input), 1, or -1 (a merge
         of two or more: one `@x` means the previous output and x)."""
@@ -856,6 +880,10 @@ class _Walker:
                              as_expr(trainable), as_expr(non_trainable), as_expr(macs),
                              args, args.values.get("_padding"))
         _check_results(result)
+        if self.analysis.by_name(full) is not None:
+            first = self.analysis.by_name(full).layer.span.line
+            raise error("SL207", f"two layers would be named `{full}` (lines {first} and "
+                        f"{layer.span.line})", layer.span, "label one of them differently")
         self.analysis.add(result)
         self.analysis.produced[(scope.prefix, id(layer))] = full
         for i in inputs:
@@ -869,6 +897,7 @@ class _Walker:
             raise Poisoned(block.name)
         name = self._name(layer, scope)
         self._claim(name, layer, scope)
+        self._claim_path(name, f"the `{block.name}` block use", layer, scope)
         full = scope.prefix + name
         try:
             (source,) = self._inputs(layer, scope, 1)
@@ -935,24 +964,29 @@ class _Walker:
             raise error("SL209", f"a repeat count must be at least 1, got {show(value)}",
                         statement.count.span, "drop the `repeat` if its lines are not wanted")
         count = require_integer(value, statement.count.span, "a repeat count", 1)
-        self.analysis.produced[(scope.prefix, id(statement))] = count
+        walked = count
         if not count.is_number:
             if not self.emission:
                 raise error("SL223", f"a repeat count must be a number, got {count}",
                             statement.count.span, "bind the parameters it depends on")
-            count = sympy.Integer(1)  # the code generator writes a loop from one iteration
+            # the code generator writes a loop when the first two iterations are alike
+            walked = sympy.Integer(2)
         label = statement.label
-        if not label:
-            scope.counters["repeat"] = scope.counters.get("repeat", 0) + 1
-            k = scope.counters["repeat"]
-            label = "repeat" if k == 1 else f"repeat_{k}"
+        if label:
+            self._claim(label, statement, scope)
+        else:
+            label = self._default_repeat_label(scope)
         separator = "_" if label[-1].isdigit() else ""
         self._within_nesting(scope.depth, statement.span)
-        size = int(count) * self._unrolled(statement.statements, scope.env, scope.depth + 1)
+        size = int(walked) * self._unrolled(statement.statements, scope.env, scope.depth + 1)
         if self.unrolled + size > limits.MAX_LAYERS:
             raise error("SL217", _too_many_layers("this `repeat`", size, self.unrolled),
                         statement.count.span, limits.LIMIT_HINT)
-        for i in range(1, int(count) + 1):
+        self.analysis.produced[(scope.prefix, id(statement))] = RepeatRecord(
+            count, int(walked), label + separator)
+        for i in range(1, int(walked) + 1):
+            self._claim_path(f"{label}{separator}{i}", f"iteration {i} of the `repeat`",
+                             statement, scope)
             iteration = self._scope(dict(scope.env), f"{scope.prefix}{label}{separator}{i}.",
                                     scope, previous=scope.previous,
                                     blocks_in_use=scope.blocks_in_use, in_block=scope.in_block,
@@ -1033,6 +1067,15 @@ class _Walker:
         if key is not None:
             self._sizes[key] = size
         return size
+
+    @staticmethod
+    def _default_repeat_label(scope: _Scope) -> str:
+        while True:
+            scope.counters["repeat"] = scope.counters.get("repeat", 0) + 1
+            k = scope.counters["repeat"]
+            label = "repeat" if k == 1 else f"repeat_{k}"
+            if label not in scope.taken:
+                return label
 
     def _report_unused(self):
         output = self.analysis.output.name if self.analysis.layers else None

@@ -18,6 +18,7 @@ import sympy
 from . import ir
 from .diagnostics import Diagnostic, DiagnosticError, did_you_mean, error
 from .expr import Keyword, Poisoned, evaluate, require_integer, show
+from .float64 import require_float64
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",
               "lion", "ftrl")
@@ -51,7 +52,7 @@ def _number(node: ir.Expr, env, what):
         return value.name == "true"
     if not isinstance(value, sympy.Basic) or not value.is_number:
         raise error("SL204", f"{what} must be a number, got {show(value)}", node.span)
-    return int(value) if value.is_Integer else float(value)
+    return int(value) if value.is_Integer else float(require_float64(value, node.span, what))
 
 
 def _one(setting: ir.Setting):

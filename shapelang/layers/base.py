@@ -11,6 +11,7 @@ import sympy
 from .. import ir, limits
 from ..diagnostics import did_you_mean, error
 from ..expr import Keyword, evaluate, require_integer, show
+from ..float64 import require_float64
 
 Shape = tuple  # of sympy expressions, channels last, no batch axis
 REQUIRED = object()
@@ -75,7 +76,7 @@ class Number(OptionType):
         )
         if (self.low is not None and value < self.low) or too_high:
             raise error("SL209", f"{what} must be {self.range()}, got {show(value)}", span)
-        return value
+        return require_float64(value, span, what)
 
 
 class Boolean(OptionType):

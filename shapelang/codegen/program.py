@@ -1,0 +1,734 @@
+"""The generated program as ops, planned from an analysis — and checked against it.
+
+A body (build_model's, or a block's helper function) is a list of ops: a layer call, a block
+function call, an alias (`x = a`), a loop, a return. Tensors are followed by their analysis
+names: `holders` says which Python variable holds which tensor at every point, so a layer reads
+exactly the tensors the analysis says it reads (its `inputs`), whatever the user's labels and
+scopes. `x` holds the latest tensor; a tensor that something reads through `@label` later also
+gets a variable of its own. Every identifier comes from the `Namespace` of its scope.
+
+A `repeat` becomes a loop only when its iterations are the same ops: each iteration is planned
+from the state the loop would be in when it starts, and the plans are compared; otherwise the
+iterations are written one after another. A block becomes a helper function with its numeric
+parameters and its input's shape as symbols (planned from an analysis of the block alone).
+
+`trace()` then runs the ops on the bound analysis's numbers — every block call, every loop
+iteration — and compares every Keras layer it would build (name, class, arguments, input
+layers) with the layers the analysis derived. A plan that differs is never written: the
+generator plans again with less structure (blocks in place, loops unrolled, parameters bound).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import sympy
+
+from .. import ir
+from ..analysis import Analysis, Instance, RepeatRecord, analyse, analyse_block
+from ..diagnostics import error
+from ..expr import Keyword
+from ..layers import REGISTRY
+from .closed_form import NotAFloat64, Unwritable, python_value
+from .pywriter import Namespace
+
+
+class Fallback(Exception):
+    """This plan cannot be written with this much structure: plan again with less."""
+
+
+class PlanMismatch(Exception):
+    """No plan reproduced the analysis — a bug in the generator, never the user's file."""
+
+
+# ---- ops --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Var:
+    """A name part held by a variable (a block function's `name` parameter)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Index:
+    """A name part that is a loop's iteration number (`str(i)`)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Value:
+    """A layer or block argument: the analysis's value and its Python source."""
+
+    value: object
+    code: str
+
+
+@dataclass(frozen=True)
+class LayerOp:
+    """`targets = layers.CLS(kwargs, name=…)(inputs)`; `line` for the `# file:LINE` comment
+    (None on the second Keras layer of one line)."""
+
+    line: int | None
+    targets: tuple
+    cls: str
+    custom: bool
+    kwargs: tuple
+    name: tuple
+    inputs: tuple
+    merge: bool
+
+
+@dataclass(frozen=True)
+class CallOp:
+    """`targets = function(input, PARAMETER=value, …, NAME_PARAMETER=…)`."""
+
+    line: int
+    targets: tuple
+    function: str
+    input: str
+    arguments: tuple  # (parameter variable, Value)
+    name_parameter: str
+    name: tuple
+
+
+@dataclass(frozen=True)
+class AliasOp:
+    target: str
+    source: str
+
+
+@dataclass(frozen=True)
+class LoopOp:
+    line: int
+    index: str
+    count: Value
+    body: tuple
+
+
+@dataclass(frozen=True)
+class ReturnOp:
+    source: str
+
+
+@dataclass(frozen=True)
+class ModelOp:
+    """`return keras.Model(inputs, output, name=…)`."""
+
+    inputs: str
+    output: str
+
+
+@dataclass
+class Parameter:
+    variable: str  # its identifier in the program
+    symbol: str  # the name of the sympy symbol it stands for (the `.net` name)
+    source_name: str  # its name in the `.net` file
+    default: Value | None = None
+
+
+@dataclass
+class FunctionPlan:
+    """build_model (`block` None) or one block's helper function."""
+
+    name: str
+    block: ir.Block | None
+    input: str  # the input parameter (a block) or the `keras.Input` variable (build_model)
+    parameters: list[Parameter]
+    name_parameter: str | None
+    body: list = field(default_factory=list)
+    symbols: dict = field(default_factory=dict)  # the input shape's symbols: name → axis
+
+
+@dataclass
+class Program:
+    model: FunctionPlan
+    functions: list[FunctionPlan]  # callees before their callers
+    parametric: bool
+    custom: set[str]
+    network_name: str = ""
+
+    def function(self, name: str) -> FunctionPlan:
+        return next(f for f in self.functions if f.name == name)
+
+
+# ---- what the analysis says each line is -----------------------------------------------------
+@dataclass(frozen=True)
+class KerasCall:
+    cls: str
+    kwargs: dict
+    suffix: str
+    custom: str | None
+
+
+def keras_calls(analysis: Analysis, r, output_name: str | None) -> list[KerasCall]:
+    """The Keras layers of one analysed layer, the network's softmax output in float32 (so it
+    stays float32 under mixed precision)."""
+    shapes = [analysis.shapes[name] for name in r.inputs]
+    specs = REGISTRY[r.op].keras(r.args, shapes, r.shape, None)
+    calls = []
+    for k, spec in enumerate(specs):
+        kwargs = dict(spec.kwargs)
+        softmax = kwargs.get("activation") == "softmax" or spec.cls == "Activation"
+        if k == len(specs) - 1 and softmax and r.name == output_name:
+            kwargs["dtype"] = "float32"
+        calls.append(KerasCall(spec.cls, kwargs, spec.name_suffix, spec.custom))
+    return calls
+
+
+def _reads(layer: ir.Layer, wanted: int, count: int) -> list[ir.Ref | None]:
+    """For each input of a line, the `@ref` it was read through, or None for the previous
+    line's tensor (the walker's rule)."""
+    refs = list(layer.refs)
+    if wanted == 0:
+        return []
+    if wanted == 1:
+        return refs[:1] or [None]
+    return [None, *refs] if len(refs) == 1 else refs[:count]
+
+
+def _block_lines(network: ir.Network) -> set[int]:
+    """ids of every line inside a block (there `@input` is the block's input variable)."""
+    found = set()
+
+    def walk(statements):
+        for s in statements:
+            if isinstance(s, ir.Layer):
+                found.add(id(s))
+            elif isinstance(s, ir.Repeat):
+                walk(s.statements)
+
+    for block in network.blocks:
+        walk(block.statements)
+    return found
+
+
+def readers(analysis: Analysis, block_lines: set[int], returned: str | None = None) -> dict:
+    """Tensor → the layers and block uses that read it through `@label` (a `return @x` of
+    another than the last line's tensor counts as its block use reading x; `returned`, the
+    same for the block analysed alone). A block's `@input` is not counted: the block's input
+    variable holds it."""
+    found: dict[str, list[str]] = {}
+
+    def add(tensor, ref, layer, reader):
+        if ref is None or (ref.name == "input" and id(layer) in block_lines):
+            return
+        found.setdefault(tensor, []).append(reader)
+
+    for r in analysis.layers:
+        reads = _reads(r.layer, REGISTRY[r.op].inputs, len(r.inputs))
+        for tensor, ref in zip(r.inputs, reads):
+            add(tensor, ref, r.layer, r.name)
+    for instance in analysis.instances:
+        add(instance.input, instance.layer.refs[0] if instance.layer.refs else None,
+            instance.layer, instance.name)
+        last = final_tensor(analysis, instance.block.statements, instance.name + ".",
+                            instance.input)
+        if instance.output != last:
+            found.setdefault(instance.output, []).append(instance.name)
+    if returned is not None:
+        found.setdefault(returned, []).append("")
+    return found
+
+
+def final_tensor(analysis: Analysis, statements, prefix: str, previous):
+    """The tensor a body ends with: its last line's (the walker's `previous`)."""
+    for s in statements:
+        produced = analysis.produced.get((prefix, id(s)))
+        if isinstance(s, ir.Layer) and produced is not None:
+            previous = produced.output if isinstance(produced, Instance) else produced
+        elif isinstance(s, ir.Repeat) and isinstance(produced, RepeatRecord):
+            for k in range(1, produced.walked + 1):
+                previous = final_tensor(analysis, s.statements, f"{prefix}{produced.stem}{k}.",
+                                        previous)
+    return previous
+
+
+# ---- planning one body ------------------------------------------------------------------------
+def _join(parts) -> tuple:
+    """Adjacent literal name parts merged: ('a', 'b', Index('i')) → ('ab', Index('i'))."""
+    joined: list = []
+    for part in parts:
+        if isinstance(part, str) and joined and isinstance(joined[-1], str):
+            joined[-1] += part
+        elif part != "":
+            joined.append(part)
+    return tuple(joined)
+
+
+class _Body:
+    """Plans the ops of one function body from `analysis`, whose tensors it follows."""
+
+    def __init__(self, planner: _Planner, analysis: Analysis, namespace: Namespace,
+                 names: dict, tensor_readers: dict):
+        self.planner = planner
+        self.analysis = analysis
+        self.namespace = namespace
+        self.names = names  # symbol name → Python source
+        self.readers = tensor_readers
+        self.ops: list = []
+        self.holders: dict[str, object] = {}  # variable → the tensor it holds now
+        self.x = namespace.claim("x")
+        self.iterations: list[str] = []  # the prefixes of the loop iterations being planned
+        self.inlined = 0
+
+    # ---- variables ----
+    def read(self, tensor, through: str) -> str:
+        """The variable to read `tensor` from: for the previous line's tensor (`through`
+        "previous") `x`, else the latest variable given it; for an `@label` the variable it
+        got first (its own); for a block's `@input`, the latest (the block's input)."""
+        if through == "previous" and self.holders.get(self.x) == tensor:
+            return self.x
+        named = [v for v, held in self.holders.items() if held == tensor and v != self.x]
+        if named:
+            return named[0] if through == "label" else named[-1]
+        if self.holders.get(self.x) == tensor:
+            return self.x
+        raise Fallback(f"no variable holds `{tensor}`")
+
+    def through(self, statement: ir.Layer, ref: ir.Ref | None) -> str:
+        if ref is None:
+            return "previous"
+        inside_block = id(statement) in self.planner.block_lines
+        return "input" if ref.name == "input" and inside_block else "label"
+
+    def needs_variable(self, tensor, caller: str | None = None) -> bool:
+        """Whether something reads `tensor` through `@label` (inside a loop being planned:
+        inside this iteration; the loop's last tensor is given its variable after the loop).
+        A block use's own `return` (`caller`) is its function's business."""
+        readers = [r for r in self.readers.get(tensor, ()) if r != caller]
+        if not readers:
+            return False
+        if self.iterations:
+            return any(r.startswith(self.iterations[-1]) for r in readers)
+        return True
+
+    def targets(self, tensor, hint: str, user: bool, caller: str | None = None) -> tuple:
+        own = ((self.namespace.claim(hint, user=user),) if self.needs_variable(tensor, caller)
+               else ())
+        return (*own, self.x)
+
+    def assign(self, op, targets, tensor):
+        self.ops.append(op)
+        for variable in targets:
+            self.holders.pop(variable, None)  # the latest assigned last
+            self.holders[variable] = tensor
+
+    def value(self, value, span) -> Value:
+        try:
+            return Value(value, python_value(value, self.names))
+        except NotAFloat64:
+            raise error("SL209", f"{value} cannot be written as a float64 (it overflows or "
+                        "underflows)", span, "use a value a float64 can hold") from None
+        except Unwritable as exc:
+            raise Fallback(str(exc)) from None
+
+    # ---- statements ----
+    def statements(self, statements, prefix: str, name: tuple, previous):
+        """Plan `statements`, which the analysis walked at `prefix`; `name` is the Python name
+        parts of `prefix`. Returns the tensor they end with."""
+        for s in statements:
+            produced = self.analysis.produced.get((prefix, id(s)))
+            if isinstance(s, ir.Layer):
+                if produced is None:
+                    raise Fallback(f"line {s.span.line} produced nothing")
+                if isinstance(produced, Instance):
+                    previous = self.instance(s, produced, prefix, name)
+                else:
+                    previous = self.layer(s, self.analysis.by_name(produced), prefix, name)
+            elif isinstance(s, ir.Repeat):
+                if not isinstance(produced, RepeatRecord):
+                    raise Fallback(f"the repeat of line {s.span.line} produced nothing")
+                previous = self.repeat(s, produced, prefix, name, previous)
+        return previous
+
+    def layer(self, statement: ir.Layer, r, prefix, name) -> str:
+        kind = REGISTRY[r.op]
+        calls = keras_calls(self.analysis, r, self.planner.output_name(self.analysis))
+        reads = _reads(statement, kind.inputs, len(r.inputs))
+        inputs = tuple(self.read(t, self.through(statement, ref))
+                       for t, ref in zip(r.inputs, reads))
+        local = r.name[len(prefix):]
+        for k, call in enumerate(calls):
+            last = k == len(calls) - 1
+            tensor = r.name if last else ("step", r.name + call.suffix)
+            if call.custom:
+                self.planner.custom.add(call.custom)
+            if call.cls == "Input":
+                targets = (self.planner.input_variable, self.x)
+            elif last:
+                targets = self.targets(tensor, statement.label or local, bool(statement.label))
+            else:
+                targets = (self.x,)
+            kwargs = tuple((key, self.value(v, statement.span)) for key, v in call.kwargs.items())
+            op = LayerOp(statement.span.line if k == 0 else None, targets, call.cls,
+                         bool(call.custom), kwargs, _join((*name, local + call.suffix)), inputs,
+                         kind.inputs == -1)
+            self.assign(op, targets, tensor)
+            inputs = (self.x,)
+        return r.name
+
+    def instance(self, statement: ir.Layer, instance: Instance, prefix, name) -> str:
+        local = instance.name[len(prefix):]
+        ref = statement.refs[0] if statement.refs else None
+        source = self.read(instance.input, self.through(statement, ref))
+        output = self.planner.output_name(self.analysis) or ""
+        if not self.planner.functions or output.startswith(instance.name + "."):
+            # the use that holds the network's output layer (float32 softmax) is in place
+            return self.inline(instance, source, (*name, local + "."))
+        function = self.planner.function_for(instance.block)
+        arguments = []
+        for parameter in function.parameters:
+            argument = instance.arguments[parameter.symbol]
+            if isinstance(argument, (Keyword, bool, str)):
+                raise Fallback(f"block {instance.block.name}: a word where a number was")
+            arguments.append((parameter.variable, self.value(argument, statement.span)))
+        for key, constant in self.planner.constants[instance.block.name].items():
+            if instance.arguments[key] != constant:
+                raise Fallback(f"block {instance.block.name}: `{key}` differs between uses")
+        targets = self.targets(instance.output, statement.label or local, bool(statement.label),
+                               caller=instance.name)
+        op = CallOp(statement.span.line, targets, function.name, source, tuple(arguments),
+                    function.name_parameter, _join((*name, local)))
+        self.assign(op, targets, instance.output)
+        return instance.output
+
+    def inline(self, instance: Instance, source: str, name: tuple) -> str:
+        """The block's lines in place, reading its input from a `block_input_N` variable."""
+        self.inlined += 1
+        variable = self.namespace.claim(f"block_input_{self.inlined}")
+        self.assign(AliasOp(variable, source), (variable,), instance.input)
+        if self.holders.get(self.x) == instance.input:
+            self.holders[self.x] = ("block input", variable)
+        self.statements(instance.block.statements, instance.name + ".", name, instance.input)
+        return instance.output
+
+    def repeat(self, statement: ir.Repeat, record: RepeatRecord, prefix, name, previous):
+        prefixes = [f"{prefix}{record.stem}{k}." for k in range(1, record.walked + 1)]
+        if previous is not None and self.holders.get(self.x) != previous:
+            self.assign(AliasOp(self.x, self.read(previous, "previous")), (self.x,), previous)
+        symbolic = not record.count.is_number
+        last = None
+        if self.planner.loops and (record.walked > 1 or symbolic):
+            last = self.loop(statement, record, prefixes, name, previous)
+        if last is None:
+            if symbolic:
+                raise Fallback(f"line {statement.span.line}: the iterations of a repeat of "
+                               "unknown count differ")
+            last = previous
+            for k, iteration in enumerate(prefixes, 1):
+                last = self.statements(statement.statements, iteration,
+                                       (*name, f"{record.stem}{k}."), last)
+        if last is not None and self.needs_variable(last) and not any(
+                held == last for variable, held in self.holders.items() if variable != self.x):
+            variable = self.namespace.claim(statement.label or record.stem.rstrip("_"),
+                                            user=bool(statement.label))
+            self.assign(AliasOp(variable, self.read(last, "previous")), (variable,), last)
+        return last
+
+    def loop(self, statement, record, prefixes, name, previous):
+        """The repeat as one loop if every iteration plans to the same ops, else None."""
+        start = (len(self.ops), dict(self.holders), self.namespace.copy(), self.inlined)
+        index = self.namespace.claim("i")
+        namespace = self.namespace.copy()
+        body, holders, last = None, dict(self.holders), previous
+        for iteration in prefixes:
+            del self.ops[start[0]:]
+            self.holders, self.namespace, self.inlined = dict(holders), namespace.copy(), start[3]
+            self.iterations.append(iteration)
+            try:
+                last = self.statements(statement.statements, iteration,
+                                       (*name, record.stem, Index(index), "."), last)
+            finally:
+                self.iterations.pop()
+            ops = tuple(self.ops[start[0]:])
+            if body is not None and ops != body:
+                del self.ops[start[0]:]
+                self.holders, self.namespace, self.inlined = start[1], start[2], start[3]
+                return None
+            body, holders = ops, dict(self.holders)
+        del self.ops[start[0]:]
+        if not body:  # only `let`s: nothing to repeat
+            self.namespace = start[2]
+            return last
+        count = self.value(record.count, statement.span)
+        self.ops.append(LoopOp(statement.span.line, index, count, body))
+        return last
+
+
+# ---- planning the program ---------------------------------------------------------------------
+class _Planner:
+    """One attempt at a program: from `source` (the bound analysis, or one with the network's
+    parameters as symbols), with or without block functions and loops."""
+
+    def __init__(self, bound: Analysis, source: Analysis, parametric: bool, functions: bool,
+                 loops: bool, module: Namespace):
+        self.bound = bound
+        self.source = source
+        self.parametric = parametric
+        self.functions = functions
+        self.loops = loops
+        self.module = module
+        self.network = bound.network
+        self.block_lines = _block_lines(self.network)
+        self.custom: set[str] = set()
+        self.plans: dict[str, FunctionPlan] = {}
+        self.done: list[FunctionPlan] = []
+        self.constants: dict[str, dict] = {}  # block → its keyword parameters' one value
+        self.input_variable = ""
+        # every block's function name, before any function body can take one of them
+        self.function_names = ({b.name: module.claim(b.name, user=True)
+                                for b in self.network.blocks} if functions else {})
+
+    def output_name(self, analysis: Analysis) -> str | None:
+        return self.bound.output.name if analysis is self.source else None
+
+    def model(self, name: str) -> FunctionPlan:
+        namespace = self.module.child()
+        parameters, names = [], {}
+        if self.parametric:
+            for p in self.network.parameters:
+                variable = namespace.claim(p.name, user=True)
+                try:
+                    default = python_value(self.bound.bindings[p.name], {})
+                except Unwritable as exc:
+                    raise Fallback(str(exc)) from None
+                parameters.append(Parameter(variable, p.name, p.name,
+                                            Value(self.bound.bindings[p.name], default)))
+                names[p.name] = variable
+        self.input_variable = namespace.claim("inputs")
+        plan = FunctionPlan(name, None, self.input_variable, parameters, None)
+        body = _Body(self, self.source, namespace, names,
+                     readers(self.source, self.block_lines))
+        last = body.statements(self.network.statements, "", (), None)
+        body.ops.append(ModelOp(self.input_variable, body.read(last, "previous")))
+        plan.body = body.ops
+        return plan
+
+    def function_for(self, block: ir.Block) -> FunctionPlan:
+        """The helper function of `block`, planned on its first use."""
+        if block.name in self.plans:
+            return self.plans[block.name]
+        uses = [i for i in self.bound.instances if i.block.name == block.name]
+        ranks = {len(self.bound.shapes[i.input]) for i in uses}
+        if len(ranks) != 1:
+            raise Fallback(f"block {block.name}: inputs of several ranks")
+        rank = ranks.pop()
+        namespace = self.module.child()
+        function_name = self.function_names[block.name]
+        input_variable = namespace.claim("inputs")
+        arguments, parameters, names, constants = {}, [], {}, {}
+        for p in block.parameters:
+            values = [i.arguments[p.name] for i in uses]
+            if all(isinstance(v, (Keyword, bool, str)) for v in values):
+                if any(v != values[0] for v in values):
+                    raise Fallback(f"block {block.name}: `{p.name}` takes several words")
+                arguments[p.name] = constants[p.name] = values[0]
+                continue
+            if not all(isinstance(v, sympy.Basic) and v.is_number for v in values):
+                raise Fallback(f"block {block.name}: `{p.name}` is a word and a number")
+            variable = namespace.claim(p.name, user=True)
+            arguments[p.name] = sympy.Symbol(
+                p.name, integer=all(v.is_integer for v in values) or None,
+                positive=all(v > 0 for v in values) or None,
+                nonnegative=all(v >= 0 for v in values) or None)
+            names[p.name] = variable
+            parameters.append(Parameter(variable, p.name, p.name))
+        name_parameter = namespace.claim("name")
+        shape = []
+        for axis in range(rank):
+            symbol = f"input.shape[{axis + 1}]"  # never a `.net` name: it has a dot
+            shape.append(sympy.Symbol(symbol, integer=True, positive=True))
+            names[symbol] = f"{input_variable}.shape[{axis + 1}]"
+        analysis, output = analyse_block(self.network, block, arguments, tuple(shape))
+        if not analysis.ok or not analysis.layers:
+            raise Fallback(f"block {block.name} does not analyse on its own")
+        plan = FunctionPlan(function_name, block, input_variable, parameters, name_parameter,
+                            symbols={str(s): k for k, s in enumerate(shape)})
+        self.plans[block.name] = plan
+        self.constants[block.name] = constants
+        last = final_tensor(analysis, block.statements, "", "input")
+        returned = output if output != last else None
+        body = _Body(self, analysis, namespace, names,
+                     readers(analysis, self.block_lines, returned))
+        body.holders[input_variable] = "input"
+        body.statements(block.statements, "", (Var(name_parameter), "."), "input")
+        body.ops.append(ReturnOp(body.read(output, "previous")))
+        plan.body = body.ops
+        self.done.append(plan)
+        return plan
+
+
+@dataclass(frozen=True)
+class Structure:
+    """How much structure a plan tries: the network's parameters as symbols of
+    `build_model`, block helper functions, loops."""
+
+    parametric: bool
+    functions: bool
+    loops: bool
+
+
+#: Tried in this order; the last (bound, in place, unrolled) is the plain list of layers.
+STRUCTURES = tuple(Structure(p, f, lo) for p in (True, False)
+                   for f, lo in ((True, True), (False, True), (False, False)))
+
+
+def plan_program(bound: Analysis, module: callable, structures=STRUCTURES) -> Program:
+    """The first plan that `trace()` finds equal to the analysis, trying the most structured
+    first. `module()` makes a fresh module namespace with the program's own names taken."""
+    network = bound.network
+    symbolic = None
+    if network.parameters and any(s.parametric for s in structures):
+        symbolic = analyse(network, {}, checks=False, all_symbolic=True)
+        if not (symbolic.ok and symbolic.complete
+                and [r.name for r in symbolic.layers] == [r.name for r in bound.layers]):
+            symbolic = None
+    first_problem = None
+    for structure in structures:
+        source = symbolic if structure.parametric else bound
+        if source is None:
+            continue
+        planner = _Planner(bound, source, structure.parametric, structure.functions,
+                           structure.loops, module())
+        try:
+            model = planner.model("build_model")
+        except Fallback:
+            continue
+        program = Program(model, planner.done, structure.parametric, planner.custom)
+        problem = trace(program, bound)
+        if problem is None:
+            return program
+        first_problem = first_problem or problem
+    raise PlanMismatch(first_problem or "no plan could be made")
+
+
+# ---- the check: run the plan on the analysis's numbers ----------------------------------------
+@dataclass(frozen=True)
+class _Tensor:
+    keras_name: str
+
+
+def expected_layers(bound: Analysis) -> tuple[dict, dict]:
+    """Keras layer name → (class, arguments, input layer names) for every Keras layer of the
+    analysed network, and analysis tensor → the Keras layer whose output it is."""
+    expected, keras_name = {}, {}
+    output = bound.output.name if bound.output else None
+    for r in bound.layers:
+        inputs = tuple(keras_name[t] for t in r.inputs)
+        for call in keras_calls(bound, r, output):
+            name = r.name + call.suffix
+            expected[name] = (call.cls, {k: _concrete(v) for k, v in call.kwargs.items()},
+                              inputs)
+            inputs = (name,)
+        keras_name[r.name] = name
+    return expected, keras_name
+
+
+def trace(program: Program, bound: Analysis) -> str | None:
+    """None when the program builds exactly the layers of `bound`, else the first difference."""
+    expected, keras_name = expected_layers(bound)
+    shapes = {keras_name[r.name]: bound.shapes[r.name] for r in bound.layers}
+    built: dict = {}
+    tracer = _Tracer(program, built, shapes)
+    env = {p.variable: _concrete(bound.bindings[p.symbol]) for p in program.model.parameters}
+    symbols = {p.symbol: bound.bindings[p.symbol] for p in program.model.parameters}
+    try:
+        output = tracer.run(program.model.body, env, symbols)
+    except _Differs as exc:
+        return str(exc)
+    except (KeyError, StopIteration) as exc:  # a variable or function the plan never bound
+        return f"the plan reads what it never wrote: {exc!r}"
+    last = final_tensor(bound, bound.network.statements, "", None)
+    if output.keras_name != keras_name.get(last):
+        return f"the model's output is `{output.keras_name}`, the analysis's `{last}`"
+    for name, layer in expected.items():
+        if name not in built:
+            return f"no layer `{name}`"
+        if built[name] != layer:
+            return f"`{name}`: built {built[name]}, analysed {layer}"
+    extra = sorted(set(built) - set(expected))
+    return f"extra layers {extra}" if extra else None
+
+
+class _Differs(Exception):
+    pass
+
+
+class _Tracer:
+    def __init__(self, program: Program, built: dict, shapes: dict):
+        self.program = program
+        self.built = built
+        self.shapes = shapes
+
+    def run(self, ops, env: dict, symbols: dict):
+        for op in ops:
+            if isinstance(op, LayerOp):
+                name = self.name(op.name, env)
+                if name in self.built:
+                    raise _Differs(f"two layers named `{name}`")
+                kwargs = {k: self.evaluate(v.value, symbols) for k, v in op.kwargs}
+                inputs = tuple(env[v].keras_name for v in op.inputs)
+                self.built[name] = (op.cls, kwargs, inputs)
+                for target in op.targets:
+                    env[target] = _Tensor(name)
+            elif isinstance(op, CallOp):
+                function = self.program.function(op.function)
+                tensor = env[op.input]
+                if tensor.keras_name not in self.shapes:
+                    raise _Differs(f"`{op.function}` reads `{tensor.keras_name}`, no layer")
+                inner_env = {function.input: tensor,
+                             function.name_parameter: self.name(op.name, env)}
+                inner_symbols = {symbol: self.shapes[tensor.keras_name][axis]
+                                 for symbol, axis in function.symbols.items()}
+                for (variable, value), parameter in zip(op.arguments, function.parameters):
+                    inner_env[variable] = inner_symbols[parameter.symbol] = \
+                        self.evaluate(value.value, symbols)
+                result = self.run(function.body, inner_env, inner_symbols)
+                for target in op.targets:
+                    env[target] = result
+            elif isinstance(op, AliasOp):
+                env[op.target] = env[op.source]
+            elif isinstance(op, LoopOp):
+                for k in range(1, int(self.evaluate(op.count.value, symbols)) + 1):
+                    env[op.index] = k
+                    self.run(op.body, env, symbols)
+            elif isinstance(op, (ReturnOp, ModelOp)):
+                return env[op.source if isinstance(op, ReturnOp) else op.output]
+        return None
+
+    @staticmethod
+    def name(parts, env) -> str:
+        return "".join(p if isinstance(p, str) else str(env[p.name]) for p in parts)
+
+    @classmethod
+    def evaluate(cls, value, symbols):
+        if isinstance(value, (tuple, list)):
+            return tuple(cls.evaluate(v, symbols) for v in value)
+        if isinstance(value, sympy.Basic) and value.free_symbols:
+            missing = [str(s) for s in value.free_symbols if str(s) not in symbols]
+            if missing:
+                raise _Differs(f"no value for {missing}")
+            value = value.xreplace({s: _as_sympy(symbols[str(s)]) for s in value.free_symbols})
+        return _concrete(value)
+
+
+def _as_sympy(value):
+    if isinstance(value, Fraction):
+        return sympy.Rational(value.numerator, value.denominator)
+    return sympy.Integer(value) if isinstance(value, int) else value
+
+
+def _concrete(value):
+    """A plain value to compare: ints, exact Fractions, strings, tuples of them."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_concrete(v) for v in value)
+    if isinstance(value, (bool, str, int, Fraction)) or value is None:
+        return value
+    if isinstance(value, sympy.Basic):
+        if value.is_Integer:
+            return int(value)
+        if value.is_Rational:
+            return Fraction(int(value.p), int(value.q))
+        raise _Differs(f"`{value}` is no number")
+    raise _Differs(f"a {type(value).__name__} argument")
