@@ -351,8 +351,11 @@ def test_a_renamed_parameter_is_documented_and_still_a_parameter():
 
 # ---- diagnostics ---------------------------------------------------------------------------
 def _diagnostics(text):
-    return [(d.code, d.span.line, d.span.col) for d in shapelang.loads(text).check()
-            if d.severity == "error"]
+    try:
+        diagnostics = shapelang.loads(text).check()
+    except shapelang.ShapelangError as exc:  # a literal past the limits stops the parse
+        diagnostics = exc.diagnostics
+    return [(d.code, d.span.line, d.span.col) for d in diagnostics if d.severity == "error"]
 
 
 PATH_CLASHES = [
@@ -408,8 +411,9 @@ def test_a_number_a_float64_cannot_hold_is_an_error_at_its_line(line, column):
     assert _diagnostics(text) == [("SL209", 3, column)]
 
 
-def test_a_float64_subnormal_that_keeps_its_value_and_ordinary_decimals_pass():
-    assert _diagnostics("network m():\n    input [4]\n    batchnorm epsilon=1e-300\n"
+def test_the_finest_decimal_accepted_and_ordinary_decimals_pass():
+    # Decimals finer than 10^-60 are refused by the limits (SL209) before any float64 question.
+    assert _diagnostics("network m():\n    input [4]\n    batchnorm epsilon=1e-60\n"
                         "    dropout 0.1\n") == []
     assert _diagnostics("network m():\n    input [4]\n    dense 2\ntrain:\n"
                         "    optimizer sgd lr=1e-999\n") == [("SL209", 5, 22)]
