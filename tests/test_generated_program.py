@@ -481,3 +481,45 @@ def test_the_runtime_names_are_reserved():
         set(_runtime_names())
     assert all(module.bound(name) for name in _runtime_names())
 
+
+
+# ---- closed forms as Python --------------------------------------------------------------------
+@st.composite
+def closed_forms(draw, depth=0):
+    import sympy
+
+    H, W = (sympy.Symbol(n, integer=True, positive=True) for n in ("H", "W"))
+    leaf = st.one_of(st.sampled_from([H, W]), st.integers(-5, 9).map(sympy.Integer),
+                     st.tuples(st.integers(-7, 7), st.integers(1, 6)).map(
+                         lambda pq: sympy.Rational(*pq)))
+    if depth >= 3:
+        return draw(leaf)
+    a, b = draw(closed_forms(depth + 1)), draw(closed_forms(depth + 1))
+    return draw(st.sampled_from([
+        a + b, a * b, a - b, sympy.floor(a / 2), sympy.ceiling(a / 3), sympy.Min(a, b),
+        sympy.Max(a, b), sympy.Abs(a), a ** 2, sympy.Mod(a, 4),
+    ]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(form=closed_forms(), h=st.integers(1, 300), w=st.integers(1, 300))
+def test_a_closed_form_is_written_as_exact_python(form, h, w):
+    """The Python a closed form is written as computes what sympy computes, exactly."""
+    import math
+    from fractions import Fraction
+
+    import sympy
+
+    from shapelang.codegen.closed_form import Unwritable, python_value
+
+    try:
+        code = python_value(form, {"H": "height", "W": "width"})
+    except Unwritable:
+        return  # a form shapelang does not produce (the generator then plans without it)
+    value = form.subs({sympy.Symbol("H", integer=True, positive=True): h,
+                       sympy.Symbol("W", integer=True, positive=True): w})
+    got = eval(code, {"math": math, "Fraction": Fraction}, {"height": h, "width": w})
+    if form.is_integer:  # an int argument (filters, a kernel): exact
+        assert got == int(value) and isinstance(got, int), code
+    else:  # a float argument (a rate): the float nearest the exact value
+        assert got == float(value), code

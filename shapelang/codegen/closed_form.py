@@ -72,7 +72,8 @@ def _with_precedence(e, names):
         return code, _SUM
     if isinstance(e, sympy.Mul):
         coefficient, rest = e.as_coeff_Mul()
-        factors = [_expression(f, names, _PRODUCT) for f in sympy.Mul.make_args(rest)]
+        # `*` and `%` bind alike, from the left: a factor `a % b` needs its parentheses
+        factors = [_expression(f, names, _POWER) for f in sympy.Mul.make_args(rest)]
         product = " * ".join(factors)
         if coefficient.is_Rational and not coefficient.is_Integer:
             numerator = (product if coefficient.p == 1
