@@ -40,8 +40,13 @@ def run_cli(capsys):
     return run
 
 
+#: The environment the test session started with: an in-process `shapelang train` sets
+#: TF_CPP_MIN_LOG_LEVEL in this process, and a subprocess must not inherit what it set.
+_STARTING_ENVIRONMENT = dict(os.environ)
+
+
 def python_env():
-    env = dict(os.environ)
+    env = dict(_STARTING_ENVIRONMENT)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 

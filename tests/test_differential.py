@@ -386,7 +386,7 @@ def assert_program_is_the_analysis(text, tmp_path_factory):
     net = shapelang.loads(text, "random.net")
     diagnostics = net.check()
     assume(not any(d.severity == "error" or d.code == "SL308" for d in diagnostics))
-    analysis = net.analyse()
+    analysis = net.analyse().analysis
     assume(int(analysis.total("params")) < 2_000_000)
     # the program `keras` writes, and the plainest one (every layer in order, no function,
     # no loop, no parameter) that it falls back to when a structured one would differ

@@ -325,7 +325,7 @@ def test_reproducer_builds_the_analysed_network(case):
 
     text, expected = REPRODUCERS[case]
     net = shapelang.loads(text, f"{case}.net")
-    analysis = net.analyse()
+    analysis = net.analyse().analysis
     for name, params in expected.items():  # the analysis itself says what the issue says
         assert int(analysis.by_name(name).params) == params, name
     if case in TOTALS:
@@ -444,7 +444,7 @@ def test_the_oracle_sees_a_miswired_model():
 
     keras = pytest.importorskip("keras")
     analysis = shapelang.loads("network m():\n    input [4]\n    a: dense 4\n    b: dense 4\n"
-                               "    concat @a @b\n").analyse()
+                               "    concat @a @b\n").analyse().analysis
     inputs = keras.Input(shape=(4,), name="input")
     a = keras.layers.Dense(4, name="a")(inputs)
     b = keras.layers.Dense(4, name="b")(a)
