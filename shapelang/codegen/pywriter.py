@@ -30,6 +30,8 @@ def literal(value) -> str:
     ValueError for a float that is not finite (`inf` and `nan` have no literal)."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{value!r} has no Python literal")
+    if isinstance(value, str):
+        return _string(value)
     if isinstance(value, _PLAIN):
         return repr(value)
     if isinstance(value, tuple):
@@ -40,6 +42,15 @@ def literal(value) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"no Python literal for a {type(value).__name__}")
+
+
+def _string(text: str) -> str:
+    """A string literal quoted as `ruff format` quotes it: in double quotes, unless the text
+    holds more double quotes than single ones (then `repr()`'s single quotes)."""
+    if text.count('"') > text.count("'"):
+        return repr(text)
+    escaped = ('\\"' if char == '"' else "'" if char == "'" else repr(char)[1:-1] for char in text)
+    return '"' + "".join(escaped) + '"'
 
 
 def visible(text: str) -> str:
