@@ -21,11 +21,10 @@ import hashlib
 import importlib.resources
 import os
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .pywriter import Emitter, literal
+from .pywriter import Emitter, display_width, literal
 
 #: The runtime as the program imports it; in a standalone program, the copy's package name.
 RUNTIME_PACKAGE = "shapelang.runtime"
@@ -155,10 +154,6 @@ def copy_runtime(directory: Path) -> Path:
 
 
 # ---- ruff-format-style literals -------------------------------------------------------------
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def _assignment(name: str, value) -> list[str]:
     return _layout(value, "", f"{name} = ", "")
 
@@ -167,7 +162,7 @@ def _layout(value, indent: str, prefix: str, suffix: str) -> list[str]:
     """`value` as ruff formats it: on one line where it fits, else its brackets on lines of
     their own and each item (laid out alike) on its own line with a trailing comma."""
     flat = f"{indent}{prefix}{literal(value)}{suffix}"
-    if _width(flat) <= LINE_LENGTH or not isinstance(value, (tuple, list, dict)) or not value:
+    if display_width(flat) <= LINE_LENGTH or not isinstance(value, (tuple, list, dict)) or not value:
         return [flat]
     opening, closing = "([{"[(tuple, list, dict).index(type(value))], ")]}"[
         (tuple, list, dict).index(type(value))]

@@ -21,6 +21,7 @@ import builtins
 import keyword
 import math
 import re
+import unicodedata
 
 _PLAIN = (type(None), bool, int, float, str)
 
@@ -148,6 +149,11 @@ class Namespace:
         return name
 
 
+def display_width(text: str) -> int:
+    """Columns `text` takes as ruff counts them: wide and full-width characters two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
 def _dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
@@ -176,15 +182,19 @@ class Emitter:
 
     def call(self, head: str, arguments: list[str], tail: str = ""):
         """`head(arg, …)tail` on one line, or with one argument per continuation line when that
-        line would be longer than the width."""
+        line would be longer than the width — as `ruff format` writes it. An argument too wide
+        for a line of its own (a long closed form) would be split by ruff where this writer
+        cannot say how: the statement is then marked `# fmt: skip`."""
         one_line = f"{head}({', '.join(arguments)}){tail}"
-        if len(self.indent + one_line) <= self.width or not arguments:
+        if display_width(self.indent + one_line) <= self.width or not arguments:
             self.line(one_line)
             return
         self.line(head + "(")
         for argument in arguments:
             self.line("    " + argument + ",")
-        self.line(")" + tail)
+        too_wide = any(display_width(self.indent + "    " + a + ",") > self.width + 1
+                       for a in arguments)
+        self.line(")" + tail + ("  # fmt: skip" if too_wide else ""))
 
     def block(self, text: str):
         """Fixed text of the generator's own (no user text), one line at a time."""
