@@ -1,9 +1,10 @@
-"""The Keras program emitter: an `Analysis` in, one self-contained Python module out.
+"""The Keras program emitter: an `Analysis` in, one Python module out.
 
-The module has `build_model(**params)` (the functional API, one line per layer with a
-`# file.net:LINE` comment above it), one helper function per block, the `train:` block as
-`TRAIN_DEFAULTS`, the training runtime (shapelang/runtime.py, copied verbatim) and a `main()`
-for `python model.py summary` and `python model.py train …`.
+This module writes the model body: `build_model(**params)` (the functional API, one line per
+layer with a `# file.net:LINE` comment above it), one helper function per block and the custom
+layers they need; `frame.py` puts it in a program (the hash line, docstring, imports,
+`TRAIN_DEFAULTS`, the fingerprint, and a `main()` that imports the training runtime, for
+`python model.py summary` and `python model.py train …`).
 
 What the program does is planned op by op in `program.py` and checked there against the
 analysis (every Keras layer's name, class, arguments and inputs) before a line is written.
