@@ -17,9 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import runtime  # the standard library and numpy only: no TensorFlow
 from .analysis import Analysis
 from .codegen.keras import emit_keras
+from .runtime import cli as runtime_cli  # the standard library and numpy only: no TensorFlow
 
 #: TensorFlow's own log lines (`I0000 00:00:… port.cc:153] …`) and absl's notice about them.
 _TENSORFLOW_CHATTER = re.compile(
@@ -46,7 +46,7 @@ def train_help() -> str:
     parser.add_argument("path", metavar="PATH", help="the .net file")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
                         help="bind a network parameter (repeatable)")
-    runtime._add_train_arguments(parser, "NAME")
+    runtime_cli._add_train_arguments(parser, "NAME")
     return parser.format_help()
 
 

@@ -9,9 +9,9 @@ import pytest
 from conftest import EXAMPLES
 
 import shapelang
-from shapelang import runtime
 from shapelang.codegen.keras import emit_keras
 from shapelang.fingerprint import FIELDS, network_fingerprint
+from shapelang.runtime import fingerprint as runtime
 
 BASE = """network m():
     input [16, 16, 3]

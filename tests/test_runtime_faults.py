@@ -1,4 +1,4 @@
-"""Faults of the training runtime (shapelang/runtime.py), each a test: damaged and non-finite
+"""Faults of the training runtime (shapelang/runtime/), each a test: damaged and non-finite
 data, bad settings, checkpoint directories that cannot be written, two runs into one
 directory, checkpoints of another network, a diverging loss, and which checkpoints are kept.
 
@@ -24,6 +24,9 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 from shapelang import runtime
+from shapelang.runtime import checkpoints as runtime_checkpoints
+from shapelang.runtime import checks as runtime_checks
+from shapelang.runtime import fingerprint as runtime_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -347,8 +350,8 @@ def test_a_full_disk_while_writing_state_json(capsys, tmp_path, monkeypatch):
 HOLDER = """
 import sys, time
 from pathlib import Path
-from shapelang import runtime
-with runtime._locked(Path(sys.argv[1])):
+from shapelang.runtime import checkpoints
+with checkpoints._locked(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(120)
 """
@@ -381,7 +384,7 @@ def test_second_training_into_a_directory_refuses_and_a_killed_holder_blocks_not
 
 def test_lock_is_released_at_the_end_of_a_run(capsys, tmp_path):
     assert train(capsys, tmp_path, "--epochs", 1)[0] == 0
-    with runtime._locked(tmp_path):  # would raise SL510 if the run still held it
+    with runtime_checkpoints._locked(tmp_path):  # would raise SL510 if the run still held it
         pass
 
 
@@ -424,7 +427,7 @@ ROWS = [
 
 
 def changed(row, **fields):
-    index = {name: i for i, name in enumerate(runtime._FINGERPRINT_FIELDS)}
+    index = {name: i for i, name in enumerate(runtime_fingerprint._FINGERPRINT_FIELDS)}
     row = list(row)
     for name, value in fields.items():
         row[index[name]] = value
@@ -454,10 +457,10 @@ DIFFERENCES = [
 
 @pytest.mark.parametrize("now, texts", [c[1:] for c in DIFFERENCES], ids=[c[0] for c in DIFFERENCES])
 def test_fingerprint_difference_names_the_first_differing_layer(now, texts):
-    difference = runtime._fingerprint_difference(ROWS, now)
+    difference = runtime_fingerprint._fingerprint_difference(ROWS, now)
     for text in texts:
         assert text in difference
-    assert runtime._fingerprint_difference(ROWS, [list(row) for row in ROWS]) is None
+    assert runtime_fingerprint._fingerprint_difference(ROWS, [list(row) for row in ROWS]) is None
 
 
 def test_resume_refuses_checkpoints_of_another_network(capsys, tmp_path):
@@ -526,6 +529,6 @@ def test_non_finite_values_are_found_across_slices():
     x[2, 650_000] = np.inf
     x[1, 10] = np.nan
     with pytest.raises(runtime.DataError, match=r"holds 2 NaN or infinite value\(s\) \(the first in example 1\)"):
-        runtime._check_finite(x, "x", "data.npz")
-    runtime._check_finite(np.zeros((3, 700_000), np.float32), "x", "data.npz")
-    runtime._check_finite(np.arange(5), "y", "data.npz")  # integers hold no NaN
+        runtime_checks._check_finite(x, "x", "data.npz")
+    runtime_checks._check_finite(np.zeros((3, 700_000), np.float32), "x", "data.npz")
+    runtime_checks._check_finite(np.arange(5), "y", "data.npz")  # integers hold no NaN

@@ -1,9 +1,10 @@
-"""The Keras program emitter: an `Analysis` in, one self-contained Python module out.
+"""The Keras program emitter: an `Analysis` in, one Python module out.
 
-The module has `build_model(**params)` (the functional API, one line per layer with a
-`# file.net:LINE` comment above it), one helper function per block, the `train:` block as
-`TRAIN_DEFAULTS`, the training runtime (shapelang/runtime.py, copied verbatim) and a `main()`
-for `python model.py summary` and `python model.py train …`.
+This module writes the model body: `build_model(**params)` (the functional API, one line per
+layer with a `# file.net:LINE` comment above it), one helper function per block and the custom
+layers they need; `frame.py` puts it in a program (the hash line, docstring, imports,
+`TRAIN_DEFAULTS`, the fingerprint, and a `main()` that imports the training runtime, for
+`python model.py summary` and `python model.py train …`).
 
 What the program does is planned op by op in `program.py` and checked there against the
 analysis (every Keras layer's name, class, arguments and inputs) before a line is written.
@@ -24,9 +25,9 @@ from pathlib import Path
 from .. import __version__, ir
 from ..analysis import Analysis
 from ..diagnostics import error
-from ..fingerprint import fingerprint_source, network_fingerprint
+from ..fingerprint import network_fingerprint
 from ..solve import pretty
-from . import pywriter
+from . import frame, pywriter
 from .program import (
     STRUCTURES,
     AliasOp,
@@ -62,16 +63,25 @@ class LocalResponseNormalization(layers.Layer):
 
     def call(self, inputs):
         normalised = tf.nn.local_response_normalization(
-            tf.cast(inputs, "float32"), depth_radius=self.depth_radius, bias=self.bias,
-            alpha=self.alpha, beta=self.beta)
+            tf.cast(inputs, "float32"),
+            depth_radius=self.depth_radius,
+            bias=self.bias,
+            alpha=self.alpha,
+            beta=self.beta,
+        )
         return tf.cast(normalised, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
-                "alpha": self.alpha, "beta": self.beta}
+        return {
+            **super().get_config(),
+            "depth_radius": self.depth_radius,
+            "bias": self.bias,
+            "alpha": self.alpha,
+            "beta": self.beta,
+        }
 '''
 
 
@@ -82,17 +92,20 @@ def _imported_names(line: str) -> list[str]:
 
 @functools.cache
 def _runtime_names() -> frozenset[str]:
-    """Every name the runtime binds at its top level (functions, classes, constants, imports)."""
+    """Every name a module of the runtime binds at its top level (functions, classes,
+    constants, imports): kept from the user's names, so that a program's names do not depend on
+    whether it imports the runtime or, as it once did, carries it."""
     names = set()
-    for node in ast.parse(_RUNTIME_PATH.read_text(encoding="utf-8")).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    for source in frame.runtime_files().values():
+        for node in ast.parse(source).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
     return frozenset(names)
 
 
@@ -130,9 +143,8 @@ def user_names(network) -> set[str]:
 def _module_namespace(network) -> Namespace:
     """The program's top-level scope with its imports, the runtime's names and its own taken."""
     module = Namespace(user_names=user_names(network))
-    runtime_imports, _ = _runtime_parts()
-    fixed = set(_runtime_names()) | set(_PROGRAM_NAMES)
-    for line in _IMPORTS | set(runtime_imports):
+    fixed = set(_runtime_names()) | set(_PROGRAM_NAMES) | set(frame.FRAME_NAMES)
+    for line in _IMPORTS:
         fixed |= set(_imported_names(line))
     for name in sorted(fixed):
         module.claim_exact(name)
@@ -210,9 +222,9 @@ def _render_function(plan: FunctionPlan, out: Emitter, path: str, program: Progr
     out.level -= 1
 
 
-def emit_keras(analysis: Analysis, structures=STRUCTURES) -> str:
+def emit_keras(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = False) -> str:
     """The generated program for an analysed, error-free network; `structures`: the plans to
-    try (tests ask for one)."""
+    try (tests ask for one); `standalone`: import the runtime copied beside the program."""
     network = analysis.network
     if analysis.symbols:
         names = ", ".join(analysis.symbols)
@@ -234,11 +246,10 @@ def emit_keras(analysis: Analysis, structures=STRUCTURES) -> str:
             from None
     program.network_name = network.name
 
-    out = Emitter()
     path = network.path
     bound = ", ".join(f"{k}={pretty(v)}" for k, v in analysis.bindings.items())
     total = int(analysis.total("params"))
-    out.docstring([
+    docstring = (
         f"{network.name} — a Keras 3 model generated by shapelang {__version__} from {path}.",
         "",
         f"Regenerate it rather than edit it: `shapelang keras {path} -o FILE`.",
@@ -248,10 +259,8 @@ def emit_keras(analysis: Analysis, structures=STRUCTURES) -> str:
         "",
         "    python THIS_FILE.py summary",
         _TRAIN_USAGE,
-    ])
-    out.line()
-    runtime_imports, runtime_body = _runtime_parts()
-    imports = set(runtime_imports) | {"import sys", "import keras", "from keras import layers"}
+    )
+    imports = {"import keras", "from keras import layers"}
     functions = [program.model, *program.functions]
     sources = {f.name: _source_of(f, path, program) for f in functions}
     text = "\n".join(sources.values())
@@ -261,50 +270,21 @@ def emit_keras(analysis: Analysis, structures=STRUCTURES) -> str:
         imports.add("from fractions import Fraction")
     if program.custom:
         imports.add("import tensorflow as tf")
-    out.block("\n\n".join("\n".join(section) for section in _import_sections(imports)))
+    body = []
     if "LocalResponseNormalization" in program.custom:
-        out.line()
-        out.line()
-        out.block(_LRN_LAYER)
-    for function in [*program.functions, program.model]:  # a block's helpers before it
-        out.line()
-        out.line()
-        out.lines += sources[function.name].splitlines()
-    out.line()
-    out.line()
-    input_shape = tuple(int(d) for d in analysis.layers[0].shape)
+        body.append(_LRN_LAYER.strip("\n"))
+    body += [sources[f.name] for f in [*program.functions, program.model]]  # helpers first
     output = analysis.output
-    output_units = int(output.shape[-1]) if output.shape else 1
-    out.line(f"INPUT_SHAPE = {literal(input_shape)}")
-    out.line(f"OUTPUT_UNITS = {literal(output_units)}")
-    out.line("TRAIN_DEFAULTS = {")
-    for key in sorted(analysis.train):
-        out.line(f"    {literal(key)}: {_python_dict(analysis.train[key])},")
-    out.line("}")
-    out.line()
-    out.block(fingerprint_source(network_fingerprint(analysis)))
-    out.line()
-    out.line()
-    out.line("# ---- training runtime: shapelang/runtime.py, copied verbatim " + "-" * 28)
-    out.block(runtime_body)
-    out.line()
-    out.line()
-    out.block(f'''
-def main(argv=None):
-    return run_main(argv, build_model=build_model, model_name={literal(network.name)},
-                    input_shape=INPUT_SHAPE, output_units=OUTPUT_UNITS, defaults=TRAIN_DEFAULTS,
-                    fingerprint=NETWORK_FINGERPRINT)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-''')
-    source = out.source()
-    try:
-        ast.parse(source)
-    except SyntaxError as exc:
-        raise RuntimeError(f"the generated program does not parse: {exc}") from None
-    return source
+    return frame.program_source(frame.Frame(
+        network_name=network.name,
+        docstring=docstring,
+        imports=frozenset(imports),
+        body="\n\n\n".join(body),
+        input_shape=tuple(int(d) for d in analysis.layers[0].shape),
+        output_units=int(output.shape[-1]) if output.shape else 1,
+        train=analysis.train,
+        fingerprint=network_fingerprint(analysis),
+    ), standalone=standalone)
 
 
 def _source_of(plan: FunctionPlan, path: str, program: Program) -> str:
@@ -329,64 +309,6 @@ def _check_unique_keras_names(analysis: Analysis):
                     f"{padded.layer.span.line} puts before `{padded.name}`", r.layer.span,
                     f"rename the label `{labelled.layer.label or name}`")
             seen[name] = (r, bool(call.suffix))
-
-
-_THIRD_PARTY = {"keras", "numpy", "tensorflow"}
-
-
-def _import_sections(imports: set[str]) -> list[list[str]]:
-    """Standard library, then third party; in each `import` lines before `from` lines, sorted
-    by module (isort's and ruff's order)."""
-    def module(line):
-        return line.split()[1]
-
-    def order(line):
-        return (line.startswith("from "), module(line).lower())
-
-    third = {i for i in imports if module(i).split(".")[0] in _THIRD_PARTY}
-    return [sorted(imports - third, key=order), sorted(third, key=order)]
-
-
-def _python_dict(values) -> str:
-    # plain str / int / float / bool / list / dict values, sorted for determinism
-    def plain(v):
-        if isinstance(v, dict):
-            return {k: plain(v[k]) for k in sorted(v)}
-        if isinstance(v, list):
-            return [plain(i) for i in v]
-        assert isinstance(v, (str, int, float, bool)), v
-        return v
-
-    return literal(plain(values))
-
-
-_RUNTIME_PATH = Path(__file__).resolve().parent.parent / "runtime.py"
-
-
-@functools.cache
-def _runtime_parts() -> tuple[tuple[str, ...], str]:
-    """runtime.py split into its top-level imports (hoisted to the program's head, where ruff
-    wants them) and the rest; its module docstring becomes a comment."""
-    text = _RUNTIME_PATH.read_text(encoding="utf-8")
-    lines = text.splitlines()
-    imports, body = [], []
-    in_docstring, docstring_done = False, False
-    for line in lines:
-        if not docstring_done and (in_docstring or line.startswith('"""')):
-            stripped = line
-            if not in_docstring:
-                stripped, in_docstring = line[3:], True
-            closing = stripped.endswith('"""')
-            stripped = stripped[:-3] if closing else stripped
-            body.append(("# " + stripped).rstrip())
-            if closing:
-                in_docstring, docstring_done = False, True
-            continue
-        if line.startswith(("import ", "from ")) and not line.startswith("from __future__"):
-            imports.append(line)
-        else:
-            body.append(line)
-    return tuple(imports), "\n".join(body).strip("\n")
 
 
 # ---- using the generated program in this process --------------------------------------------

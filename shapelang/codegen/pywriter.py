@@ -21,6 +21,7 @@ import builtins
 import keyword
 import math
 import re
+import unicodedata
 
 _PLAIN = (type(None), bool, int, float, str)
 
@@ -30,6 +31,8 @@ def literal(value) -> str:
     ValueError for a float that is not finite (`inf` and `nan` have no literal)."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{value!r} has no Python literal")
+    if isinstance(value, str):
+        return _string(value)
     if isinstance(value, _PLAIN):
         return repr(value)
     if isinstance(value, tuple):
@@ -40,6 +43,15 @@ def literal(value) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"no Python literal for a {type(value).__name__}")
+
+
+def _string(text: str) -> str:
+    """A string literal quoted as `ruff format` quotes it: in double quotes, unless the text
+    holds more double quotes than single ones (then `repr()`'s single quotes)."""
+    if text.count('"') > text.count("'"):
+        return repr(text)
+    escaped = ('\\"' if char == '"' else "'" if char == "'" else repr(char)[1:-1] for char in text)
+    return '"' + "".join(escaped) + '"'
 
 
 def visible(text: str) -> str:
@@ -137,6 +149,11 @@ class Namespace:
         return name
 
 
+def display_width(text: str) -> int:
+    """Columns `text` takes as ruff counts them: wide and full-width characters two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
 def _dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
@@ -165,15 +182,19 @@ class Emitter:
 
     def call(self, head: str, arguments: list[str], tail: str = ""):
         """`head(arg, …)tail` on one line, or with one argument per continuation line when that
-        line would be longer than the width."""
+        line would be longer than the width — as `ruff format` writes it. An argument too wide
+        for a line of its own (a long closed form) would be split by ruff where this writer
+        cannot say how: the statement is then marked `# fmt: skip`."""
         one_line = f"{head}({', '.join(arguments)}){tail}"
-        if len(self.indent + one_line) <= self.width or not arguments:
+        if display_width(self.indent + one_line) <= self.width or not arguments:
             self.line(one_line)
             return
         self.line(head + "(")
         for argument in arguments:
             self.line("    " + argument + ",")
-        self.line(")" + tail)
+        too_wide = any(display_width(self.indent + "    " + a + ",") > self.width + 1
+                       for a in arguments)
+        self.line(")" + tail + ("  # fmt: skip" if too_wide else ""))
 
     def block(self, text: str):
         """Fixed text of the generator's own (no user text), one line at a time."""

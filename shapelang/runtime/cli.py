@@ -1,0 +1,248 @@
+"""The command line of a generated program: ``summary`` and ``train`` and their options, and
+:func:`run_main`.
+"""
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoints import _locked, _plan_checkpoints
+from .data import load_dataset
+from .errors import DataError, _OutputError
+from .fingerprint import _as_json
+from .grid import _GRID_KEYS, _apply_combination, _grid_combinations, _train_grid
+from .settings import _check_numbers, _check_settings, _Network, _settings
+from .strategies import _make_strategy, _precision_policy, _worker_directory
+from .training import _final_line, _train_single
+
+
+def _train(args, network, defaults):
+    """The ``train`` command: settings; the checkpoint directory, locked and checked; the
+    strategy; the data; then one run or a grid."""
+    settings = _settings(defaults, args)
+    if args.resume and args.grid:
+        raise DataError(
+            "SL509",
+            "--resume cannot be combined with --grid",
+            "grid runs are not checkpointed; run the grid again",
+        )
+    for combination in _grid_combinations(args.grid):
+        _check_numbers(_apply_combination(settings, combination))
+    base = Path(args.checkpoint_dir or os.path.join("checkpoints", network.name))
+    directory = base if args.grid else _worker_directory(base, args.strategy)
+    with _locked(directory):
+        if not args.grid:
+            plan = _plan_checkpoints(directory, network, args.resume, args.overwrite)
+            if plan.epoch >= settings.epochs:
+                print(
+                    f"{network.name}: {plan.epoch} epochs already trained (--epochs "
+                    f"{settings.epochs}); nothing to do"
+                )
+                print(_final_line(plan.state.get("logs", {}), plan.epoch, 0.0, 0))
+                return 0
+        import keras
+
+        with _precision_policy(args.mixed_precision):
+            # a multi-worker strategy must exist before TensorFlow runs anything
+            strategy = _make_strategy(args.strategy)
+            if strategy is not None:
+                print(f"strategy: {args.strategy}, {strategy.num_replicas_in_sync} replicas")
+            _check_settings(settings)
+            data = load_dataset(
+                args.data,
+                network.input_shape,
+                network.output_units,
+                settings.loss,
+                validation_split=settings.validation_split,
+                seed=args.seed,
+                synthetic_size=args.synthetic_size,
+            )
+            print(
+                f"data: {data.description}: {data.train_count} training, "
+                f"{data.validation_count} validation examples"
+            )
+            keras.utils.set_random_seed(args.seed)
+            if args.grid:
+                return _train_grid(args, network, settings, data, strategy, directory, args.grid)
+            return _train_single(args, network, settings, data, strategy, directory, plan)
+
+
+def _summary(network):
+    """The ``summary`` command: Keras's summary and the parameter count."""
+    model = network.build_model()
+    model.summary()
+    total = model.count_params()
+    trainable = sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+    print(
+        f"{network.name}: {total:,} parameters "
+        f"({trainable:,} trainable, {total - trainable:,} non-trainable)"
+    )
+    return 0
+
+
+def _positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _seed(text):
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 4294967295, got {text}")
+    return value
+
+
+def _keep(text):
+    if text == "all":
+        return None
+    try:
+        return _positive_int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer or `all`, got {text}"
+        ) from None
+
+
+def _fraction(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _grid_axis(text):
+    """``KEY=V1,V2,...`` -> (key, (v1, v2, ...))."""
+    key, sep, values = text.partition("=")
+    key = key.strip().replace("-", "_").replace("batch_size", "batch")
+    if not sep or key not in _GRID_KEYS:
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=V1,V2,... with KEY one of {', '.join(_GRID_KEYS)}, got {text!r}"
+        )
+    convert = _positive_int if _GRID_KEYS[key] is int else float
+    try:
+        return key, tuple(convert(v.strip()) for v in values.split(","))
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"bad value in --grid {text!r}") from None
+
+
+def _add_train_arguments(train, model_name):
+    """The options of ``train`` (also listed by ``shapelang train --help``)."""
+    train.add_argument(
+        "--data",
+        required=True,
+        metavar="SPEC",
+        help="FILE.npz, 'GLOB*.npz', an image directory, digits or synthetic",
+    )
+    train.add_argument("--epochs", type=_positive_int, metavar="N")
+    train.add_argument("--batch-size", type=_positive_int, metavar="B")
+    train.add_argument("--lr", type=float, metavar="X", help="learning rate (finite, above 0)")
+    train.add_argument("--momentum", type=float, metavar="M")
+    train.add_argument("--optimizer", metavar="NAME", help="e.g. sgd, adam, rmsprop")
+    train.add_argument("--loss", metavar="NAME", help="e.g. categorical_crossentropy")
+    train.add_argument("--validation-split", type=_fraction, metavar="F")
+    train.add_argument("--checkpoint-dir", metavar="DIR", help=f"default: checkpoints/{model_name}")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the last checkpoint in the checkpoint directory (refused when it "
+        "holds checkpoints of another network)",
+    )
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the checkpoints of an earlier run and start again",
+    )
+    train.add_argument(
+        "--keep",
+        type=_keep,
+        default=1,
+        metavar="N",
+        help="keep the last N checkpoints besides the best one (default 1; `all` keeps every "
+        "epoch's)",
+    )
+    train.add_argument("--mixed-precision", action="store_true", help="mixed_float16 policy")
+    train.add_argument("--jit", action="store_true", help="compile with XLA")
+    train.add_argument(
+        "--strategy", choices=("default", "mirrored", "multiworker"), default="default"
+    )
+    train.add_argument(
+        "--grid",
+        type=_grid_axis,
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="keys: batch, lr, epochs, momentum",
+    )
+    train.add_argument("--results", metavar="FILE", help="grid results CSV")
+    train.add_argument("--seed", type=_seed, default=0, help="0 to 4294967295 (default 0)")
+    train.add_argument("--synthetic-size", type=_positive_int, default=512, metavar="N")
+    train.add_argument(
+        "--verbose",
+        type=int,
+        nargs="?",
+        const=3,
+        choices=(0, 1, 2, 3),
+        default=1,
+        metavar="N",
+        help="Keras progress: 0 silent, 1 progress bar, 2 one line per epoch; 3 (or --verbose "
+        "alone) as 2, and `shapelang train` shows TensorFlow's own log lines too",
+    )
+    train.add_argument("-q", "--quiet", dest="verbose", action="store_const", const=0)
+
+
+def _build_parser(model_name):
+    parser = argparse.ArgumentParser(
+        description=f"Inspect or train the {model_name} network (generated by shapelang)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("summary", help="print the model summary and its parameter count")
+    _add_train_arguments(commands.add_parser("train", help="train the network"), model_name)
+    return parser
+
+
+def run_main(
+    argv, *, build_model, model_name, input_shape, output_units, defaults, fingerprint=None
+) -> int:
+    """Run the ``summary`` or ``train`` command of a generated program; return the exit code.
+
+    `build_model()` returns a new, uncompiled ``keras.Model``; `input_shape` is one example's
+    shape (channels last, no batch axis); `output_units` the width of the last layer; `defaults`
+    the ``train:`` block: optional keys ``optimizer``, ``optimizer_options``, ``loss``,
+    ``batch``, ``epochs``, ``metrics`` and ``validation_split``; `fingerprint` the analysis's
+    fingerprint of the network (rows of name, op, shape, trainable, non-trainable, inputs and
+    options), stored with every checkpoint and compared by ``--resume``.
+    """
+    try:
+        args = _build_parser(model_name).parse_args(argv)
+    except SystemExit as exit_request:
+        return exit_request.code if isinstance(exit_request.code, int) else 2
+    network = _Network(
+        build_model,
+        model_name,
+        tuple(int(d) for d in input_shape),
+        int(output_units),
+        None if fingerprint is None else _as_json(fingerprint),
+    )
+    try:
+        if args.command == "summary":
+            return _summary(network)
+        return _train(args, network, dict(defaults or {}))
+    except DataError as error:
+        print(error.render(), file=sys.stderr)
+        return 1
+    except _OutputError as error:
+        print(error.render(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; continue with `train ... --resume`", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 -- the last resort: exit code 2 with the traceback
+        traceback.print_exc()
+        print(f"error: internal error in the training runtime of {model_name}", file=sys.stderr)
+        return 2

@@ -1,0 +1,518 @@
+"""Data sources: ``.npz``, streamed ``.npz`` shards, image directories, ``digits``, ``synthetic``
+-- each checked, split and read with ``tf.data``.
+"""
+
+import dataclasses
+import glob
+import itertools
+import math
+import os
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .checks import (
+    _SPARSE,
+    _check_arrays,
+    _check_dtype,
+    _check_example_shape,
+    _check_finite,
+    _check_label_values,
+    _convert_labels,
+    _label_kind,
+    _label_mode,
+    _shape_text,
+    _validation_count,
+)
+from .errors import DataError, _reason
+
+_SHARD_CHUNK = 256
+
+
+#: Image files Keras reads from a class folder, and how the formats that
+#: ``tf.io.decode_image`` decodes begin (PNG, JPEG, BMP, GIF, WebP, JPEG XL).
+_IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+
+
+_IMAGE_SIGNATURES = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"BM",
+    b"GIF87a",
+    b"GIF89a",
+    b"RIFF",
+    b"\xff\x0a",
+    b"\x00\x00\x00\x0cJXL ",
+)
+
+
+_DATA_HINT = (
+    "--data takes a .npz file with arrays x and y, a quoted glob of .npz shards, "
+    "a directory of class sub-folders of images, `digits` or `synthetic`"
+)
+
+
+class LoadedData:
+    """Training and validation examples, checked against the network.
+
+    ``train`` and ``validation`` are unbatched ``tf.data`` datasets of ``(example, label)`` pairs
+    (``validation`` is None without a validation split); :meth:`datasets` batches them.
+    `explain` finds the data problem behind an error that reading the data raised during
+    training (a corrupt shard or image): see :meth:`explain_failure`.
+    """
+
+    def __init__(self, description, train, validation, train_count, validation_count, explain=None):
+        self.description = description
+        self.train = train
+        self.validation = validation
+        self.train_count = train_count
+        self.validation_count = validation_count
+        self._explain = explain
+
+    def explain_failure(self, error):
+        """The :class:`DataError` behind `error`, raised while the data was read in training
+        (a shard or an image found corrupt), or None when the data is not to blame."""
+        return self._explain(error) if self._explain is not None else None
+
+    def datasets(self, batch_size):
+        """The training and validation datasets in batches of `batch_size`, prefetched."""
+        train = _batched(self.train, self.train_count, batch_size)
+        if self.validation is None:
+            return train, None
+        return train, _batched(self.validation, self.validation_count, batch_size)
+
+
+def _batched(dataset, count, batch_size):
+    import tensorflow as tf
+
+    if int(dataset.cardinality()) < 0:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(count))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    batched = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return batched.with_options(options)
+
+
+def _as_float(x, y):
+    import tensorflow as tf
+
+    return tf.cast(x, tf.float32), y
+
+
+def load_dataset(
+    spec, input_shape, output_units, loss, *, validation_split=0.2, seed=0, synthetic_size=512
+):
+    """Open the data source `spec` (see the module docstring) and check it against the network.
+
+    `input_shape` is one example's shape (channels last, no batch axis), `output_units` the width
+    of the last layer and `loss` the loss name (it decides the label encoding). Returns a
+    :class:`LoadedData`; raises :class:`DataError` for every problem with the data.
+    """
+    spec = str(spec)
+    input_shape = tuple(int(d) for d in input_shape)
+    units = int(output_units)
+    mode = _label_mode(loss)
+    split = float(validation_split)
+    if spec == "digits":
+        return _load_digits(input_shape, units, mode, split, seed)
+    if spec == "synthetic":
+        return _load_synthetic(int(synthetic_size), input_shape, units, mode, split, seed)
+    if any(char in spec for char in "*?["):
+        paths = sorted(glob.glob(spec, recursive=True))
+        if not paths:
+            raise DataError(
+                "SL501",
+                f"no file matches {spec!r}",
+                "check the pattern, and quote it so that the shell passes it unexpanded",
+            )
+        return _load_shards(paths, input_shape, units, mode, split, seed)
+    path = Path(spec)
+    if path.is_dir():
+        return _load_image_directory(path, input_shape, units, mode, split, seed)
+    if path.is_file():
+        return _load_npz(path, input_shape, units, mode, split, seed)
+    raise DataError("SL501", f"data source {spec!r} not found", _DATA_HINT)
+
+
+def _from_arrays(description, x, y, split, seed):
+    """In-memory arrays, split by a seeded shuffle, as a :class:`LoadedData`."""
+    import tensorflow as tf
+
+    order = np.random.default_rng(seed).permutation(len(x))
+    held_out = _validation_count(len(x), split, description)
+    validation_index, train_index = order[:held_out], order[held_out:]
+
+    def dataset(index, shuffle):
+        examples = tf.data.Dataset.from_tensor_slices((x[index], y[index]))
+        if shuffle:  # before the cast: the buffer holds the data in its own dtype
+            examples = examples.shuffle(min(len(index), 10_000), seed=seed)
+        return examples.map(_as_float, num_parallel_calls=tf.data.AUTOTUNE)
+
+    train = dataset(train_index, shuffle=True)
+    validation = dataset(validation_index, shuffle=False) if held_out else None
+    return LoadedData(description, train, validation, len(train_index), held_out)
+
+
+def _read_npz(path, names=("x", "y")):
+    """The arrays `names` (by default ``x`` and ``y``) of an ``.npz`` file."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise DataError("SL502", f"cannot read {path} as .npz: {error}") from None
+    if not hasattr(loaded, "files"):
+        raise DataError(
+            "SL502",
+            f"{path} holds a single array, not arrays `x` and `y`",
+            "save the data with np.savez(path, x=examples, y=labels)",
+        )
+    with loaded as npz:
+        missing = [name for name in names if name not in npz.files]
+        if missing:
+            raise DataError(
+                "SL502",
+                f"{path} has no array {' or '.join(map(repr, missing))} "
+                f"(it holds {sorted(npz.files)})",
+                "save the data with np.savez(path, x=examples, y=labels)",
+            )
+        try:
+            return tuple(npz[name] for name in names)
+        except ValueError as error:
+            if "allow_pickle" in str(error):
+                raise DataError(
+                    "SL506", f"{path}: holds arrays of Python objects, which are not numeric"
+                ) from None
+            raise DataError("SL502", f"{path} is corrupt: {error}") from None
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            raise DataError(
+                "SL502",
+                f"{path} is corrupt: {error}",
+                "write the file again (np.savez), or remove it from the data",
+            ) from None
+
+
+def _load_npz(path, input_shape, units, mode, split, seed):
+    x, y = _read_npz(path)
+    kind = _check_arrays(x, y, input_shape, units, mode, str(path))
+    return _from_arrays(str(path), x, _convert_labels(y, kind, mode, units), split, seed)
+
+
+def _load_digits(input_shape, units, mode, split, seed):
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError(
+            "SL501", "the `digits` data set needs scikit-learn", "pip install scikit-learn"
+        ) from None
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)
+    layouts = {(8, 8, 1): images[..., np.newaxis], (8, 8): images, (64,): images.reshape(-1, 64)}
+    if input_shape not in layouts:
+        raise DataError(
+            "SL503",
+            f"digits: examples are 8x8 images, (8, 8, 1), (8, 8) or (64,), "
+            f"but the network's input is {_shape_text(input_shape)}",
+            "give the network the input [8, 8, 1] for the digits data set",
+        )
+    if units != 10:
+        raise DataError(
+            "SL507",
+            f"digits: the data set has 10 classes, but the network has {units} output units",
+            "make the last layer 10 units wide",
+        )
+    x, y = layouts[input_shape], digits.target
+    kind = _check_arrays(x, y, input_shape, units, mode, "digits")
+    return _from_arrays("digits", x, _convert_labels(y, kind, mode, units), split, seed)
+
+
+def _load_synthetic(size, input_shape, units, mode, split, seed):
+    """Random normal examples and random labels, generated on the fly from the seed."""
+    import tensorflow as tf
+
+    if size <= 0:
+        raise DataError("SL505", "synthetic: --synthetic-size must be at least 1")
+    held_out = _validation_count(size, split, "synthetic")
+    classes = 2 if units == 1 else units
+    first_seed = tf.constant(seed, tf.int64)
+
+    def example(index):
+        x = tf.random.stateless_normal(input_shape, seed=tf.stack([first_seed, index]))
+        label = tf.random.stateless_uniform(
+            (), seed=tf.stack([first_seed + 1, index]), maxval=classes, dtype=tf.int64
+        )
+        if units == 1:
+            return x, tf.cast(tf.reshape(label, (1,)), tf.float32)
+        if mode == _SPARSE:
+            return x, tf.cast(label, tf.int32)
+        return x, tf.one_hot(label, units)
+
+    def dataset(start, stop):
+        indices = tf.data.Dataset.range(start, stop)
+        return indices.map(example, num_parallel_calls=tf.data.AUTOTUNE)
+
+    validation = dataset(0, held_out) if held_out else None
+    description = f"synthetic {_shape_text(input_shape)}"
+    return LoadedData(description, dataset(held_out, size), validation, size - held_out, held_out)
+
+
+def _load_image_directory(directory, input_shape, units, mode, split, seed):
+    import keras
+    import tensorflow as tf
+
+    if len(input_shape) != 3 or input_shape[-1] not in (1, 3, 4):
+        raise DataError(
+            "SL503",
+            f"{directory}: images have 1, 3 or 4 channels (height, width, channels), "
+            f"but the network's input is {_shape_text(input_shape)}",
+        )
+    classes = sorted(entry.name for entry in directory.iterdir() if entry.is_dir())
+    if not classes:
+        raise DataError(
+            "SL505",
+            f"{directory}: no class sub-folders (and so no images)",
+            "put each class's images in a folder of its own; for .npz shards use a glob",
+        )
+    expected = 2 if units == 1 else units
+    if len(classes) != expected:
+        raise DataError(
+            "SL507",
+            f"{directory}: {len(classes)} class folders, but the network has {units} output units",
+            f"the last layer needs one unit per class: make it {len(classes)} wide",
+        )
+    label_mode = "binary" if units == 1 else ("int" if mode == _SPARSE else "categorical")
+    color_mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[input_shape[-1]]
+    files = list(_image_files(directory, classes))
+    for path in files:
+        _check_image_signature(path)
+    try:
+        datasets = keras.utils.image_dataset_from_directory(
+            directory,
+            label_mode=label_mode,
+            color_mode=color_mode,
+            batch_size=None,
+            image_size=input_shape[:2],
+            shuffle=True,
+            seed=seed,
+            validation_split=split or None,
+            subset="both" if split else None,
+            verbose=False,
+        )
+    except ValueError as error:
+        raise DataError("SL505", f"{directory}: {error}") from None
+    train, validation = datasets if split else (datasets, None)
+    counts = [int(d.cardinality()) if d is not None else 0 for d in (train, validation)]
+    if counts[0] <= 0:
+        raise DataError("SL505", f"{directory}: no training images")
+
+    def scaled(dataset):
+        return dataset.map(lambda x, y: (x / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
+
+    validation = scaled(validation) if validation is not None else None
+
+    def explain(error):
+        if "decode" not in str(error).lower():  # not worth decoding every image to look
+            return None
+        return _undecodable_image(files, input_shape[-1])
+
+    return LoadedData(
+        str(directory), scaled(train), validation, counts[0], counts[1], explain=explain
+    )
+
+
+def _image_files(directory, classes):
+    """The files Keras reads from the class folders (its walk: sorted, links not followed)."""
+    for name in classes:
+        for root, _, files in sorted(os.walk(directory / name), key=lambda walk: walk[0]):
+            for file in sorted(files):
+                if file.lower().endswith(_IMAGE_SUFFIXES):
+                    yield Path(root) / file
+
+
+def _check_image_signature(path):
+    """A cheap check of every image before training: it can be read and begins like an
+    image. Damage further in is found by decoding (:func:`_undecodable_image`)."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(16)
+    except OSError as error:
+        raise DataError("SL502", f"cannot read {path}: {_reason(error)}") from None
+    if not head.startswith(_IMAGE_SIGNATURES):
+        what = "is empty" if not head else "is not an image (PNG, JPEG, BMP, GIF or WebP)"
+        raise DataError("SL502", f"{path} {what}", "remove the file or replace it")
+
+
+def _undecodable_image(files, channels):
+    """After decoding failed in training: the first image that TensorFlow cannot decode."""
+    import tensorflow as tf
+
+    for path in files:
+        try:
+            tf.io.decode_image(
+                tf.io.read_file(str(path)), channels=channels, expand_animations=False
+            )
+        except (tf.errors.OpError, ValueError) as error:
+            message = getattr(error, "message", None) or str(error)
+            return DataError(
+                "SL502",
+                f"{path} is corrupt: {message.splitlines()[0]}",
+                "remove the file or replace it",
+            )
+    return None
+
+
+@dataclasses.dataclass
+class _Shard:
+    path: str
+    count: int
+    sample: tuple
+    x_dtype: np.dtype
+    label_tail: tuple
+    y_dtype: np.dtype
+    held_out: int = 0
+
+
+def _npy_header(archive, name, path):
+    """(shape, dtype) of array `name` in an open ``.npz`` archive, without reading its data."""
+    member = f"{name}.npy"
+    if member not in archive.namelist():
+        raise DataError(
+            "SL502",
+            f"{path} has no array {name!r}",
+            "save every shard with np.savez(path, x=examples, y=labels)",
+        )
+    with archive.open(member) as stream:
+        version = np.lib.format.read_magic(stream)
+        readers = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }
+        if version in readers:
+            shape, _, dtype = readers[version](stream)
+            return shape, dtype
+    (array,) = _read_npz(path, (name,))
+    return array.shape, array.dtype
+
+
+def _inspect_shard(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            x_shape, x_dtype = _npy_header(archive, "x", path)
+            y_shape, y_dtype = _npy_header(archive, "y", path)
+    except (OSError, zipfile.BadZipFile, ValueError) as error:
+        raise DataError("SL502", f"cannot read {path} as .npz: {error}") from None
+    _check_dtype(x_dtype, "x", path)
+    _check_dtype(y_dtype, "y", path)
+    if not x_shape or not y_shape:
+        raise DataError("SL503", f"{path}: `x` and `y` must have a leading example axis")
+    if x_shape[0] != y_shape[0]:
+        raise DataError(
+            "SL504",
+            f"{path}: `x` has {x_shape[0]} examples but `y` has {y_shape[0]} labels",
+            "save exactly one label per example",
+        )
+    return _Shard(path, x_shape[0], tuple(x_shape[1:]), x_dtype, tuple(y_shape[1:]), y_dtype)
+
+
+def _check_shards_agree(shards):
+    first = shards[0]
+    for shard in shards[1:]:
+        for what, mine, theirs in (
+            ("examples have shape", shard.sample, first.sample),
+            ("`x` has dtype", shard.x_dtype, first.x_dtype),
+            ("labels have shape", shard.label_tail, first.label_tail),
+            ("`y` has dtype", shard.y_dtype, first.y_dtype),
+        ):
+            if mine != theirs:
+                raise DataError(
+                    "SL508",
+                    f"shards disagree: in {shard.path} {what} {mine}, in {first.path} {theirs}",
+                    "write every shard with the same example shape and dtypes",
+                )
+
+
+def _load_shards(paths, input_shape, units, mode, split, seed):
+    shards = [_inspect_shard(path) for path in paths]
+    _check_shards_agree(shards)
+    description = f"{len(shards)} shards ({paths[0]} ...)"
+    _check_example_shape(shards[0].sample, input_shape, shards[0].path)
+    kind = _label_kind(shards[0].label_tail, units, mode, shards[0].path)
+    for shard in shards:
+        if kind == "index":
+            (labels,) = _read_npz(shard.path, ("y",))
+            _check_label_values(labels, kind, units, shard.path)
+        shard.held_out = math.ceil(shard.count * split) if split > 0 else 0
+    total = sum(shard.count for shard in shards)
+    held_out = sum(shard.held_out for shard in shards)
+    if total == 0:
+        raise DataError("SL505", f"{description}: the shards hold no examples")
+    if total - held_out <= 0:
+        raise DataError(
+            "SL505",
+            f"{description}: {total} example(s) are too few for a validation split of {split}",
+            "use more data, or --validation-split 0",
+        )
+    failures = []  # the DataError of a shard found corrupt while streaming
+    train = _shard_dataset(shards, kind, mode, units, seed, failures, training=True)
+    validation = _shard_dataset(shards, kind, mode, units, seed, failures, training=False)
+    return LoadedData(
+        description,
+        train,
+        validation if held_out else None,
+        total - held_out,
+        held_out,
+        explain=lambda _error: failures[0] if failures else None,
+    )
+
+
+def _read_shard(shard):
+    """A shard's arrays, read in full while streaming: the data that the header check before
+    training could not see (damage, NaN, a file rewritten since) is checked here."""
+    x, y = _read_npz(shard.path)
+    header = (shard.count, shard.sample, shard.x_dtype, shard.label_tail, shard.y_dtype)
+    if (len(x), x.shape[1:], x.dtype, y.shape[1:], y.dtype) != header or len(y) != len(x):
+        raise DataError(
+            "SL508",
+            f"{shard.path} changed while training: it now holds {len(x)} examples of shape "
+            f"{_shape_text(x.shape[1:])}, dtype {x.dtype}",
+            "do not rewrite shards during training",
+        )
+    _check_finite(x, "x", shard.path)
+    _check_finite(y, "y", shard.path)
+    return x, y
+
+
+def _shard_dataset(shards, kind, mode, units, seed, failures, *, training):
+    """A dataset streaming the training (or held-out) part of every shard, one at a time.
+    A shard found corrupt is recorded in `failures` before the error reaches TensorFlow,
+    which reports it without the file's name."""
+    import tensorflow as tf
+
+    epochs = itertools.count()
+
+    def chunks():
+        rng = np.random.default_rng([seed, next(epochs)])
+        order = rng.permutation(len(shards)) if training else range(len(shards))
+        for index in order:
+            shard = shards[index]
+            try:
+                x, y = _read_shard(shard)
+            except DataError as error:
+                failures.append(error)
+                raise
+            cut = shard.count - shard.held_out
+            part = slice(0, cut) if training else slice(cut, shard.count)
+            x, y = x[part], _convert_labels(y[part], kind, mode, units)
+            picks = rng.permutation(len(x)) if training else np.arange(len(x))
+            for start in range(0, len(picks), _SHARD_CHUNK):
+                chosen = picks[start : start + _SHARD_CHUNK]
+                yield x[chosen], y[chosen]
+
+    first = shards[0]
+    label = _convert_labels(np.zeros((0, *first.label_tail), first.y_dtype), kind, mode, units)
+    signature = (
+        tf.TensorSpec((None, *first.sample), tf.as_dtype(first.x_dtype)),
+        tf.TensorSpec((None, *label.shape[1:]), tf.as_dtype(label.dtype)),
+    )
+    dataset = tf.data.Dataset.from_generator(chunks, output_signature=signature)
+    return dataset.unbatch().map(_as_float, num_parallel_calls=tf.data.AUTOTUNE)
