@@ -15,7 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import __version__, limits
+from . import limits
 from .analysis import Analysis, analyse, parse_binding
 from .diagnostics import (
     ERROR,
@@ -30,6 +30,7 @@ from .diagnostics import (
 )
 from .ir import Span
 from .parser import parse
+from .version import __version__
 
 EXIT_CLEAN, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
 

@@ -21,11 +21,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .. import __version__, ir
+from .. import ir
 from ..analysis import Analysis
 from ..diagnostics import error
 from ..fingerprint import fingerprint_source, network_fingerprint
 from ..solve import pretty
+from ..version import __version__
 from . import pywriter
 from .program import (
     STRUCTURES,

@@ -117,3 +117,31 @@ def padding_layer(a: Args, rank: int):
         return [], a.padding
     pads = tuple(tuple(p) for p in a._padding)
     return [KerasLayer(f"ZeroPadding{rank}D", {"padding": pads}, "_pad")], "valid"
+
+
+def paddings_reading_every_row(current, rank: int, unread):
+    """For a layer whose strides leave rows unread along the axes of `unread` (its stride
+    remainders): `pad=same` (unless it is that already) and the least explicit padding per
+    axis under which its windows reach the last rows, as (text, padding) pairs."""
+    if current is None or any(not r.size.is_number or not r.window.is_number for r in unread):
+        return []
+    found = []
+    if current != "same":
+        found.append(("pad=same", "same"))
+    names = AXIS_NAMES.get(rank, ())
+    pads = [0] * rank
+    if current not in ("valid", "same"):
+        pads = [int(p) for p in (current if isinstance(current, tuple) else (current,) * rank)]
+    for r in unread:
+        axis = names.index(r.axis)
+        n, k, s = int(r.size), int(r.window), int(r.stride)
+        least = next((p for p in range(min(s, 1024)) if rows_unread(n, k, s, p) == 0), None)
+        if least is None:
+            return found
+        pads[axis] = least
+    explicit = pads[0] if len(set(pads)) == 1 else tuple(pads)
+    shown = f"pad={explicit}" if isinstance(explicit, int) else f"pad=({', '.join(map(str, pads))})"
+    if explicit != current and shown != "pad=0":
+        found.append((shown, sympy.Integer(explicit) if isinstance(explicit, int)
+                      else tuple(sympy.Integer(p) for p in explicit)))
+    return found

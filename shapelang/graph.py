@@ -1,0 +1,154 @@
+"""The network as analysed: what one walk of a `.net` file found, frozen.
+
+Every consumer — `check`, `table`, `solve`, the API, the code generator — reads this and
+nothing else; none walks the IR or runs the analysis again. Values are sympy numbers where the
+network's parameters are bound and closed forms in its symbols where they are not.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import sympy
+
+from . import ir
+from .diagnostics import ERROR, Diagnostic
+
+
+def _product(values):
+    result = sympy.Integer(1)
+    for v in values:
+        result *= v
+    return result
+
+
+@dataclass(frozen=True)
+class WindowGeometry:
+    """A sliding window as applied, per spatial axis: the kernel, stride and dilation, and the
+    padding (before, after). `mode` is how the line asked for the padding: `valid`, `same` or
+    `explicit`."""
+
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    pads: tuple  # ((before, after), …)
+    mode: str
+
+    @property
+    def effective_kernel(self) -> tuple:
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
+
+
+@dataclass(frozen=True)
+class Node:
+    """One layer instance of the analysed network."""
+
+    index: int
+    path: str  # `conv3.block1.bottleneck_1.conv_2`
+    op: str
+    options: Any  # resolved values by long option name (read-only mapping)
+    activation: str | None
+    geometry: WindowGeometry | None
+    inputs: tuple[str, ...]  # the paths of the nodes it reads
+    shape: tuple
+    trainable: sympy.Expr
+    non_trainable: sympy.Expr
+    macs: sympy.Expr
+    span: ir.Span
+    instance: str  # the path of the innermost block instance, "" at top level
+    label: str | None
+    statement: ir.Layer = field(repr=False)  # the source line
+    args: Any = field(repr=False, default=None)  # the bound arguments the rules saw
+    # ((before, after), …) per spatial axis as applied: a window's, or a `zeropad`'s
+    padding: tuple | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    @property
+    def layer(self) -> ir.Layer:
+        return self.statement
+
+    @property
+    def size(self):
+        return _product(self.shape)
+
+    @property
+    def params(self):
+        return self.trainable + self.non_trainable
+
+    @property
+    def flops(self):
+        return 2 * self.macs
+
+
+@dataclass(frozen=True)
+class InputSizes:
+    """The network with its spatial input sizes as symbols, derived in the same walk as the
+    bound values: the constraints solve's domains and exact sizes are computed from.
+    `undecided` says why nothing can be said (the walk with unbound sizes was incomplete)."""
+
+    axes: tuple  # (axis name, symbol, the size in the file) per spatial input axis
+    symbols: Any  # name → Symbol: the network's unbound parameters and these sizes
+    minimum_sizes: tuple
+    remainders: tuple
+    undecided: str | None = None
+
+
+@dataclass(frozen=True)
+class PaddingFix:
+    """A padding for the first layer that leaves input rows unread, tried in the same walk:
+    `still` counts the later layers that would still leave rows unread, None where the fix
+    fails or does not read every row of that layer."""
+
+    text: str  # `pad=same`, `pad=(1, 2)`
+    padding: object
+    still: int | None
+
+
+@dataclass(frozen=True)
+class AnalysedGraph:
+    """One analysis of one network with its bindings."""
+
+    network: ir.Network
+    bindings: Any  # parameter name → bound value (sympy number)
+    symbols: Any  # parameter name → sympy Symbol, for the unbound ones
+    nodes: tuple[Node, ...]
+    by_path: Any
+    instances: tuple  # every block use, in walk order
+    tensors: Any  # the network body's labels → node paths
+    shapes: Any  # every tensor's shape, by path
+    minimum_sizes: tuple
+    remainders: tuple
+    diagnostics: tuple[Diagnostic, ...]
+    complete: bool
+    train: Any
+    input_sizes: InputSizes | None
+    padding_fixes: tuple[PaddingFix, ...]
+    # (scope prefix, id(statement)) → what a line produced: read by the Keras generator only,
+    # until it plans from the graph's instance tree.
+    produced: Any = field(repr=False, default=None)
+
+    @property
+    def layers(self) -> tuple[Node, ...]:
+        return self.nodes
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == ERROR for d in self.diagnostics)
+
+    @property
+    def output(self) -> Node | None:
+        return self.nodes[-1] if self.nodes else None
+
+    def total(self, what: str):
+        return sum((getattr(n, what) for n in self.nodes), sympy.Integer(0))
+
+    def by_name(self, path: str) -> Node | None:
+        return self.by_path.get(path)
+
+
+def frozen_mapping(values: dict):
+    return MappingProxyType(dict(values))
