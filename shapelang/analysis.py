@@ -9,9 +9,8 @@ from dataclasses import replace
 from . import ir, limits
 from .checks import run_checks
 from .diagnostics import Diagnostic
-from .graph import AnalysedGraph, Node, WindowGeometry, frozen_mapping
+from .graph import AnalysedGraph, Node, frozen_mapping
 from .layers import Shape
-from .layers.window import as_tuple
 from .walk import (  # noqa: F401 (the analysis's names, re-exported)
     EXPECT_SUBJECTS,
     Analysis,
@@ -77,25 +76,13 @@ def freeze(walked: Analysis) -> AnalysedGraph:
 
 def _node(r: LayerResult, instance_paths: set) -> Node:
     values = r.args.values
-    options = {k: v for k, v in values.items() if not k.startswith("_")}
+    options = dict(values)
     return Node(
         index=r.index, path=r.name, op=r.op, options=frozen_mapping(options),
-        activation=r.args.activation, geometry=_geometry(r), inputs=r.inputs, shape=r.shape,
+        activation=r.args.activation, geometry=r.args.geometry, inputs=r.inputs, shape=r.shape,
         trainable=r.trainable, non_trainable=r.non_trainable, macs=r.macs, span=r.layer.span,
         instance=_innermost(r.name, instance_paths), label=r.layer.label, statement=r.layer,
         args=r.args, padding=r.padding)
-
-
-def _geometry(r: LayerResult) -> WindowGeometry | None:
-    values = r.args.values
-    if "_kernel" not in values:
-        return None
-    pads = values["_padding"]
-    rank = len(pads)
-    stride = values.get("_stride", values.get("stride"))
-    mode = values["padding"] if values["padding"] in ("valid", "same") else "explicit"
-    return WindowGeometry(tuple(values["_kernel"]), as_tuple(stride, rank),
-                          as_tuple(values.get("_dilation", 1), rank), tuple(pads), mode)
 
 
 def _innermost(path: str, instance_paths: set) -> str:

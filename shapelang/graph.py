@@ -14,6 +14,7 @@ import sympy
 
 from . import ir
 from .diagnostics import ERROR, Diagnostic
+from .layers.window import WindowGeometry
 
 
 def _product(values):
@@ -21,23 +22,6 @@ def _product(values):
     for v in values:
         result *= v
     return result
-
-
-@dataclass(frozen=True)
-class WindowGeometry:
-    """A sliding window as applied, per spatial axis: the kernel, stride and dilation, and the
-    padding (before, after). `mode` is how the line asked for the padding: `valid`, `same` or
-    `explicit`."""
-
-    kernel: tuple
-    stride: tuple
-    dilation: tuple
-    pads: tuple  # ((before, after), …)
-    mode: str
-
-    @property
-    def effective_kernel(self) -> tuple:
-        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
 
 
 @dataclass(frozen=True)

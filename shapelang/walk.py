@@ -913,7 +913,7 @@ class _Walker:
         macs = kind.macs(args, in_shapes, out)
         result = LayerResult(len(self.analysis.layers), full, layer, inputs, out,
                              as_expr(trainable), as_expr(non_trainable), as_expr(macs),
-                             args, args.values.get("_padding"))
+                             args, args.geometry.pads if args.geometry else args.pads)
         _check_results(result)
         if self.analysis.by_name(full) is not None:
             first = self.analysis.by_name(full).layer.span.line

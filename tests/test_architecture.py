@@ -144,3 +144,17 @@ def test_one_analysis_with_hints_and_an_input_size_report(walks, run_cli, tmp_pa
     assert "`pad=same` or `pad=(1, 2)` on this line reads all of its input" in out
     assert "H ≡ 3 (mod 4), nearest to 270: 267 or 271" in out
     assert len(walks) == 2
+
+
+def test_layer_rules_pass_no_hidden_keys():
+    """What a rule derives besides the shape is typed (a window's geometry, a zeropad's pads,
+    an upsample's factors), never an `_`-prefixed key among the option values."""
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (PACKAGE / "layers").glob("*.py"))
+    assert 'values["_' not in sources and "a._" not in sources
+    for path in EXAMPLES:
+        result = shapelang.load(path).analyse().analysis
+        for node in result.nodes:
+            assert not [k for k in node.options if k.startswith("_")], (path.stem, node.path)
+            assert not [k for k in node.args.values if k.startswith("_")], (path.stem, node.path)
+            if node.op in ("conv", "maxpool", "avgpool", "depthwiseconv", "sepconv"):
+                assert node.geometry is not None and node.padding == node.geometry.pads
