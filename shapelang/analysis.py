@@ -16,10 +16,11 @@ from .walk import (  # noqa: F401 (the analysis's names, re-exported)
     Analysis,
     Instance,
     LayerResult,
+    Relative,
     RepeatRecord,
     _cycles,
-    analyse_block,
     as_int,
+    input_dimension,
     merge_repeats,
     parse_binding,
     stopped_for_time,
@@ -29,15 +30,16 @@ from .walk import (  # noqa: F401 (the analysis's names, re-exported)
 
 def analyse(network: ir.Network, bindings: dict | None = None, *,
             input_override: Shape | None = None, checks: bool = True,
-            all_symbolic: bool = False) -> AnalysedGraph:
+            relative: bool = False) -> AnalysedGraph:
     """Analyse `network` with some parameters bound (`bindings`: name → number). Parameters
     neither bound nor defaulted stay symbols. Never raises for a problem in the network: every
     problem is in `.diagnostics`. `checks=False` skips the domain and `expect` checks and the
-    hints. `all_symbolic` makes every parameter a symbol, defaults and bindings aside.
+    hints. `relative` derives every layer relative to its root too (`Node.relative`): what a
+    backend writes as expressions.
     Bounded by `limits.MAX_ANALYSIS_SECONDS`."""
     with limits.time_limit():
         walked = walk_network(network, bindings, input_override=input_override,
-                              all_symbolic=all_symbolic, hints=checks)
+                              relative=relative, hints=checks)
         graph = freeze(walked)
         if stopped_for_time(walked) or not checks:
             return replace(graph, diagnostics=tuple(walked.diagnostics),
@@ -82,7 +84,7 @@ def _node(r: LayerResult, instance_paths: set) -> Node:
         activation=r.args.activation, geometry=r.args.geometry, inputs=r.inputs, shape=r.shape,
         trainable=r.trainable, non_trainable=r.non_trainable, macs=r.macs, span=r.layer.span,
         instance=_innermost(r.name, instance_paths), label=r.layer.label, statement=r.layer,
-        args=r.args, padding=r.padding)
+        args=r.args, padding=r.padding, relative=r.relative)
 
 
 def _innermost(path: str, instance_paths: set) -> str:

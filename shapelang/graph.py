@@ -46,6 +46,9 @@ class Node:
     args: Any = field(repr=False, default=None)  # the bound arguments the rules saw
     # ((before, after), …) per spatial axis as applied: a window's, or a `zeropad`'s
     padding: tuple | None = None
+    # the arguments and shape relative to the node's root (the network, or its block use:
+    # `instance`), when asked for and derivable; None otherwise
+    relative: Any = None
 
     @property
     def name(self) -> str:
@@ -66,6 +69,36 @@ class Node:
     @property
     def flops(self):
         return 2 * self.macs
+
+
+@dataclass(frozen=True)
+class BlockInstance:
+    """One use of a block: where it is, what it was given, what it reads and returns."""
+
+    block: ir.Block
+    name: str  # its instance path, e.g. `stage2.block1`
+    layer: ir.Layer
+    arguments: dict  # block parameter → value
+    input: str
+    output: str
+    # relative values (with `relative`): the arguments in the enclosing root's symbols, the
+    # block's parameters as symbols (a word or shape argument stays itself), the symbols of
+    # its input's dimensions and that input's shape in the enclosing root's symbols
+    relative_arguments: dict | None = None
+    parameter_symbols: dict | None = None
+    input_symbols: tuple = ()
+    relative_input: tuple | None = None
+
+
+@dataclass(frozen=True)
+class RepeatInstance:
+    """What a `repeat` produced: its count, the iterations walked, the stem of their names
+    (`repeat`, `stage_`), and the count relative to the root (None where not derivable)."""
+
+    count: sympy.Expr
+    walked: int
+    stem: str
+    relative_count: sympy.Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -111,8 +144,8 @@ class AnalysedGraph:
     train: Any
     input_sizes: InputSizes | None
     padding_fixes: tuple[PaddingFix, ...]
-    # (scope prefix, id(statement)) → what a line produced: read by the Keras generator only,
-    # until it plans from the graph's instance tree.
+    # (scope prefix, statement span) → what a line produced (a node path, a block use, a
+    # repeat): how a backend follows the source's structure through the graph.
     produced: Any = field(repr=False, default=None)
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 
 import sympy
 
@@ -33,7 +34,7 @@ from .expr import (
     require_integer,
     show,
 )
-from .graph import InputSizes, PaddingFix
+from .graph import BlockInstance, InputSizes, PaddingFix, RepeatInstance
 from .layers import REGISTRY, Args, Shape
 from .layers.base import product
 from .layers.window import AXIS_NAMES, paddings_reading_every_row
@@ -55,6 +56,7 @@ class LayerResult:
     macs: sympy.Expr
     args: Args
     padding: tuple | None = None  # ((before, after), …) per spatial axis, for windowed layers
+    relative: Relative | None = None  # the same line relative to its scope's root
 
     @property
     def op(self) -> str:
@@ -71,6 +73,22 @@ class LayerResult:
     @property
     def flops(self):
         return 2 * self.macs
+
+
+@dataclass(frozen=True)
+class Relative:
+    """A layer's arguments and shape relative to its root — the network (its parameters as
+    symbols) or, inside a block use, the block (its parameters and its input's dimensions as
+    symbols): what a backend writes as expressions."""
+
+    args: Args
+    shape: Shape
+
+
+def input_dimension(axis: int) -> sympy.Symbol:
+    """The symbol of a block's input dimension `axis` (batch axis excluded) in relative values:
+    never a `.net` name (it has a dot)."""
+    return sympy.Symbol(f"input.{axis}", integer=True, positive=True)
 
 
 @dataclass(frozen=True)
@@ -111,11 +129,11 @@ class Analysis:
     minimum_sizes: list[MinimumSize] = field(default_factory=list)
     remainders: list[StrideRemainder] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    instances: list = field(default_factory=list)  # every block use, as `Instance`s
+    instances: list = field(default_factory=list)  # every block use, as `BlockInstance`s
     tensors: dict = field(default_factory=dict)  # the network body's labels → layer names
     shapes: dict = field(default_factory=dict, repr=False)  # every tensor's shape, by name
-    # (scope prefix, id(statement)) → the layer name, `Instance` or `RepeatRecord` it produced:
-    # how the code generator finds each line's results while it walks the IR again.
+    # (scope prefix, the statement's span) → the layer name, `BlockInstance` or
+    # `RepeatInstance` it produced: how a backend follows the source's structure.
     produced: dict = field(default_factory=dict, repr=False)
     complete: bool = True  # every layer's shape was derived
     train: dict = field(default_factory=dict)  # the `train:` block, as the program's defaults
@@ -149,17 +167,17 @@ class Analysis:
 class _LayerContext:
     """What a layer rule may report while it derives a shape."""
 
-    def __init__(self, analysis: Analysis, emission: bool = False):
+    def __init__(self, analysis: Analysis, checked: bool = True):
         self.analysis = analysis
         self.inputs: list = []  # (full name, LayerResult) of the layer being derived
         self.name = ""  # the full name of the layer being derived
-        # For the code generator's analysis of a block with symbolic arguments and input:
-        # only the layer arguments matter there, so size and merge checks are off.
-        self.emission = emission
+        # Off for a layer derived relative to its block (parameters and input as symbols):
+        # only its arguments matter there, so size and merge checks are off.
+        self.checked = checked
 
     def require_at_least(self, value, minimum, axis, layer, what):
         value, minimum = as_expr(value), as_expr(minimum)
-        if self.emission:
+        if not self.checked:
             return
         if value.is_number and minimum.is_number:
             if value < minimum:
@@ -171,7 +189,7 @@ class _LayerContext:
     def stride_remainder(self, numerator, stride, axis, layer, size, exact=None, unread=None,
                          window=None, padding=None):
         numerator, stride = as_expr(numerator), as_expr(stride)
-        if stride == 1 or self.emission:
+        if stride == 1 or not self.checked:
             return
         self.analysis.remainders.append(StrideRemainder(
             numerator, stride, axis, layer, as_expr(size), self.name, exact, unread, window,
@@ -181,7 +199,7 @@ class _LayerContext:
         """Every input shape equal to the first on `axes` — for every valid value of the
         unbound parameters, or an error that says for which values it holds; a warning where
         that cannot be decided."""
-        if self.emission:
+        if not self.checked:
             return
 
         def show_shape(shape):
@@ -230,7 +248,7 @@ class _LayerContext:
         """count/known (the dimension a reshape infers) an integer for every valid value of
         the unbound parameters, or SL311 stating when it is; a warning where that cannot be
         decided."""
-        if self.emission:
+        if not self.checked:
             return
         verdict, condition = divisibility_condition(count, known, self.analysis)
         if verdict == "always":
@@ -277,14 +295,19 @@ def parse_binding(name: str, text: str):
 def _binding_value(name: str, value, network: ir.Network, diagnostics: list):
     """A binding as a sympy number, or None after an SL213 for a value that is no number or
     is past the limits (`--set` text is read here, so that its problem is the file's)."""
+    if isinstance(value, (int, Fraction)):
+        value = sympy.Rational(value)  # an int or Fraction from the Python API
+    elif not isinstance(value, (str, sympy.Basic)):
+        diagnostics.append(Diagnostic("SL213", ERROR, f"--set {name}: a {type(value).__name__}"
+                                      " is no number", network.span,
+                                      "give a number within the limits"))
+        return None
     try:
         if isinstance(value, str):
             value = parse_binding(name, value)
-        elif not isinstance(value, sympy.Basic):
-            value = sympy.Rational(value)  # an int or Fraction from the Python API
         limits.check_value(value)
         return value
-    except (ValueError, TypeError) as exc:
+    except ValueError as exc:
         message = str(exc) if str(exc).startswith("--set") else f"--set {name}: {exc}"
         diagnostics.append(Diagnostic("SL213", ERROR, message, network.span,
                                       "give a number within the limits"))
@@ -292,23 +315,25 @@ def _binding_value(name: str, value, network: ir.Network, diagnostics: list):
 
 
 def walk_network(network: ir.Network, bindings: dict | None = None, *,
-                 input_override: Shape | None = None, all_symbolic: bool = False,
+                 input_override: Shape | None = None, relative: bool = False,
                  hints: bool = True) -> Analysis:
     """Walk `network` with some parameters bound (`bindings`: name → number). Parameters
     neither bound nor defaulted stay symbols. Never raises for a problem in the network: every
     problem is in `.diagnostics`. In the same walk, every layer is derived again with the
     spatial input sizes as symbols (solve's domains and the SL302 hint read those) and, with
     `hints`, with each padding that would make the first row-dropping layer read every row
-    (the SL305 hint). `all_symbolic` makes every parameter a symbol, defaults and bindings
-    aside (a positive integer, or a positive real where the default is not an integer).
-    The caller bounds it in time (`limits.time_limit`)."""
-    return _analyse(network, bindings, input_override, hints, all_symbolic)
+    (the SL305 hint). With `relative`, every layer is derived a third time relative to its
+    root (`Relative`): at top level every network parameter a symbol (a positive integer, or a
+    positive real where the default is not an integer), inside a block use the block's
+    parameters and input dimensions. The caller bounds it in time (`limits.time_limit`)."""
+    return _analyse(network, bindings, input_override, hints, relative)
 
 
-def _analyse(network, bindings, input_override, hints, all_symbolic) -> Analysis:
+def _analyse(network, bindings, input_override, hints, relative) -> Analysis:
     bindings = dict(bindings or {})
     analysis = Analysis(network, {}, {})
     env: dict = {}
+    relative_env: dict | None = {} if relative else None
     declared = {p.name for p in network.parameters}
     for name in bindings:
         if name not in declared:
@@ -321,11 +346,12 @@ def _analyse(network, bindings, input_override, hints, all_symbolic) -> Analysis
         if parameter.name in env:
             analysis.diagnostics.append(_duplicate(parameter.name, parameter.span))
             continue
-        if all_symbolic:
+        if relative:
             default = evaluate_default(parameter, env)
             integer = default is None or default.is_integer is not False
-            value = sympy.Symbol(parameter.name, positive=True, integer=integer or None)
-        elif parameter.name in bindings:
+            relative_env[parameter.name] = sympy.Symbol(parameter.name, positive=True,
+                                                        integer=integer or None)
+        if parameter.name in bindings:
             value = _binding_value(parameter.name, bindings[parameter.name], network,
                                    analysis.diagnostics)
             if value is None:  # reported once: what uses it is no error of its own
@@ -351,7 +377,10 @@ def _analyse(network, bindings, input_override, hints, all_symbolic) -> Analysis
     for function in network.functions:
         functions[function.name] = UserFunction(function, functions)
     env.update(functions)
-    walker = _Walker(network, analysis, input_override, functions, hints=hints)
+    if relative_env is not None:
+        relative_env.update(functions)
+    walker = _Walker(network, analysis, input_override, functions, hints=hints,
+                     relative_env=relative_env)
     walker.run(env)
     analysis.env = env
     analysis.train = train_settings(network.train, env, analysis.diagnostics)
@@ -360,28 +389,6 @@ def _analyse(network, bindings, input_override, hints, all_symbolic) -> Analysis
         return analysis
     _report_unread_rows(analysis)
     return analysis
-
-
-def analyse_block(network: ir.Network, block: ir.Block, arguments: dict,
-                  input_shape: Shape) -> tuple[Analysis, str]:
-    """A block on its own, for the code generator: its parameters as given (symbols, so that
-    layer arguments come out as expressions of them) and a symbolic input; size and merge
-    checks are off. Returns the analysis and the name of the block's output."""
-    analysis = Analysis(network, {}, {})
-    functions: dict = {}
-    for function in network.functions:
-        functions[function.name] = UserFunction(function, functions)
-    walker = _Walker(network, analysis, None, functions, emission=True)
-    walker.seen_input = True
-    env = {**functions, **arguments}
-    scope = walker._scope(env, "", None, previous="input", blocks_in_use=(block.name,),
-                          in_block=True)
-    scope.tensors["input"] = "input"
-    walker.shapes["input"] = tuple(input_shape)
-    scope.taken |= {s.label for s in block.statements
-                    if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
-    walker.walk_to_the_limit(block.statements, scope)
-    return analysis, scope.output or scope.previous
 
 
 def stopped_for_time(analysis: Analysis) -> bool:
@@ -469,28 +476,6 @@ def _duplicate(name, span):
 
 
 @dataclass
-class Instance:
-    """One use of a block: where it is, what it was given, what it reads and returns."""
-
-    block: ir.Block
-    name: str  # its instance path, e.g. `stage2.block1`
-    layer: ir.Layer
-    arguments: dict  # block parameter → value
-    input: str
-    output: str
-
-
-@dataclass(frozen=True)
-class RepeatRecord:
-    """What a `repeat` produced: its count (a closed form in a block analysed for the code
-    generator), the iterations walked, and the stem of their names (`repeat`, `stage_`)."""
-
-    count: sympy.Expr
-    walked: int
-    stem: str
-
-
-@dataclass
 class _Scope:
     """The names visible while walking one body: the network's, a block instance's, or one
     iteration of a `repeat` (which also sees the enclosing body's tensors)."""
@@ -509,6 +494,8 @@ class _Scope:
     blocks_in_use: tuple = ()
     in_block: bool = False
     depth: int = 0  # block uses and repeats around this body
+    relative_env: dict | None = None  # the names relative to the root (see `Relative`)
+    root: str = ""  # the path of the block use whose body this is, "" for the network's
 
     def lookup(self, name: str) -> str | None:
         scope = self
@@ -655,7 +642,7 @@ class _Walker:
     the analysis with one `LayerResult` per layer."""
 
     def __init__(self, network: ir.Network, analysis: Analysis, input_override, functions,
-                 emission: bool = False, hints: bool = False):
+                 hints: bool = False, relative_env: dict | None = None):
         self.network = network
         self.network_functions = functions  # file-level `let f(…)`, visible in every block
         self.analysis = analysis
@@ -663,9 +650,13 @@ class _Walker:
         self.shapes: dict[str, Shape] = analysis.shapes
         self.consumers: dict[str, int] = {}
         self.blocks = {b.name: b for b in network.blocks}
-        self.ctx = _LayerContext(analysis, emission)
+        self.ctx = _LayerContext(analysis)
         self.seen_input = False
-        self.emission = emission
+        self.relative_env = relative_env
+        # relative shapes by (root, tensor path); the checks of the network-relative
+        # derivation report here (only whether it raises matters)
+        self.relative_shapes: dict = {}
+        self.relative_sink = _Shadow({})
         self.unrolled = 0  # layer lines walked, in every block use and repeat iteration
         self._sizes: dict = {}  # (block, arguments) → layers one use unrolls to
         self._sizing: set[str] = set()  # blocks whose size is being counted
@@ -676,14 +667,14 @@ class _Walker:
         self.shadows: list[_Shadow] = []
         self.sizes: _Shadow | None = None
         self.sizes_axes: tuple = ()
-        self.sizes_wanted = not emission and input_override is None
-        self.hints = hints and not emission
+        self.sizes_wanted = input_override is None
+        self.hints = hints
         self.fixes_started = False
 
     # ---- entry ------------------------------------------------------------------------------
     def run(self, env: dict):
         self._check_definitions()
-        scope = self._scope(env, "", None)
+        scope = self._scope(env, "", None, relative_env=self.relative_env)
         scope.taken |= {s.label for s in self.network.statements
                         if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
         self.walk_to_the_limit(self.network.statements, scope)
@@ -728,6 +719,14 @@ class _Walker:
             return self.shapes[full]
 
         env[TENSORS] = shape_of
+        if scope.relative_env is not None:
+            def relative_shape_of(name, span):
+                full = self.resolve(scope, name, span)
+                if (scope.root, full) not in self.relative_shapes:
+                    raise Poisoned(name)
+                return self.relative_shapes[(scope.root, full)]
+
+            scope.relative_env[TENSORS] = relative_shape_of
         return scope
 
     # ---- reporting -------------------------------------------------------------------------
@@ -788,6 +787,11 @@ class _Walker:
         if statement.name in scope.env and not callable(scope.env[statement.name]):
             self.analysis.diagnostics.append(_duplicate(statement.name, statement.span))
             return
+        if scope.relative_env is not None:
+            try:
+                scope.relative_env[statement.name] = evaluate(statement.value, scope.relative_env)
+            except (DiagnosticError, Poisoned):
+                scope.relative_env[statement.name] = POISON
         try:
             scope.env[statement.name] = evaluate(statement.value, scope.env)
         except (DiagnosticError, Poisoned):
@@ -799,6 +803,8 @@ class _Walker:
             self.analysis.diagnostics.append(_duplicate(statement.name, statement.span))
             return
         scope.env[statement.name] = UserFunction(statement, scope.env)
+        if scope.relative_env is not None:
+            scope.relative_env[statement.name] = UserFunction(statement, scope.relative_env)
 
     def return_(self, statement: ir.Return, scope: _Scope):
         if not scope.in_block:
@@ -919,13 +925,33 @@ class _Walker:
             first = self.analysis.by_name(full).layer.span.line
             raise error("SL207", f"two layers would be named `{full}` (lines {first} and "
                         f"{layer.span.line})", layer.span, "label one of them differently")
+        if scope.relative_env is not None:
+            result.relative = self._relative(layer, kind, scope, inputs)
+            if result.relative is not None:
+                self.relative_shapes[(scope.root, full)] = result.relative.shape
         self.analysis.add(result)
-        self.analysis.produced[(scope.prefix, id(layer))] = full
+        self.analysis.produced[(scope.prefix, layer.span)] = full
         for i in inputs:
             self.consumers[i] = self.consumers.get(i, 0) + 1
         self.shapes[full] = out
 
     # ---- the variants derived in the same walk ------------------------------------------------
+    def _relative(self, layer: ir.Layer, kind, scope: _Scope, inputs) -> Relative | None:
+        """The line relative to its root; None where that cannot be derived (a value that
+        needs a number, an input without a relative shape)."""
+        shapes = [self.relative_shapes.get((scope.root, i)) for i in inputs]
+        if any(shape is None for shape in shapes):
+            return None
+        ctx = _LayerContext(self.relative_sink, checked=scope.root == "")
+        ctx.inputs = [(i, self.sources.get(i)) for i in inputs]
+        ctx.name = scope.prefix + (layer.label or "")
+        try:
+            args = kind.bind(layer, scope.relative_env)
+            shape = tuple(as_expr(d) for d in kind.output_shape(args, shapes, ctx))
+        except (DiagnosticError, Poisoned):
+            return None
+        return Relative(args, shape)
+
     def _derive_in(self, shadow: _Shadow, layer: ir.Layer, kind, args: Args, inputs, full: str,
                    rebind: _Scope | None = None):
         """Derive one layer's shape in `shadow`, from its inputs' shapes there (the bound ones
@@ -1050,9 +1076,13 @@ class _Walker:
             raise
         env = {k: v for k, v in self.network_functions.items()}
         env.update(arguments)
+        relative = {}
+        if self.relative_env is not None:
+            relative = self._relative_instance(block, layer, scope, arguments, source, full)
         inner = self._scope(env, full + ".", None, previous=source,
                             blocks_in_use=(*scope.blocks_in_use, block.name), in_block=True,
-                            depth=scope.depth + 1)
+                            depth=scope.depth + 1, relative_env=relative.pop("env", None),
+                            root=full)
         inner.tensors["input"] = source
         inner.taken |= {s.label for s in block.statements
                         if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
@@ -1060,11 +1090,54 @@ class _Walker:
         output = inner.output or inner.previous
         if output == source and self.analysis.complete:
             raise error("SL222", f"block `{block.name}` has no layers", block.span)
-        instance = Instance(block, full, layer, arguments, source, output)
+        instance = BlockInstance(block, full, layer, arguments, source, output, **relative)
+        self._relative_output(instance, scope)
         self.analysis.instances.append(instance)
-        self.analysis.produced[(scope.prefix, id(layer))] = instance
+        self.analysis.produced[(scope.prefix, layer.span)] = instance
         scope.tensors[name] = output
         scope.previous = output
+
+    def _relative_instance(self, block: ir.Block, layer: ir.Layer, scope: _Scope,
+                           arguments: dict, source: str, full: str) -> dict:
+        """A block use's relative values: its arguments in the enclosing root's symbols, and
+        the names its body sees relative to the block (numeric parameters as symbols, words
+        and shapes as given; the input's dimensions as `input_dimension` symbols)."""
+        relative_arguments = None
+        if scope.relative_env is not None:
+            try:
+                relative_arguments = self._block_arguments(block, layer, scope.relative_env)
+            except (DiagnosticError, Poisoned):
+                relative_arguments = None
+        symbols = {}
+        for name, value in arguments.items():
+            if isinstance(value, sympy.Basic) and value.is_number and value.is_real:
+                symbols[name] = sympy.Symbol(name, integer=value.is_integer or None,
+                                             positive=(value > 0) or None,
+                                             nonnegative=(value >= 0) or None)
+            else:
+                symbols[name] = value
+        rank = len(self.shapes[source]) if source in self.shapes else 0
+        dimensions = tuple(input_dimension(axis) for axis in range(rank))
+        self.relative_shapes[(full, source)] = dimensions
+        return {"env": {**self.network_functions, **symbols},
+                "relative_arguments": relative_arguments, "parameter_symbols": symbols,
+                "input_symbols": dimensions,
+                "relative_input": self.relative_shapes.get((scope.root, source))}
+
+    def _relative_output(self, instance: BlockInstance, scope: _Scope):
+        """The block use's output relative to the enclosing root: its shape relative to the
+        block, with the use's relative arguments and input shape put for the block's
+        symbols."""
+        inner = self.relative_shapes.get((instance.name, instance.output))
+        if (scope.relative_env is None or inner is None or instance.relative_arguments is None
+                or instance.relative_input is None):
+            return
+        mapping = {symbol: instance.relative_arguments[name]
+                   for name, symbol in instance.parameter_symbols.items()
+                   if isinstance(symbol, sympy.Symbol)}
+        mapping.update(zip(instance.input_symbols, instance.relative_input))
+        self.relative_shapes[(scope.root, instance.output)] = tuple(
+            d.xreplace(mapping) for d in inner)
 
     def _block_arguments(self, block: ir.Block, layer: ir.Layer, env: dict) -> dict:
         parameters = block.parameters
@@ -1102,11 +1175,14 @@ class _Walker:
         count = require_integer(value, statement.count.span, "a repeat count", 1)
         walked = count
         if not count.is_number:
-            if not self.emission:
-                raise error("SL223", f"a repeat count must be a number, got {count}",
-                            statement.count.span, "bind the parameters it depends on")
-            # the code generator writes a loop when the first two iterations are alike
-            walked = sympy.Integer(2)
+            raise error("SL223", f"a repeat count must be a number, got {count}",
+                        statement.count.span, "bind the parameters it depends on")
+        relative_count = None
+        if scope.relative_env is not None:
+            try:
+                relative_count = evaluate(statement.count, scope.relative_env)
+            except (DiagnosticError, Poisoned):
+                relative_count = None
         label = statement.label
         if label:
             self._claim(label, statement, scope)
@@ -1118,15 +1194,16 @@ class _Walker:
         if self.unrolled + size > limits.MAX_LAYERS:
             raise error("SL217", _too_many_layers("this `repeat`", size, self.unrolled),
                         statement.count.span, limits.LIMIT_HINT)
-        self.analysis.produced[(scope.prefix, id(statement))] = RepeatRecord(
-            count, int(walked), label + separator)
+        self.analysis.produced[(scope.prefix, statement.span)] = RepeatInstance(
+            count, int(walked), label + separator, relative_count)
         for i in range(1, int(walked) + 1):
             self._claim_path(f"{label}{separator}{i}", f"iteration {i} of the `repeat`",
                              statement, scope)
-            iteration = self._scope(dict(scope.env), f"{scope.prefix}{label}{separator}{i}.",
-                                    scope, previous=scope.previous,
-                                    blocks_in_use=scope.blocks_in_use, in_block=scope.in_block,
-                                    depth=scope.depth + 1)
+            iteration = self._scope(
+                dict(scope.env), f"{scope.prefix}{label}{separator}{i}.", scope,
+                previous=scope.previous, blocks_in_use=scope.blocks_in_use,
+                in_block=scope.in_block, depth=scope.depth + 1, root=scope.root,
+                relative_env=None if scope.relative_env is None else dict(scope.relative_env))
             iteration.taken |= {s.label for s in statement.statements
                                 if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
             self.walk(statement.statements, iteration)
@@ -1185,11 +1262,7 @@ class _Walker:
 
     def _block_size(self, block: ir.Block, arguments: dict, depth: int) -> int:
         """Layers one use of `block` with `arguments` unrolls to, remembered per arguments."""
-        try:
-            key = (block.name, tuple(arguments.items()))
-            hash(key)
-        except TypeError:  # a shape `[…]` among the arguments
-            key = None
+        key = (block.name, tuple((k, _hashable(v)) for k, v in arguments.items()))
         if key in self._sizes:
             return self._sizes[key]
         if block.name in self._sizing:  # it uses itself: reported with its definition
@@ -1200,8 +1273,7 @@ class _Walker:
                                   depth)
         finally:
             self._sizing.discard(block.name)
-        if key is not None:
-            self._sizes[key] = size
+        self._sizes[key] = size
         return size
 
     @staticmethod
@@ -1219,6 +1291,15 @@ class _Walker:
             if r.name != output and not self.consumers.get(r.name):
                 self.warn_or_error("SL308", WARNING, f"the output of `{r.name}` is never used",
                                    r.layer.span, "read it with `@label`, or remove the line")
+
+
+def _hashable(value):
+    """A value as a key: a shape `[…]` as a tuple (tagged, so that it is no tuple value)."""
+    if isinstance(value, list):
+        return ("shape", tuple(_hashable(v) for v in value))
+    if isinstance(value, tuple):
+        return tuple(_hashable(v) for v in value)
+    return value
 
 
 def _too_many_layers(what: str, size: int, before: int) -> str:
@@ -1276,12 +1357,17 @@ def show_expr(value) -> str:
     return pretty(value)
 
 
+Instance = BlockInstance  # the names the walk and its readers have used
+RepeatRecord = RepeatInstance
+
 __all__ = [
     "Analysis",
     "Instance",
     "LayerResult",
-    "analyse_block",
+    "Relative",
+    "RepeatRecord",
     "as_int",
+    "input_dimension",
     "parse_binding",
     "walk_network",
 ]

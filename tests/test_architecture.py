@@ -158,3 +158,49 @@ def test_layer_rules_pass_no_hidden_keys():
             assert not [k for k in node.args.values if k.startswith("_")], (path.stem, node.path)
             if node.op in ("conv", "maxpool", "avgpool", "depthwiseconv", "sepconv"):
                 assert node.geometry is not None and node.padding == node.geometry.pads
+
+
+def _sources():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "runtime.py" or "runtime" in path.relative_to(PACKAGE).parts[:-1]:
+            continue  # the training runtime: catches what user data raises at its boundary
+        yield path, ast.parse(path.read_text(encoding="utf-8"))
+
+
+def test_no_type_error_as_control_flow():
+    """A TypeError is a bug: no handler in the analysis, checks or backends catches one."""
+    found = []
+    for path, tree in _sources():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ExceptHandler) and node.type is not None:
+                names = [n.id for n in ast.walk(node.type) if isinstance(n, ast.Name)]
+                if "TypeError" in names:
+                    found.append(f"{path.name}:{node.lineno}")
+    assert found == []
+
+
+def test_no_lookup_keyed_by_object_identity():
+    """Nothing finds a result by `id(…)` of a statement or expression."""
+    found = []
+    for path, tree in _sources():
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "id"):
+                found.append(f"{path.name}:{node.lineno}")
+    assert found == []
+
+
+def test_the_generator_analyses_nothing():
+    """The Keras generator reads the graph: it imports no analysis entry point, and the walk
+    has no mode for it."""
+    codegen = "\n".join(p.read_text(encoding="utf-8") for p in (PACKAGE / "codegen").glob("*.py"))
+    for name in ("analyse(", "analyse_block", "all_symbolic", "walk_network", "._scope"):
+        assert name not in codegen, name
+    assert "emission" not in (PACKAGE / "walk.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_one_analysis_per_keras_command(path, walks, run_cli, tmp_path):
+    code, _, err = run_cli("keras", path, "-o", tmp_path / "model.py")
+    assert code in (0, 1), err
+    assert len(walks) == 1, walks
