@@ -10,7 +10,8 @@ gets a variable of its own. Every identifier comes from the `Namespace` of its s
 A `repeat` becomes a loop only when its iterations are the same ops: each iteration is planned
 from the state the loop would be in when it starts, and the plans are compared; otherwise the
 iterations are written one after another. A block becomes a helper function with its numeric
-parameters and its input's shape as symbols (planned from an analysis of the block alone).
+parameters and its input's shape as symbols (planned from the graph seen from its first use,
+`relative.py`: the values the walk derived relative to the block).
 
 `trace()` then runs the ops on the bound analysis's numbers — every block call, every loop
 iteration — and compares every Keras layer it would build (name, class, arguments, input
@@ -208,7 +209,7 @@ def _block_lines(network: ir.Network) -> set[ir.Span]:
 def readers(analysis: Analysis, block_lines: set[ir.Span], returned: str | None = None) -> dict:
     """Tensor → the layers and block uses that read it through `@label` (a `return @x` of
     another than the last line's tensor counts as its block use reading x; `returned`, the
-    same for the block analysed alone). A block's `@input` is not counted: the block's input
+    same for the block seen from its use). A block's `@input` is not counted: the block's input
     variable holds it."""
     found: dict[str, list[str]] = {}
 

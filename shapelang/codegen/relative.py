@@ -22,18 +22,43 @@ class NotRelative(Exception):
     there instead."""
 
 
-@dataclass
 class ViewLayer:
-    index: int
-    name: str
-    layer: object
-    inputs: tuple
-    shape: tuple
-    args: Args
+    """A node seen from the root: its names local to it, its arguments and shape relative to
+    it (carried up when first read: a substitution simplifies, which costs)."""
+
+    def __init__(self, index: int, name: str, node, inputs: tuple, lifter: _Lifter):
+        self.index, self.name, self.inputs = index, name, inputs
+        self.layer = node.statement
+        self._node, self._lifter = node, lifter
+        self._shape = self._args = None
 
     @property
     def op(self) -> str:
         return self.layer.op
+
+    @property
+    def shape(self) -> tuple:
+        if self._shape is None:
+            self._shape = self._lifter.lift(self._node.relative.shape, self._node.instance)
+        return self._shape
+
+    @property
+    def args(self) -> Args:
+        if self._args is None:
+            self._args = _lift_args(self._node.relative.args, self._lifter, self._node.instance)
+        return self._args
+
+
+class _Shapes(dict):
+    """Tensor → relative shape, each read from its layer when first asked for."""
+
+    def __init__(self, layers: dict, known: dict):
+        super().__init__(known)
+        self.layers = layers
+
+    def __missing__(self, name):
+        shape = self[name] = self.layers[name].shape
+        return shape
 
 
 @dataclass
@@ -72,8 +97,14 @@ class _Lifter:
         self.instances = {i.name: i for i in graph.instances}
         self.root = root
         self.rename = rename  # the root's own symbols → the ones the planner names
+        self.substitutions: dict = {}
 
     def substitution(self, path: str) -> dict:
+        if path not in self.substitutions:
+            self.substitutions[path] = self._substitution(path)
+        return self.substitutions[path]
+
+    def _substitution(self, path: str) -> dict:
         instance = self.instances[path]
         if instance.relative_arguments is None or instance.relative_input is None:
             raise NotRelative(f"the use `{path}` has no relative arguments")
@@ -91,6 +122,13 @@ class _Lifter:
             value = _replace(value, self.substitution(from_root))
             from_root = _parent(from_root, self.instances)
         return _replace(value, self.rename) if self.rename else value
+
+
+def _roots_between(path: str, root: str, instances: dict):
+    """The block uses from `path` (a node's root) out to `root`, `root` excluded."""
+    while path != root:
+        yield path
+        path = _parent(path, instances)
 
 
 def _replace(value, mapping: dict):
@@ -127,21 +165,20 @@ def relative_view(graph: AnalysedGraph, root: str = "", rename: dict | None = No
             raise NotRelative(f"`{path}` lies outside `{root}`")
         return path[len(prefix):]
 
-    layers, shapes, by_name = [], {}, {}
-    if root:
-        shapes["input"] = lifter.lift(lifter.instances[root].input_symbols, root)
+    layers, by_name = [], {}
     for node in graph.nodes:
         if not node.path.startswith(prefix):
             continue
         if node.relative is None:
             raise NotRelative(f"`{node.path}` has no relative values")
-        layer = ViewLayer(len(layers), local(node.path), node.statement,
-                          tuple(local(i) for i in node.inputs),
-                          lifter.lift(node.relative.shape, node.instance),
-                          _lift_args(node.relative.args, lifter, node.instance))
+        for path in _roots_between(node.instance, root, lifter.instances):
+            lifter.substitution(path)  # raises where a use has no relative values
+        layer = ViewLayer(len(layers), local(node.path), node,
+                          tuple(local(i) for i in node.inputs), lifter)
         layers.append(layer)
         by_name[layer.name] = layer
-        shapes[layer.name] = layer.shape
+    shapes = _Shapes(by_name, {"input": lifter.lift(lifter.instances[root].input_symbols,
+                                                    root)} if root else {})
     instances, seen = [], {}
     for instance in graph.instances:
         if not instance.name.startswith(prefix):
