@@ -657,6 +657,10 @@ class _Walker:
         # derivation report here (only whether it raises matters)
         self.relative_shapes: dict = {}
         self.relative_sink = _Shadow({})
+        # block use → what its relative values depend on (block, input rank, parameters as
+        # symbols or words); (that, line, local prefix) → the line's relative values
+        self.signatures: dict = {}
+        self.relative_layers: dict = {}
         self.unrolled = 0  # layer lines walked, in every block use and repeat iteration
         self._sizes: dict = {}  # (block, arguments) → layers one use unrolls to
         self._sizing: set[str] = set()  # blocks whose size is being counted
@@ -942,6 +946,17 @@ class _Walker:
         shapes = [self.relative_shapes.get((scope.root, i)) for i in inputs]
         if any(shape is None for shape in shapes):
             return None
+        # inside a block use, the same as in an earlier use with the same symbols and words
+        key = (self.signatures.get(scope.root), layer.span, scope.prefix[len(scope.root):])
+        if scope.root and key in self.relative_layers:
+            return self.relative_layers[key]
+        found = self._derive_relative(layer, kind, scope, inputs, shapes)
+        if scope.root:
+            self.relative_layers[key] = found
+        return found
+
+    def _derive_relative(self, layer: ir.Layer, kind, scope: _Scope, inputs, shapes
+                         ) -> Relative | None:
         ctx = _LayerContext(self.relative_sink, checked=scope.root == "")
         ctx.inputs = [(i, self.sources.get(i)) for i in inputs]
         ctx.name = scope.prefix + (layer.label or "")
@@ -1118,6 +1133,8 @@ class _Walker:
                 symbols[name] = value
         rank = len(self.shapes[source]) if source in self.shapes else 0
         dimensions = tuple(input_dimension(axis) for axis in range(rank))
+        self.signatures[full] = (block.name, rank,
+                                 tuple((k, _hashable(v)) for k, v in symbols.items()))
         self.relative_shapes[(full, source)] = dimensions
         return {"env": {**self.network_functions, **symbols},
                 "relative_arguments": relative_arguments, "parameter_symbols": symbols,
