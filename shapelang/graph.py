@@ -166,6 +166,22 @@ class AnalysedGraph:
     def by_name(self, path: str) -> Node | None:
         return self.by_path.get(path)
 
+    @property
+    def labels(self):
+        """The network body's labels → node paths."""
+        return self.tensors
+
+    def nodes_in(self, instance: str) -> tuple[Node, ...]:
+        """The nodes of a block use (its nested uses' included), in order."""
+        return tuple(n for n in self.nodes if n.path.startswith(instance + "."))
+
+    def children(self, instance: str) -> tuple[BlockInstance, ...]:
+        """The block uses directly inside `instance` ("" for the network's own)."""
+        prefix = instance + "." if instance else ""
+        inside = [i for i in self.instances if i.name.startswith(prefix)]
+        return tuple(i for i in inside if not any(
+            i.name.startswith(o.name + ".") for o in inside))
+
 
 def frozen_mapping(values: dict):
     return MappingProxyType(dict(values))

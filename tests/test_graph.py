@@ -66,3 +66,16 @@ def test_the_graph_is_immutable():
     with pytest.raises(TypeError):
         graph.by_path["x"] = graph.nodes[0]
     assert isinstance(graph.diagnostics, tuple) and isinstance(graph.nodes, tuple)
+
+
+def test_the_instance_tree_covers_every_node_inside_a_block_use():
+    graph = shapelang.load(EXAMPLES[0].parent / "resnet50.net").analyse().analysis
+    top = graph.children("")
+    assert [i.name for i in top] == ["conv2", "conv3", "conv4", "conv5"]
+    # ResNet-50's conv3: a projection, then `repeat blocks - 1` identities (blocks = 4)
+    assert [i.name for i in graph.children("conv3")] == [
+        "conv3.block1", *(f"conv3.repeat{k}.identity_1" for k in (1, 2, 3))]
+    inside = {n.path for i in top for n in graph.nodes_in(i.name)}
+    assert inside == {n.path for n in graph.nodes if n.instance}
+    for node in graph.nodes:
+        assert node.instance == "" or node.path.startswith(node.instance + ".")
