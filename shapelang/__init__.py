@@ -7,6 +7,7 @@
 """
 from .api import Layer, Network, Result, ShapelangError, load, loads
 from .diagnostics import Diagnostic
+from .version import __version__
 
-__version__ = "0.1.0"
-__all__ = ["Diagnostic", "Layer", "Network", "Result", "ShapelangError", "load", "loads"]
+__all__ = ["Diagnostic", "Layer", "Network", "Result", "ShapelangError", "__version__", "load",
+           "loads"]

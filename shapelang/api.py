@@ -178,8 +178,9 @@ class Network:
     def analyse(self, **bindings) -> Result:
         """Shapes, parameters and MACs of every layer, and every diagnostic. Never raises for
         a problem in the network: look at `result.ok` and `result.errors`, or call
-        `result.raise_for_errors()`."""
-        return Result(analyse(self.ir, _bindings(bindings)))
+        `result.raise_for_errors()`. The one analysis serves the code generator too (the
+        layers' values relative to their network or block are derived with it)."""
+        return Result(analyse(self.ir, _bindings(bindings), relative=True))
 
     def check(self, **bindings) -> list[Diagnostic]:
         """Every diagnostic, errors and warnings."""

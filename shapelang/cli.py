@@ -15,7 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import __version__, limits
+from . import limits
 from .analysis import Analysis, analyse, parse_binding
 from .diagnostics import (
     ERROR,
@@ -30,6 +30,7 @@ from .diagnostics import (
 )
 from .ir import Span
 from .parser import parse
+from .version import __version__
 
 EXIT_CLEAN, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
 
@@ -81,8 +82,10 @@ def _read(path: str) -> str:
             Span(path, line, col, line, col + 1), "save the file as UTF-8")) from None
 
 
-def load_and_analyse(path: str, bindings: dict) -> tuple[str, Analysis | None, list[Diagnostic]]:
-    """Source text, the analysis (None after a syntax error) and every diagnostic of a file."""
+def load_and_analyse(path: str, bindings: dict, relative: bool = False
+                     ) -> tuple[str, Analysis | None, list[Diagnostic]]:
+    """Source text, the analysis (None after a syntax error) and every diagnostic of a file;
+    `relative` for a backend (the layers' values relative to their roots, too)."""
     try:
         text = _read(path)
     except DiagnosticError as exc:
@@ -91,7 +94,8 @@ def load_and_analyse(path: str, bindings: dict) -> tuple[str, Analysis | None, l
         network = parse(text, path)
     except DiagnosticError as exc:
         return text, None, [exc.diagnostic]
-    analysis = analyse(network, bindings)
+    analysis = analyse(network, bindings, relative=True) if relative else analyse(network,
+                                                                                   bindings)
     return text, analysis, analysis.diagnostics
 
 
@@ -144,7 +148,8 @@ def cmd_check(args) -> int:
 
 def _analysed_or_report(args) -> Analysis | None:
     """For keras / train: the analysis, or None after printing the errors to stderr."""
-    text, analysis, diagnostics = load_and_analyse(args.path, _parse_sets(args.set))
+    text, analysis, diagnostics = load_and_analyse(args.path, _parse_sets(args.set),
+                                                   relative=True)
     errors = [d for d in diagnostics if d.severity == ERROR]
     if errors or analysis is None or not analysis.complete:
         _print_diagnostics(errors, {args.path: text}, "text", sys.stderr)

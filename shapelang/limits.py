@@ -39,7 +39,7 @@ MAX_CLOSED_FORM_NODES = 5_000
 MAX_CLOSED_FORM_DEPTH = 80
 MAX_CLOSED_FORM_DEGREE = 8
 
-#: Wall-clock seconds for one file's analysis, its re-analyses included: the backstop for
+#: Wall-clock seconds for one file's analysis, its variants and checks included: the backstop for
 #: what the limits above cannot price, such as sympy's proofs about many closed forms that
 #: are each within the limits (a few milliseconds to a second each).
 MAX_ANALYSIS_SECONDS = 30.0

@@ -303,7 +303,7 @@ def affine_on(f: Linear, symbol: str, r: int, modulus: int, memo: dict,
             a_total += c * modulus
             b_total += c * r
             continue
-        key = (id(atom), r, modulus)  # the atoms live as long as the memo
+        key = (atom, r, modulus)
         if key not in memo:
             budget.spend()
             a, b, d = affine_on(atom.inner, symbol, r, modulus, memo, budget)

@@ -8,6 +8,7 @@ import json
 import sympy
 
 from .analysis import Analysis, as_int
+from .layers.window import same_padding_by_residue
 from .solve import input_size_report, pretty
 
 CONVENTION = "MACs: multiply-accumulates for one example, bias additions excluded; FLOPs = 2·MACs"
@@ -199,17 +200,14 @@ def _padding_text(analysis: Analysis, r, axis: int) -> str:
     before, after = r.padding[axis]
     if before.is_number and after.is_number:
         return f"({pretty(before)}, {pretty(after)})"
-    kernel = r.args.values["_kernel"][axis]
-    stride = r.args.values.get("_stride", r.args.values.get("stride"))
-    stride = stride[axis] if isinstance(stride, tuple) else stride
-    dilation = r.args.values["_dilation"][axis]
+    geometry = r.geometry
+    kernel, stride = geometry.kernel[axis], geometry.stride[axis]
+    dilation = geometry.dilation[axis]
     if not (kernel.is_number and stride.is_number and dilation.is_number) or stride > 16:
         return f"({pretty(before)}, {pretty(after)})"  # one case per residue would be too many
     k_eff, s = int(dilation * (kernel - 1) + 1), int(stride)
-    cases = []
-    for residue in range(s):
-        total = max(k_eff - s, 0) if residue == 0 else max(k_eff - residue, 0)
-        cases.append(f"n ≡ {residue}: ({total // 2}, {total - total // 2})")
+    cases = [f"n ≡ {residue}: ({b}, {a})"
+             for residue, (b, a) in enumerate(same_padding_by_residue(k_eff, s))]
     n = pretty(analysis.shapes[r.inputs[0]][axis])
     return f"[{'; '.join(cases)} (mod {s}), n = {n}]"
 
@@ -240,15 +238,15 @@ def solve_text(analysis: Analysis) -> str:
             else:
                 near = ", ".join(str(v) for v in dict.fromkeys((below, above)) if v is not None)
                 out.append(f"    {rep.value} is not exact; nearest exact: {near}")
-    padded = [r for r in analysis.layers
-              if r.padding is not None and r.args.values.get("padding") == "same"]
+    padded = [r for r in analysis.layers if r.geometry is not None and r.geometry.mode == "same"]
     out += ["", "paddings solved for pad=same (before, after) per axis:"]
     if not padded:
         out.append("  (no layer uses pad=same)")
     rows: dict = {}  # one row per line and solution: a block's line is solved once per use
     for r in padded:
-        kernel = "×".join(pretty(k) for k in r.args.values["_kernel"])
-        stride = r.args.values.get("_stride", r.args.values.get("stride"))
+        kernel = "×".join(pretty(k) for k in r.geometry.kernel)
+        stride = r.options["stride"]
+        stride = r.options["kernel"] if stride is None else stride  # pooling's default
         stride = "×".join(pretty(s) for s in stride) if isinstance(stride, tuple) else pretty(
             stride)
         pads = "; ".join(_padding_text(analysis, r, axis) for axis in range(len(r.padding)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sympy
 
 from ..float64 import float64
-from .pywriter import literal
+from .pywriter import NoLiteral, literal
 
 
 class Unwritable(Exception):
@@ -29,7 +29,7 @@ def python_value(value, names: dict[str, str]) -> str:
     if not isinstance(value, sympy.Basic):
         try:
             return literal(value)
-        except (TypeError, ValueError) as exc:
+        except NoLiteral as exc:
             raise Unwritable(str(exc)) from None
     if value.is_number:
         if value.is_Integer:

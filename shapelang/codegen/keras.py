@@ -22,11 +22,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .. import __version__, ir
+from .. import ir
 from ..analysis import Analysis
 from ..diagnostics import error
 from ..fingerprint import network_fingerprint
 from ..solve import pretty
+from ..version import __version__
 from . import frame, pywriter
 from .program import (
     STRUCTURES,

@@ -10,7 +10,8 @@ gets a variable of its own. Every identifier comes from the `Namespace` of its s
 A `repeat` becomes a loop only when its iterations are the same ops: each iteration is planned
 from the state the loop would be in when it starts, and the plans are compared; otherwise the
 iterations are written one after another. A block becomes a helper function with its numeric
-parameters and its input's shape as symbols (planned from an analysis of the block alone).
+parameters and its input's shape as symbols (planned from the graph seen from its first use,
+`relative.py`: the values the walk derived relative to the block).
 
 `trace()` then runs the ops on the bound analysis's numbers — every block call, every loop
 iteration — and compares every Keras layer it would build (name, class, arguments, input
@@ -25,12 +26,13 @@ from fractions import Fraction
 import sympy
 
 from .. import ir
-from ..analysis import Analysis, Instance, RepeatRecord, analyse, analyse_block
+from ..analysis import Analysis, Instance, RepeatRecord, input_dimension
 from ..diagnostics import error
 from ..expr import Keyword
 from ..layers import REGISTRY
 from .closed_form import NotAFloat64, Unwritable, python_value
 from .pywriter import Namespace
+from .relative import NotRelative, relative_view
 
 
 class Fallback(Exception):
@@ -187,14 +189,15 @@ def _reads(layer: ir.Layer, wanted: int, count: int) -> list[ir.Ref | None]:
     return [None, *refs] if len(refs) == 1 else refs[:count]
 
 
-def _block_lines(network: ir.Network) -> set[int]:
-    """ids of every line inside a block (there `@input` is the block's input variable)."""
+def _block_lines(network: ir.Network) -> set[ir.Span]:
+    """The spans of every line inside a block (there `@input` is the block's input
+    variable)."""
     found = set()
 
     def walk(statements):
         for s in statements:
             if isinstance(s, ir.Layer):
-                found.add(id(s))
+                found.add(s.span)
             elif isinstance(s, ir.Repeat):
                 walk(s.statements)
 
@@ -203,15 +206,15 @@ def _block_lines(network: ir.Network) -> set[int]:
     return found
 
 
-def readers(analysis: Analysis, block_lines: set[int], returned: str | None = None) -> dict:
+def readers(analysis: Analysis, block_lines: set[ir.Span], returned: str | None = None) -> dict:
     """Tensor → the layers and block uses that read it through `@label` (a `return @x` of
     another than the last line's tensor counts as its block use reading x; `returned`, the
-    same for the block analysed alone). A block's `@input` is not counted: the block's input
+    same for the block seen from its use). A block's `@input` is not counted: the block's input
     variable holds it."""
     found: dict[str, list[str]] = {}
 
     def add(tensor, ref, layer, reader):
-        if ref is None or (ref.name == "input" and id(layer) in block_lines):
+        if ref is None or (ref.name == "input" and layer.span in block_lines):
             return
         found.setdefault(tensor, []).append(reader)
 
@@ -234,7 +237,7 @@ def readers(analysis: Analysis, block_lines: set[int], returned: str | None = No
 def final_tensor(analysis: Analysis, statements, prefix: str, previous):
     """The tensor a body ends with: its last line's (the walker's `previous`)."""
     for s in statements:
-        produced = analysis.produced.get((prefix, id(s)))
+        produced = analysis.produced.get((prefix, s.span))
         if isinstance(s, ir.Layer) and produced is not None:
             previous = produced.output if isinstance(produced, Instance) else produced
         elif isinstance(s, ir.Repeat) and isinstance(produced, RepeatRecord):
@@ -242,6 +245,11 @@ def final_tensor(analysis: Analysis, statements, prefix: str, previous):
                 previous = final_tensor(analysis, s.statements, f"{prefix}{produced.stem}{k}.",
                                         previous)
     return previous
+
+
+def _local(path: str, instance: Instance) -> str:
+    """A tensor's name inside the body of block use `instance`."""
+    return "input" if path == instance.input else path[len(instance.name) + 1:]
 
 
 # ---- planning one body ------------------------------------------------------------------------
@@ -289,7 +297,7 @@ class _Body:
     def through(self, statement: ir.Layer, ref: ir.Ref | None) -> str:
         if ref is None:
             return "previous"
-        inside_block = id(statement) in self.planner.block_lines
+        inside_block = statement.span in self.planner.block_lines
         return "input" if ref.name == "input" and inside_block else "label"
 
     def needs_variable(self, tensor, caller: str | None = None) -> bool:
@@ -328,7 +336,7 @@ class _Body:
         """Plan `statements`, which the analysis walked at `prefix`; `name` is the Python name
         parts of `prefix`. Returns the tensor they end with."""
         for s in statements:
-            produced = self.analysis.produced.get((prefix, id(s)))
+            produced = self.analysis.produced.get((prefix, s.span))
             if isinstance(s, ir.Layer):
                 if produced is None:
                     raise Fallback(f"line {s.span.line} produced nothing")
@@ -535,14 +543,20 @@ class _Planner:
             names[p.name] = variable
             parameters.append(Parameter(variable, p.name, p.name))
         name_parameter = namespace.claim("name")
-        shape = []
-        for axis in range(rank):
-            symbol = f"input.shape[{axis + 1}]"  # never a `.net` name: it has a dot
-            shape.append(sympy.Symbol(symbol, integer=True, positive=True))
-            names[symbol] = f"{input_variable}.shape[{axis + 1}]"
-        analysis, output = analyse_block(self.network, block, arguments, tuple(shape))
-        if not analysis.ok or not analysis.layers:
-            raise Fallback(f"block {block.name} does not analyse on its own")
+        shape = [input_dimension(axis) for axis in range(rank)]
+        for axis, symbol in enumerate(shape):
+            names[str(symbol)] = f"{input_variable}.shape[{axis + 1}]"
+        first = uses[0]
+        rename = {symbol: arguments[name]
+                  for name, symbol in (first.parameter_symbols or {}).items()
+                  if isinstance(symbol, sympy.Symbol) and isinstance(arguments[name], sympy.Symbol)}
+        try:
+            analysis = relative_view(self.bound, first.name, rename)
+        except NotRelative as exc:
+            raise Fallback(f"block {block.name}: {exc}") from None
+        output = _local(first.output, first)
+        if not analysis.layers:
+            raise Fallback(f"block {block.name} has no layers of its own")
         plan = FunctionPlan(function_name, block, input_variable, parameters, name_parameter,
                             symbols={str(s): k for k, s in enumerate(shape)})
         self.plans[block.name] = plan
@@ -580,9 +594,9 @@ def plan_program(bound: Analysis, module: callable, structures=STRUCTURES) -> Pr
     network = bound.network
     symbolic = None
     if network.parameters and any(s.parametric for s in structures):
-        symbolic = analyse(network, {}, checks=False, all_symbolic=True)
-        if not (symbolic.ok and symbolic.complete
-                and [r.name for r in symbolic.layers] == [r.name for r in bound.layers]):
+        try:
+            symbolic = relative_view(bound)
+        except NotRelative:
             symbolic = None
     first_problem = None
     for structure in structures:

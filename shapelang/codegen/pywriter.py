@@ -26,11 +26,15 @@ import unicodedata
 _PLAIN = (type(None), bool, int, float, str)
 
 
+class NoLiteral(ValueError):
+    """A value with no Python literal: not a plain value, or a float that is not finite."""
+
+
 def literal(value) -> str:
-    """`value` as a Python literal. Raises TypeError for anything but plain values and
-    ValueError for a float that is not finite (`inf` and `nan` have no literal)."""
+    """`value` as a Python literal. Raises NoLiteral for anything but plain values and for a
+    float that is not finite (`inf` and `nan` have no literal)."""
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{value!r} has no Python literal")
+        raise NoLiteral(f"{value!r} has no Python literal")
     if isinstance(value, str):
         return _string(value)
     if isinstance(value, _PLAIN):
@@ -42,7 +46,7 @@ def literal(value) -> str:
         return "[" + ", ".join(literal(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"no Python literal for a {type(value).__name__}")
+    raise NoLiteral(f"no Python literal for a {type(value).__name__}")
 
 
 def _string(text: str) -> str:

@@ -187,6 +187,11 @@ class Args:
     spans: dict
     layer: ir.Layer
     activation: str | None = None
+    # what the shape rule derived besides the shape, typed: a window's geometry
+    # (`window.WindowGeometry`), a `zeropad`'s (before, after) per axis, an `upsample`'s factors
+    geometry: object = None
+    pads: tuple | None = None
+    factors: tuple | None = None
 
     def __getattr__(self, name):
         try:

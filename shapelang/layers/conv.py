@@ -37,21 +37,20 @@ class Conv(LayerKind):
             raise error("SL209", "a convolution cannot have both a stride and a dilation above 1"
                         " (TensorFlow / Keras refuse it)", a.span("dilation"),
                         "use s=1 with the dilation, then pool or stride in a separate layer")
-        sizes, pads, kernel = window(a, shape, a.kernel, a.stride, a.dilation, a.padding, ctx)
-        a.values["_kernel"], a.values["_padding"] = kernel, pads
+        sizes, a.geometry = window(a, shape, a.kernel, a.stride, a.dilation, a.padding, ctx)
         return sizes + (a.filters,)
 
     def parameters(self, a, shapes, out):
-        weights = product(a._kernel) * shapes[0][-1] / a.groups * a.filters
+        weights = product(a.geometry.kernel) * shapes[0][-1] / a.groups * a.filters
         return (weights + (a.filters if a.bias else 0), sympy.Integer(0))
 
     def macs(self, a, shapes, out):
-        return product(out) * product(a._kernel) * shapes[0][-1] / a.groups
+        return product(out) * product(a.geometry.kernel) * shapes[0][-1] / a.groups
 
     def keras(self, a, shapes, out, ctx):
         rank = len(out) - 1
         calls, padding = padding_layer(a, rank)
-        kwargs = {"filters": a.filters, "kernel_size": a._kernel,
+        kwargs = {"filters": a.filters, "kernel_size": a.geometry.kernel,
                   "strides": as_tuple(a.stride, rank), "padding": padding}
         if any(d != 1 for d in as_tuple(a.dilation, 1)):
             kwargs["dilation_rate"] = as_tuple(a.dilation, rank)

@@ -29,21 +29,20 @@ class DepthwiseConv(LayerKind):
         if len(shape) - 1 == 3:
             raise error("SL304", "depthwiseconv works on 1 or 2 spatial axes (Keras has no 3D "
                         "depthwise convolution)", a.layer.span)
-        sizes, pads, kernel = window(a, shape, a.kernel, a.stride, a.dilation, a.padding, ctx)
-        a.values["_kernel"], a.values["_padding"] = kernel, pads
+        sizes, a.geometry = window(a, shape, a.kernel, a.stride, a.dilation, a.padding, ctx)
         return sizes + (shape[-1] * a.multiplier,)
 
     def parameters(self, a, shapes, out):
         channels = shapes[0][-1] * a.multiplier
-        return (product(a._kernel) * channels + (channels if a.bias else 0), sympy.Integer(0))
+        return (product(a.geometry.kernel) * channels + (channels if a.bias else 0), sympy.Integer(0))
 
     def macs(self, a, shapes, out):
-        return product(out) * product(a._kernel)
+        return product(out) * product(a.geometry.kernel)
 
     def keras(self, a, shapes, out, ctx):
         rank = len(out) - 1
         calls, padding = padding_layer(a, rank)
-        kwargs = {"kernel_size": a._kernel, "strides": as_tuple(a.stride, rank), "padding": padding}
+        kwargs = {"kernel_size": a.geometry.kernel, "strides": as_tuple(a.stride, rank), "padding": padding}
         if a.multiplier != 1:
             kwargs["depth_multiplier"] = a.multiplier
         if any(d != 1 for d in as_tuple(a.dilation, rank)):

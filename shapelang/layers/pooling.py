@@ -10,7 +10,7 @@ The stride defaults to the kernel (Keras's `strides=None`). No parameters; MACs 
 import sympy
 
 from .base import IntegerOrTuple, KerasLayer, LayerKind, Opt, Padding
-from .window import as_tuple, padding_layer, window
+from .window import padding_layer, window
 
 
 class _Pooling(LayerKind):
@@ -25,16 +25,14 @@ class _Pooling(LayerKind):
     def output_shape(self, a, shapes, ctx):
         (shape,) = shapes
         stride = a.kernel if a.stride is None else a.stride
-        sizes, pads, kernel = window(a, shape, a.kernel, stride, sympy.Integer(1), a.padding, ctx)
-        a.values["_kernel"], a.values["_stride"], a.values["_padding"] = kernel, stride, pads
+        sizes, a.geometry = window(a, shape, a.kernel, stride, sympy.Integer(1), a.padding, ctx)
         return sizes + (shape[-1],)
 
     def keras(self, a, shapes, out, ctx):
         rank = len(out) - 1
         calls, padding = padding_layer(a, rank)
-        stride = as_tuple(a._stride, rank)
         calls.append(KerasLayer(f"{self.keras_name}{rank}D", {
-            "pool_size": a._kernel, "strides": stride, "padding": padding}))
+            "pool_size": a.geometry.kernel, "strides": a.geometry.stride, "padding": padding}))
         return calls
 
 

@@ -28,24 +28,23 @@ class SepConv(LayerKind):
         (shape,) = shapes
         if len(shape) - 1 == 3:
             raise error("SL304", "sepconv works on 1 or 2 spatial axes", a.layer.span)
-        sizes, pads, kernel = window(a, shape, a.kernel, a.stride, a.dilation, a.padding, ctx)
-        a.values["_kernel"], a.values["_padding"] = kernel, pads
+        sizes, a.geometry = window(a, shape, a.kernel, a.stride, a.dilation, a.padding, ctx)
         return sizes + (a.filters,)
 
     def parameters(self, a, shapes, out):
         middle = shapes[0][-1] * a.multiplier
-        weights = product(a._kernel) * middle + middle * a.filters
+        weights = product(a.geometry.kernel) * middle + middle * a.filters
         return (weights + (a.filters if a.bias else 0), sympy.Integer(0))
 
     def macs(self, a, shapes, out):
         middle = shapes[0][-1] * a.multiplier
-        return product(out[:-1]) * (middle * product(a._kernel) + middle * a.filters)
+        return product(out[:-1]) * (middle * product(a.geometry.kernel) + middle * a.filters)
 
     def keras(self, a, shapes, out, ctx):
         rank = len(out) - 1
         calls, padding = padding_layer(a, rank)
         strides = as_tuple(a.stride, rank)
-        kwargs = {"filters": a.filters, "kernel_size": a._kernel, "strides": strides,
+        kwargs = {"filters": a.filters, "kernel_size": a.geometry.kernel, "strides": strides,
                   "padding": padding}
         if a.multiplier != 1:
             kwargs["depth_multiplier"] = a.multiplier

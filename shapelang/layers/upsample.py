@@ -21,14 +21,14 @@ class Upsample(LayerKind):
         (shape,) = shapes
         rank = spatial_rank(a, shape, self.op)
         size = per_axis(a.size, rank, a.span("size"), "upsample size")
-        a.values["_size"] = size
+        a.factors = size
         return tuple(n * f for n, f in zip(shape[:-1], size)) + (shape[-1],)
 
     def keras(self, a, shapes, out, ctx):
         rank = len(out) - 1
         if rank == 1:
-            return [KerasLayer("UpSampling1D", {"size": a._size[0]})]
-        kwargs = {"size": a._size}
+            return [KerasLayer("UpSampling1D", {"size": a.factors[0]})]
+        kwargs = {"size": a.factors}
         if rank == 2 and a.interpolation != "nearest":
             kwargs["interpolation"] = a.interpolation
         return [KerasLayer(f"UpSampling{rank}D", kwargs)]

@@ -14,6 +14,8 @@ explicit P an unread position may be padding.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sympy
 
 from ..diagnostics import error
@@ -22,6 +24,34 @@ from .base import Args, IntegerOrTuple, KerasLayer, Opt, Padding, per_axis
 AXIS_NAMES = {1: ("steps",), 2: ("rows", "columns"), 3: ("planes", "rows", "columns")}
 #: Strides up to this have their exact input sizes solved (a residue set per stride).
 MAX_STRIDE_SOLVED = 4096
+
+
+@dataclass(frozen=True)
+class WindowGeometry:
+    """A sliding window as applied, per spatial axis: the kernel, stride and dilation, and the
+    padding (before, after). `mode` is how the line asked for the padding: `valid`, `same` or
+    `explicit`. Part of a windowed layer's result, read by the counts, reports and backends."""
+
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    pads: tuple  # ((before, after), …)
+    mode: str
+
+    @property
+    def effective_kernel(self) -> tuple:
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
+
+
+def same_padding_by_residue(k_eff: int, s: int) -> list[tuple[int, int]]:
+    """TensorFlow's `same` padding (before, after) of an input of size n = q·s + r, for each
+    residue r of n mod s (n at least the window): t = max(k − s, 0) for r = 0, else
+    max(k − r, 0), the extra row after."""
+    found = []
+    for residue in range(s):
+        total = max(k_eff - s, 0) if residue == 0 else max(k_eff - residue, 0)
+        found.append((total // 2, total - total // 2))
+    return found
 
 
 def spatial_rank(a: Args, shape, op: str) -> int:
@@ -34,7 +64,8 @@ def spatial_rank(a: Args, shape, op: str) -> int:
 
 
 def window(a: Args, shape, kernel, stride, dilation, padding, ctx):
-    """Output spatial sizes and the (before, after) padding of every spatial axis."""
+    """Output spatial sizes, and the window's geometry (with the (before, after) padding of
+    every spatial axis)."""
     rank = spatial_rank(a, shape, a.layer.op)
     kernel = per_axis(kernel, rank, a.span("kernel"), "kernel")
     stride = per_axis(stride, rank, a.span("stride"), "stride")
@@ -72,8 +103,8 @@ def window(a: Args, shape, kernel, stride, dilation, padding, ctx):
         ctx.stride_remainder(n + total - k_eff, s, what, a.layer, n, exact, unread, k_eff, total)
         sizes.append(out)
         pads.append(pad)
-    a.values["_dilation"] = dilation
-    return tuple(sizes), tuple(pads), kernel
+    mode = padding if padding in ("valid", "same") else "explicit"
+    return tuple(sizes), WindowGeometry(kernel, stride, dilation, tuple(pads), mode)
 
 
 def rows_unread(n: int, k_eff: int, s: int, padding) -> int:
@@ -115,5 +146,33 @@ def padding_layer(a: Args, rank: int):
     Keras padding word for the layer itself."""
     if a.padding in ("valid", "same"):
         return [], a.padding
-    pads = tuple(tuple(p) for p in a._padding)
+    pads = tuple(tuple(p) for p in a.geometry.pads)
     return [KerasLayer(f"ZeroPadding{rank}D", {"padding": pads}, "_pad")], "valid"
+
+
+def paddings_reading_every_row(current, rank: int, unread):
+    """For a layer whose strides leave rows unread along the axes of `unread` (its stride
+    remainders): `pad=same` (unless it is that already) and the least explicit padding per
+    axis under which its windows reach the last rows, as (text, padding) pairs."""
+    if current is None or any(not r.size.is_number or not r.window.is_number for r in unread):
+        return []
+    found = []
+    if current != "same":
+        found.append(("pad=same", "same"))
+    names = AXIS_NAMES.get(rank, ())
+    pads = [0] * rank
+    if current not in ("valid", "same"):
+        pads = [int(p) for p in (current if isinstance(current, tuple) else (current,) * rank)]
+    for r in unread:
+        axis = names.index(r.axis)
+        n, k, s = int(r.size), int(r.window), int(r.stride)
+        least = next((p for p in range(min(s, 1024)) if rows_unread(n, k, s, p) == 0), None)
+        if least is None:
+            return found
+        pads[axis] = least
+    explicit = pads[0] if len(set(pads)) == 1 else tuple(pads)
+    shown = f"pad={explicit}" if isinstance(explicit, int) else f"pad=({', '.join(map(str, pads))})"
+    if explicit != current and shown != "pad=0":
+        found.append((shown, sympy.Integer(explicit) if isinstance(explicit, int)
+                      else tuple(sympy.Integer(p) for p in explicit)))
+    return found

@@ -49,10 +49,10 @@ class ZeroPad(LayerKind):
         (shape,) = shapes
         rank = spatial_rank(a, shape, self.op)
         pads = self.pads(a, rank)
-        a.values["_padding"] = pads
+        a.pads = pads
         return tuple(n + before + after for n, (before, after) in zip(shape[:-1], pads)) + (
             shape[-1],)
 
     def keras(self, a, shapes, out, ctx):
         rank = len(out) - 1
-        return [KerasLayer(f"ZeroPadding{rank}D", {"padding": a._padding})]
+        return [KerasLayer(f"ZeroPadding{rank}D", {"padding": a.pads})]
