@@ -21,6 +21,7 @@ import hashlib
 import importlib.resources
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,9 +181,9 @@ def _layout(value, indent: str, prefix: str, suffix: str) -> list[str]:
 
 def _sorted_plain(values):
     """The `train:` settings: plain values, dictionaries sorted by key (determinism)."""
-    if isinstance(values, dict):
+    if isinstance(values, Mapping):  # the analysed graph holds read-only mappings
         return {k: _sorted_plain(values[k]) for k in sorted(values)}
-    if isinstance(values, list):
+    if isinstance(values, (list, tuple)):
         return [_sorted_plain(v) for v in values]
     if not isinstance(values, (str, int, float, bool)):
         raise TypeError(f"a training setting holds no {type(values).__name__}")
