@@ -204,3 +204,35 @@ def test_one_analysis_per_keras_command(path, walks, run_cli, tmp_path):
     code, _, err = run_cli("keras", path, "-o", tmp_path / "model.py")
     assert code in (0, 1), err
     assert len(walks) == 1, walks
+
+
+# ---- backends outside the layers ---------------------------------------------------------------
+BACKENDS = {"keras": "shapelang.codegen.keras_layers"}
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_every_registered_op_has_an_emitter_in_every_backend(backend):
+    import importlib
+
+    from shapelang.layers import REGISTRY
+
+    emitters = importlib.import_module(BACKENDS[backend])
+    missing = [op for op in REGISTRY if emitters.emitter(op) is None]
+    assert missing == [], f"the {backend} backend has no emitter for {missing}"
+
+
+def test_an_op_without_an_emitter_is_refused_by_name():
+    from shapelang.codegen import keras_layers
+
+    with pytest.raises(LookupError, match="no emitter for `attention`"):
+        keras_layers.keras_layers("attention", None, [], ())
+
+
+def test_layer_kinds_know_no_backend():
+    """`shapelang/layers/` holds the rules alone: no emitter method, no code generator import."""
+    for path in sorted((PACKAGE / "layers").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        methods = [n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+        assert "keras" not in methods, path.name
+        imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not any("codegen" in m for m in imported), path.name

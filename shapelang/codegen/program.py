@@ -31,6 +31,7 @@ from ..diagnostics import error
 from ..expr import Keyword
 from ..layers import REGISTRY
 from .closed_form import NotAFloat64, Unwritable, python_value
+from .keras_layers import keras_layers
 from .pywriter import Namespace
 from .relative import NotRelative, relative_view
 
@@ -167,7 +168,7 @@ def keras_calls(analysis: Analysis, r, output_name: str | None) -> list[KerasCal
     """The Keras layers of one analysed layer, the network's softmax output in float32 (so it
     stays float32 under mixed precision)."""
     shapes = [analysis.shapes[name] for name in r.inputs]
-    specs = REGISTRY[r.op].keras(r.args, shapes, r.shape, None)
+    specs = keras_layers(r.op, r.args, shapes, r.shape)
     calls = []
     for k, spec in enumerate(specs):
         kwargs = dict(spec.kwargs)

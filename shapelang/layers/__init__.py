@@ -1,7 +1,7 @@
 """The layer registry: every layer kind, by op name. Adding a kind means one module here and
 one line in `_KINDS`."""
 from .activation import activation_kinds
-from .base import ACTIVATIONS, Args, KerasLayer, LayerKind, Shape
+from .base import ACTIVATIONS, Args, LayerKind, Shape
 from .batchnorm import BatchNorm
 from .conv import Conv
 from .dense import Dense
@@ -24,4 +24,4 @@ _KINDS = [Input(), Conv(), DepthwiseConv(), SepConv(), MaxPool(), AvgPool(), Glo
 
 REGISTRY: dict[str, LayerKind] = {kind.op: kind for kind in _KINDS}
 
-__all__ = ["ACTIVATIONS", "REGISTRY", "Args", "KerasLayer", "LayerKind", "Shape"]
+__all__ = ["ACTIVATIONS", "REGISTRY", "Args", "LayerKind", "Shape"]

@@ -6,7 +6,7 @@
 
 Shape unchanged, no parameters, MACs 0. The same names may end a `conv` or `dense` line.
 """
-from .base import ACTIVATIONS, KerasLayer, LayerKind
+from .base import ACTIVATIONS, LayerKind
 
 
 class Activation(LayerKind):
@@ -15,10 +15,6 @@ class Activation(LayerKind):
 
     def __init__(self, name: str):
         self.op = name
-
-    def keras(self, a, shapes, out, ctx):
-        return [KerasLayer("Activation", {"activation": self.op})]
-
 
 def activation_kinds():
     return [Activation(name) for name in ACTIVATIONS]

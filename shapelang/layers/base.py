@@ -1,9 +1,10 @@
 """What every layer kind is made of: an option schema, and the rules for shape, parameters,
-MACs and Keras emission. The types here are shared; each kind lives in a module of its own.
+MACs (no backend: the code generators' emitters live in `shapelang/codegen/`). The types
+here are shared; each kind lives in a module of its own.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import sympy
@@ -203,16 +204,6 @@ class Args:
         return self.spans.get(name, self.layer.span)
 
 
-@dataclass(frozen=True)
-class KerasLayer:
-    """One Keras layer call the code generator writes: `layers.CLASS(**kwargs)`."""
-
-    cls: str
-    kwargs: dict = field(default_factory=dict)
-    name_suffix: str = ""  # appended to the layer's name when one line becomes several layers
-    custom: str | None = None  # a helper layer the generated module must define
-
-
 class LayerKind:
     """Base of every layer kind. Subclasses set `op`, the schema, and override the rules."""
 
@@ -233,9 +224,6 @@ class LayerKind:
     def macs(self, a: Args, shapes: list[Shape], out: Shape):
         """Multiply-accumulates for one example; bias additions are not counted."""
         return sympy.Integer(0)
-
-    def keras(self, a: Args, shapes: list[Shape], out: Shape, ctx) -> list[KerasLayer]:
-        raise NotImplementedError(self.op)
 
     # ---- binding a layer line to this schema ----------------------------------------------
     def schema(self) -> tuple[Opt, ...]:

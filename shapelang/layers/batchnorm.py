@@ -9,7 +9,7 @@ variance (2C) are not. MACs: 0 (at inference it folds into the previous layer).
 """
 import sympy
 
-from .base import Boolean, KerasLayer, LayerKind, Number, Opt
+from .base import Boolean, LayerKind, Number, Opt
 
 
 class BatchNorm(LayerKind):
@@ -25,15 +25,3 @@ class BatchNorm(LayerKind):
     def parameters(self, a, shapes, out):
         channels = shapes[0][-1]
         return (channels * (int(a.scale) + int(a.center)), 2 * channels)
-
-    def keras(self, a, shapes, out, ctx):
-        kwargs = {"axis": -1}
-        if a.epsilon != sympy.Rational(1, 1000):
-            kwargs["epsilon"] = a.epsilon
-        if a.momentum != sympy.Rational(99, 100):
-            kwargs["momentum"] = a.momentum
-        if not a.scale:
-            kwargs["scale"] = False
-        if not a.center:
-            kwargs["center"] = False
-        return [KerasLayer("BatchNormalization", kwargs)]

@@ -11,8 +11,8 @@ Keras: `ConvND`; explicit padding becomes `ZeroPaddingND` followed by a `valid` 
 import sympy
 
 from ..diagnostics import error
-from .base import Boolean, Integer, KerasLayer, LayerKind, Opt, product
-from .window import CONVOLUTION_OPTIONS, as_tuple, padding_layer, window
+from .base import Boolean, Integer, LayerKind, Opt, product
+from .window import CONVOLUTION_OPTIONS, as_tuple, window
 
 
 class Conv(LayerKind):
@@ -46,21 +46,3 @@ class Conv(LayerKind):
 
     def macs(self, a, shapes, out):
         return product(out) * product(a.geometry.kernel) * shapes[0][-1] / a.groups
-
-    def keras(self, a, shapes, out, ctx):
-        rank = len(out) - 1
-        calls, padding = padding_layer(a, rank)
-        kwargs = {"filters": a.filters, "kernel_size": a.geometry.kernel,
-                  "strides": as_tuple(a.stride, rank), "padding": padding}
-        if any(d != 1 for d in as_tuple(a.dilation, 1)):
-            kwargs["dilation_rate"] = as_tuple(a.dilation, rank)
-        if a.groups != 1:
-            kwargs["groups"] = a.groups
-        if not a.bias:
-            kwargs["use_bias"] = False
-        if a.activation:
-            kwargs["activation"] = a.activation
-        calls.append(KerasLayer(f"Conv{rank}D", kwargs))
-        return calls
-
-

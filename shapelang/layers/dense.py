@@ -12,7 +12,7 @@ Parameters: in·units + units (bias), `in` the last axis. MACs: in·units per po
 import sympy
 
 from ..diagnostics import error
-from .base import Boolean, Integer, KerasLayer, LayerKind, Opt, product
+from .base import Boolean, Integer, LayerKind, Opt, product
 
 
 class Dense(LayerKind):
@@ -38,11 +38,3 @@ class Dense(LayerKind):
 
     def macs(self, a, shapes, out):
         return product(shapes[0]) * a.units
-
-    def keras(self, a, shapes, out, ctx):
-        kwargs = {"units": a.units}
-        if not a.bias:
-            kwargs["use_bias"] = False
-        if a.activation:
-            kwargs["activation"] = a.activation
-        return [KerasLayer("Dense", kwargs)]

@@ -9,8 +9,8 @@ MACs: out_h·out_w·C·multiplier·kh·kw. Keras: `DepthwiseConv2D` (1D too).
 import sympy
 
 from ..diagnostics import error
-from .base import Boolean, Integer, KerasLayer, LayerKind, Opt, product
-from .window import CONVOLUTION_OPTIONS, as_tuple, padding_layer, window
+from .base import Boolean, Integer, LayerKind, Opt, product
+from .window import CONVOLUTION_OPTIONS, window
 
 
 class DepthwiseConv(LayerKind):
@@ -38,18 +38,3 @@ class DepthwiseConv(LayerKind):
 
     def macs(self, a, shapes, out):
         return product(out) * product(a.geometry.kernel)
-
-    def keras(self, a, shapes, out, ctx):
-        rank = len(out) - 1
-        calls, padding = padding_layer(a, rank)
-        kwargs = {"kernel_size": a.geometry.kernel, "strides": as_tuple(a.stride, rank), "padding": padding}
-        if a.multiplier != 1:
-            kwargs["depth_multiplier"] = a.multiplier
-        if any(d != 1 for d in as_tuple(a.dilation, rank)):
-            kwargs["dilation_rate"] = as_tuple(a.dilation, rank)
-        if not a.bias:
-            kwargs["use_bias"] = False
-        if a.activation:
-            kwargs["activation"] = a.activation
-        return calls + [KerasLayer(f"DepthwiseConv{rank}D", kwargs)]
-

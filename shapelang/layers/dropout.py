@@ -4,13 +4,10 @@
 
 The rate must be in [0, 1): a rate of 1 would drop everything.
 """
-from .base import KerasLayer, LayerKind, Number, Opt
+from .base import LayerKind, Number, Opt
 
 
 class Dropout(LayerKind):
     op = "dropout"
     doc = __doc__
     positional = (Opt("rate", Number(0, 1), doc="fraction dropped, in [0, 1)"),)
-
-    def keras(self, a, shapes, out, ctx):
-        return [KerasLayer("Dropout", {"rate": a.rate})]

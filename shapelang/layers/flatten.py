@@ -2,7 +2,7 @@
 
     flatten                           # 6×6×256 → [9216]
 """
-from .base import KerasLayer, LayerKind, product
+from .base import LayerKind, product
 
 
 class Flatten(LayerKind):
@@ -11,6 +11,3 @@ class Flatten(LayerKind):
 
     def output_shape(self, a, shapes, ctx):
         return (product(shapes[0]),)
-
-    def keras(self, a, shapes, out, ctx):
-        return [KerasLayer("Flatten")]

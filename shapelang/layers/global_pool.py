@@ -7,11 +7,10 @@
 No parameters; MACs 0.
 """
 from ..diagnostics import error
-from .base import Boolean, KerasLayer, LayerKind, Opt
+from .base import Boolean, LayerKind, Opt
 
 
 class _GlobalPooling(LayerKind):
-    keras_name = ""
     options = (Opt("keepdims", Boolean(), False, doc="keep the spatial axes, each of size 1"),)
 
     def output_shape(self, a, shapes, ctx):
@@ -23,18 +22,12 @@ class _GlobalPooling(LayerKind):
             return (1,) * (len(shape) - 1) + (shape[-1],)
         return (shape[-1],)
 
-    def keras(self, a, shapes, out, ctx):
-        kwargs = {"keepdims": True} if a.keepdims else {}
-        return [KerasLayer(f"{self.keras_name}{len(shapes[0]) - 1}D", kwargs)]
-
 
 class GlobalAvgPool(_GlobalPooling):
     op = "globalavgpool"
     doc = __doc__
-    keras_name = "GlobalAveragePooling"
 
 
 class GlobalMaxPool(_GlobalPooling):
     op = "globalmaxpool"
     doc = __doc__
-    keras_name = "GlobalMaxPooling"

@@ -2,7 +2,7 @@
 
     input [H, W, 3]
 """
-from .base import KerasLayer, LayerKind, Opt, ShapeList
+from .base import LayerKind, Opt, ShapeList
 
 
 class Input(LayerKind):
@@ -13,6 +13,3 @@ class Input(LayerKind):
 
     def output_shape(self, a, shapes, ctx):
         return a.shape
-
-    def keras(self, a, shapes, out, ctx):
-        return [KerasLayer("Input", {"shape": a.shape})]

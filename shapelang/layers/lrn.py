@@ -10,7 +10,7 @@ serializable layer over `tf.nn.local_response_normalization`.
 """
 import sympy
 
-from .base import Integer, KerasLayer, LayerKind, Number, Opt
+from .base import Integer, LayerKind, Number, Opt
 
 
 class LRN(LayerKind):
@@ -22,8 +22,3 @@ class LRN(LayerKind):
         Opt("alpha", Number(0), sympy.Rational(1, 10000)),
         Opt("beta", Number(0), sympy.Rational(3, 4)),
     )
-
-    def keras(self, a, shapes, out, ctx):
-        return [KerasLayer("LocalResponseNormalization", {
-            "depth_radius": a.radius, "bias": a.bias, "alpha": a.alpha, "beta": a.beta},
-            custom="LocalResponseNormalization")]

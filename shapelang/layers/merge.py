@@ -15,31 +15,25 @@ warning says so (`check --strict` fails on it). No parameters; MACs 0.
 import sympy
 
 from ..diagnostics import error
-from .base import Integer, KerasLayer, LayerKind, Opt
+from .base import Integer, LayerKind, Opt
 
 
 class _Elementwise(LayerKind):
     inputs = -1
-    keras_name = ""
 
     def output_shape(self, a, shapes, ctx):
         ctx.require_equal(shapes, range(max(len(s) for s in shapes)), self.op, a.layer)
         return shapes[0]
 
-    def keras(self, a, shapes, out, ctx):
-        return [KerasLayer(self.keras_name)]
-
 
 class Add(_Elementwise):
     op = "add"
     doc = __doc__
-    keras_name = "Add"
 
 
 class Multiply(_Elementwise):
     op = "multiply"
     doc = __doc__
-    keras_name = "Multiply"
 
 
 class Concat(LayerKind):
@@ -59,7 +53,3 @@ class Concat(LayerKind):
         ctx.require_equal(shapes, others, self.op, a.layer)
         joined = sum((s[axis] for s in shapes), sympy.Integer(0))
         return tuple(joined if i == axis else shapes[0][i] for i in range(rank))
-
-    def keras(self, a, shapes, out, ctx):
-        axis = int(a.axis)
-        return [KerasLayer("Concatenate", {"axis": axis if axis < 0 else axis + 1})]

@@ -9,12 +9,11 @@ The stride defaults to the kernel (Keras's `strides=None`). No parameters; MACs 
 """
 import sympy
 
-from .base import IntegerOrTuple, KerasLayer, LayerKind, Opt, Padding
-from .window import padding_layer, window
+from .base import IntegerOrTuple, LayerKind, Opt, Padding
+from .window import window
 
 
 class _Pooling(LayerKind):
-    keras_name = ""
     options = (
         Opt("kernel", IntegerOrTuple(1), sympy.Integer(2), short="k", aliases=("pool_size",)),
         Opt("stride", IntegerOrTuple(1), None, short="s", doc="defaults to the kernel",
@@ -28,21 +27,12 @@ class _Pooling(LayerKind):
         sizes, a.geometry = window(a, shape, a.kernel, stride, sympy.Integer(1), a.padding, ctx)
         return sizes + (shape[-1],)
 
-    def keras(self, a, shapes, out, ctx):
-        rank = len(out) - 1
-        calls, padding = padding_layer(a, rank)
-        calls.append(KerasLayer(f"{self.keras_name}{rank}D", {
-            "pool_size": a.geometry.kernel, "strides": a.geometry.stride, "padding": padding}))
-        return calls
-
 
 class MaxPool(_Pooling):
     op = "maxpool"
     doc = __doc__
-    keras_name = "MaxPooling"
 
 
 class AvgPool(_Pooling):
     op = "avgpool"
     doc = __doc__
-    keras_name = "AveragePooling"

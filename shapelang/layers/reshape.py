@@ -12,7 +12,7 @@ import sympy
 
 from ..diagnostics import error
 from ..expr import require_integer, show
-from .base import KerasLayer, LayerKind, Opt, OptionType, check_rank, product
+from .base import LayerKind, Opt, OptionType, check_rank, product
 
 
 class _Target(OptionType):
@@ -56,6 +56,3 @@ class Reshape(LayerKind):
                             "must be equal", a.span("shape"),
                             "write one dimension as -1 to have it inferred")
         return target
-
-    def keras(self, a, shapes, out, ctx):
-        return [KerasLayer("Reshape", {"target_shape": a.shape})]

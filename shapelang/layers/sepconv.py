@@ -9,8 +9,8 @@ MACs: out_h·out_w·(C·multiplier·kh·kw + C·multiplier·filters). Keras: `Se
 import sympy
 
 from ..diagnostics import error
-from .base import Boolean, Integer, KerasLayer, LayerKind, Opt, product
-from .window import CONVOLUTION_OPTIONS, as_tuple, padding_layer, window
+from .base import Boolean, Integer, LayerKind, Opt, product
+from .window import CONVOLUTION_OPTIONS, window
 
 
 class SepConv(LayerKind):
@@ -39,20 +39,3 @@ class SepConv(LayerKind):
     def macs(self, a, shapes, out):
         middle = shapes[0][-1] * a.multiplier
         return product(out[:-1]) * (middle * product(a.geometry.kernel) + middle * a.filters)
-
-    def keras(self, a, shapes, out, ctx):
-        rank = len(out) - 1
-        calls, padding = padding_layer(a, rank)
-        strides = as_tuple(a.stride, rank)
-        kwargs = {"filters": a.filters, "kernel_size": a.geometry.kernel, "strides": strides,
-                  "padding": padding}
-        if a.multiplier != 1:
-            kwargs["depth_multiplier"] = a.multiplier
-        dilation = as_tuple(a.dilation, rank)
-        if any(d != 1 for d in dilation):
-            kwargs["dilation_rate"] = dilation
-        if not a.bias:
-            kwargs["use_bias"] = False
-        if a.activation:
-            kwargs["activation"] = a.activation
-        return calls + [KerasLayer(f"SeparableConv{rank}D", kwargs)]

@@ -7,7 +7,7 @@ No parameters; MACs 0. Keras: `UpSampling2D` (`UpSampling1D`, `UpSampling3D`: ne
 """
 import sympy
 
-from .base import Choice, IntegerOrTuple, KerasLayer, LayerKind, Opt, per_axis
+from .base import Choice, IntegerOrTuple, LayerKind, Opt, per_axis
 from .window import spatial_rank
 
 
@@ -23,12 +23,3 @@ class Upsample(LayerKind):
         size = per_axis(a.size, rank, a.span("size"), "upsample size")
         a.factors = size
         return tuple(n * f for n, f in zip(shape[:-1], size)) + (shape[-1],)
-
-    def keras(self, a, shapes, out, ctx):
-        rank = len(out) - 1
-        if rank == 1:
-            return [KerasLayer("UpSampling1D", {"size": a.factors[0]})]
-        kwargs = {"size": a.factors}
-        if rank == 2 and a.interpolation != "nearest":
-            kwargs["interpolation"] = a.interpolation
-        return [KerasLayer(f"UpSampling{rank}D", kwargs)]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..diagnostics import error
-from .base import Args, IntegerOrTuple, KerasLayer, Opt, Padding, per_axis
+from .base import Args, IntegerOrTuple, Opt, Padding, per_axis
 
 AXIS_NAMES = {1: ("steps",), 2: ("rows", "columns"), 3: ("planes", "rows", "columns")}
 #: Strides up to this have their exact input sizes solved (a residue set per stride).
@@ -139,15 +139,6 @@ CONVOLUTION_OPTIONS = (
 def as_tuple(value, rank: int) -> tuple:
     """An option given once (the same on every axis) or per axis, as a tuple per axis."""
     return value if isinstance(value, tuple) else (value,) * rank
-
-
-def padding_layer(a: Args, rank: int):
-    """Keras calls for an explicit padding (`ZeroPaddingND` before a `valid` layer), and the
-    Keras padding word for the layer itself."""
-    if a.padding in ("valid", "same"):
-        return [], a.padding
-    pads = tuple(tuple(p) for p in a.geometry.pads)
-    return [KerasLayer(f"ZeroPadding{rank}D", {"padding": pads}, "_pad")], "valid"
 
 
 def paddings_reading_every_row(current, rank: int, unread):

@@ -8,7 +8,7 @@ No parameters; MACs 0. Keras: `ZeroPadding2D` (1D, 3D too).
 """
 from ..diagnostics import error
 from ..expr import require_integer, show
-from .base import KerasLayer, LayerKind, Opt, OptionType
+from .base import LayerKind, Opt, OptionType
 from .window import spatial_rank
 
 
@@ -52,7 +52,3 @@ class ZeroPad(LayerKind):
         a.pads = pads
         return tuple(n + before + after for n, (before, after) in zip(shape[:-1], pads)) + (
             shape[-1],)
-
-    def keras(self, a, shapes, out, ctx):
-        rank = len(out) - 1
-        return [KerasLayer(f"ZeroPadding{rank}D", {"padding": a.pads})]

@@ -1,0 +1,199 @@
+"""The Keras backend's emitters: one function per op, `emit_<op>(a, shapes, out)`, found by
+name (in the manner of sqlglot's `<key>_sql` generators). Each returns the Keras layer calls one
+analysed layer becomes — usually one, two where an explicit padding becomes a `ZeroPaddingND`
+before a `valid` layer. The layer kinds themselves (`shapelang/layers/`) know no backend.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy
+
+from ..layers import ACTIVATIONS, Args
+from ..layers.window import as_tuple
+
+
+@dataclass(frozen=True)
+class KerasLayer:
+    """One Keras layer call the code generator writes: `layers.CLASS(**kwargs)`."""
+
+    cls: str
+    kwargs: dict = field(default_factory=dict)
+    name_suffix: str = ""  # appended to the layer's name when one line becomes several layers
+    custom: str | None = None  # a helper layer the generated module must define
+
+
+def emitter(op: str):
+    """The emitter of `op`, or None where this backend has none."""
+    if op in ACTIVATIONS:
+        return emit_activation
+    return globals().get(f"emit_{op}")
+
+
+def keras_layers(op: str, a: Args, shapes, out) -> list[KerasLayer]:
+    found = emitter(op)
+    if found is None:  # every registered op has one: tests/test_architecture.py
+        raise LookupError(f"the Keras backend has no emitter for `{op}`")
+    return found(a, shapes, out)
+
+
+def _rank(out) -> int:
+    return len(out) - 1
+
+
+def _padding(a: Args, rank: int) -> tuple[list[KerasLayer], str]:
+    """Keras calls for an explicit padding (`ZeroPaddingND` before a `valid` layer), and the
+    Keras padding word for the layer itself."""
+    if a.padding in ("valid", "same"):
+        return [], a.padding
+    pads = tuple(tuple(p) for p in a.geometry.pads)
+    return [KerasLayer(f"ZeroPadding{rank}D", {"padding": pads}, "_pad")], "valid"
+
+
+def _common(a: Args, kwargs: dict, rank: int) -> dict:
+    """Dilation, bias and activation, written only where they differ from Keras's defaults."""
+    dilation = as_tuple(a.dilation, rank)
+    if any(d != 1 for d in dilation):
+        kwargs["dilation_rate"] = dilation
+    if not a.bias:
+        kwargs["use_bias"] = False
+    if a.activation:
+        kwargs["activation"] = a.activation
+    return kwargs
+
+
+# ---- one emitter per op ---------------------------------------------------------------------
+def emit_input(a, shapes, out):
+    return [KerasLayer("Input", {"shape": a.shape})]
+
+
+def emit_conv(a, shapes, out):
+    rank = _rank(out)
+    calls, padding = _padding(a, rank)
+    kwargs = {"filters": a.filters, "kernel_size": a.geometry.kernel,
+              "strides": as_tuple(a.stride, rank), "padding": padding}
+    if any(d != 1 for d in as_tuple(a.dilation, rank)):
+        kwargs["dilation_rate"] = as_tuple(a.dilation, rank)
+    if a.groups != 1:
+        kwargs["groups"] = a.groups
+    if not a.bias:
+        kwargs["use_bias"] = False
+    if a.activation:
+        kwargs["activation"] = a.activation
+    return calls + [KerasLayer(f"Conv{rank}D", kwargs)]
+
+
+def emit_depthwiseconv(a, shapes, out):
+    rank = _rank(out)
+    calls, padding = _padding(a, rank)
+    kwargs = {"kernel_size": a.geometry.kernel, "strides": as_tuple(a.stride, rank),
+              "padding": padding}
+    if a.multiplier != 1:
+        kwargs["depth_multiplier"] = a.multiplier
+    return calls + [KerasLayer(f"DepthwiseConv{rank}D", _common(a, kwargs, rank))]
+
+
+def emit_sepconv(a, shapes, out):
+    rank = _rank(out)
+    calls, padding = _padding(a, rank)
+    kwargs = {"filters": a.filters, "kernel_size": a.geometry.kernel,
+              "strides": as_tuple(a.stride, rank), "padding": padding}
+    if a.multiplier != 1:
+        kwargs["depth_multiplier"] = a.multiplier
+    return calls + [KerasLayer(f"SeparableConv{rank}D", _common(a, kwargs, rank))]
+
+
+def _pooling(keras_name):
+    def emit(a, shapes, out):
+        rank = _rank(out)
+        calls, padding = _padding(a, rank)
+        return calls + [KerasLayer(f"{keras_name}{rank}D", {
+            "pool_size": a.geometry.kernel, "strides": a.geometry.stride, "padding": padding})]
+    return emit
+
+
+emit_maxpool = _pooling("MaxPooling")
+emit_avgpool = _pooling("AveragePooling")
+
+
+def _global_pooling(keras_name):
+    def emit(a, shapes, out):
+        kwargs = {"keepdims": True} if a.keepdims else {}
+        return [KerasLayer(f"{keras_name}{len(shapes[0]) - 1}D", kwargs)]
+    return emit
+
+
+emit_globalavgpool = _global_pooling("GlobalAveragePooling")
+emit_globalmaxpool = _global_pooling("GlobalMaxPooling")
+
+
+def emit_zeropad(a, shapes, out):
+    return [KerasLayer(f"ZeroPadding{_rank(out)}D", {"padding": a.pads})]
+
+
+def emit_upsample(a, shapes, out):
+    rank = _rank(out)
+    if rank == 1:
+        return [KerasLayer("UpSampling1D", {"size": a.factors[0]})]
+    kwargs = {"size": a.factors}
+    if rank == 2 and a.interpolation != "nearest":
+        kwargs["interpolation"] = a.interpolation
+    return [KerasLayer(f"UpSampling{rank}D", kwargs)]
+
+
+def emit_reshape(a, shapes, out):
+    return [KerasLayer("Reshape", {"target_shape": a.shape})]
+
+
+def emit_dense(a, shapes, out):
+    kwargs = {"units": a.units}
+    if not a.bias:
+        kwargs["use_bias"] = False
+    if a.activation:
+        kwargs["activation"] = a.activation
+    return [KerasLayer("Dense", kwargs)]
+
+
+def emit_flatten(a, shapes, out):
+    return [KerasLayer("Flatten")]
+
+
+def emit_dropout(a, shapes, out):
+    return [KerasLayer("Dropout", {"rate": a.rate})]
+
+
+def emit_batchnorm(a, shapes, out):
+    kwargs = {"axis": -1}
+    if a.epsilon != sympy.Rational(1, 1000):
+        kwargs["epsilon"] = a.epsilon
+    if a.momentum != sympy.Rational(99, 100):
+        kwargs["momentum"] = a.momentum
+    if not a.scale:
+        kwargs["scale"] = False
+    if not a.center:
+        kwargs["center"] = False
+    return [KerasLayer("BatchNormalization", kwargs)]
+
+
+def emit_lrn(a, shapes, out):
+    return [KerasLayer("LocalResponseNormalization", {
+        "depth_radius": a.radius, "bias": a.bias, "alpha": a.alpha, "beta": a.beta},
+        custom="LocalResponseNormalization")]
+
+
+def emit_add(a, shapes, out):
+    return [KerasLayer("Add")]
+
+
+def emit_multiply(a, shapes, out):
+    return [KerasLayer("Multiply")]
+
+
+def emit_concat(a, shapes, out):
+    axis = int(a.axis)
+    return [KerasLayer("Concatenate", {"axis": axis if axis < 0 else axis + 1})]
+
+
+def emit_activation(a, shapes, out):
+    return [KerasLayer("Activation", {"activation": a.layer.op})]
+
