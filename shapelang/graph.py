@@ -14,14 +14,8 @@ import sympy
 
 from . import ir
 from .diagnostics import ERROR, Diagnostic
+from .layers.base import product
 from .layers.window import WindowGeometry
-
-
-def _product(values):
-    result = sympy.Integer(1)
-    for v in values:
-        result *= v
-    return result
 
 
 @dataclass(frozen=True)
@@ -60,7 +54,7 @@ class Node:
 
     @property
     def size(self):
-        return _product(self.shape)
+        return product(self.shape)
 
     @property
     def params(self):
