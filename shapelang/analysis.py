@@ -9,7 +9,7 @@ from dataclasses import replace
 from . import ir, limits
 from .checks import run_checks
 from .diagnostics import Diagnostic
-from .graph import AnalysedGraph, Node, frozen_mapping
+from .graph import AnalysedGraph, Node, enclosing_instance, frozen_mapping
 from .layers import Shape
 from .walk import (  # noqa: F401 (the analysis's names, re-exported)
     EXPECT_SUBJECTS,
@@ -83,14 +83,7 @@ def _node(r: LayerResult, instance_paths: set) -> Node:
         index=r.index, path=r.name, op=r.op, options=frozen_mapping(options),
         activation=r.args.activation, geometry=r.args.geometry, inputs=r.inputs, shape=r.shape,
         trainable=r.trainable, non_trainable=r.non_trainable, macs=r.macs, span=r.layer.span,
-        instance=_innermost(r.name, instance_paths), label=r.layer.label, statement=r.layer,
+        instance=enclosing_instance(r.name, instance_paths), label=r.layer.label, statement=r.layer,
         args=r.args, padding=r.padding, relative=r.relative)
 
 
-def _innermost(path: str, instance_paths: set) -> str:
-    parts = path.split(".")[:-1]
-    while parts:
-        if ".".join(parts) in instance_paths:
-            return ".".join(parts)
-        parts.pop()
-    return ""

@@ -18,8 +18,35 @@ from .layers.base import product
 from .layers.window import WindowGeometry
 
 
+class DerivedCounts:
+    """What a layer's shape and counts imply: its activation size, its parameters in all, its
+    FLOPs (2·MACs). Shared by the walk's results and the graph's nodes."""
+
+    @property
+    def size(self):
+        return product(self.shape)
+
+    @property
+    def params(self):
+        return self.trainable + self.non_trainable
+
+    @property
+    def flops(self):
+        return 2 * self.macs
+
+
+def enclosing_instance(path: str, instance_paths) -> str:
+    """The path of the innermost block use `path` lies in ("" at top level)."""
+    parts = path.split(".")[:-1]
+    while parts:
+        if ".".join(parts) in instance_paths:
+            return ".".join(parts)
+        parts.pop()
+    return ""
+
+
 @dataclass(frozen=True)
-class Node:
+class Node(DerivedCounts):
     """One layer instance of the analysed network."""
 
     index: int
@@ -52,17 +79,6 @@ class Node:
     def layer(self) -> ir.Layer:
         return self.statement
 
-    @property
-    def size(self):
-        return product(self.shape)
-
-    @property
-    def params(self):
-        return self.trainable + self.non_trainable
-
-    @property
-    def flops(self):
-        return 2 * self.macs
 
 
 @dataclass(frozen=True)

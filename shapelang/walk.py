@@ -34,7 +34,7 @@ from .expr import (
     require_integer,
     show,
 )
-from .graph import BlockInstance, InputSizes, PaddingFix, RepeatInstance
+from .graph import BlockInstance, DerivedCounts, InputSizes, PaddingFix, RepeatInstance
 from .layers import REGISTRY, Args, Shape
 from .layers.base import product
 from .layers.window import AXIS_NAMES, paddings_reading_every_row
@@ -45,7 +45,7 @@ EXPECT_SUBJECTS = ("params", "trainable", "non_trainable", "macs", "flops", "out
 
 
 @dataclass
-class LayerResult:
+class LayerResult(DerivedCounts):
     index: int
     name: str
     layer: ir.Layer
@@ -62,17 +62,6 @@ class LayerResult:
     def op(self) -> str:
         return self.layer.op
 
-    @property
-    def size(self):
-        return product(self.shape)
-
-    @property
-    def params(self):
-        return self.trainable + self.non_trainable
-
-    @property
-    def flops(self):
-        return 2 * self.macs
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import sympy
 
-from ..graph import AnalysedGraph
+from ..graph import AnalysedGraph, enclosing_instance
 from ..layers import Args
 from ..walk import Instance, RepeatRecord
 
@@ -83,15 +83,6 @@ class RelativeView:
         return self.layers[-1] if self.layers else None
 
 
-def _parent(path: str, instances: dict) -> str:
-    parts = path.split(".")[:-1]
-    while parts:
-        if ".".join(parts) in instances:
-            return ".".join(parts)
-        parts.pop()
-    return ""
-
-
 class _Lifter:
     def __init__(self, graph: AnalysedGraph, root: str, rename: dict):
         self.instances = {i.name: i for i in graph.instances}
@@ -120,7 +111,7 @@ class _Lifter:
         the root."""
         while from_root != self.root:
             value = _replace(value, self.substitution(from_root))
-            from_root = _parent(from_root, self.instances)
+            from_root = enclosing_instance(from_root, self.instances)
         return _replace(value, self.rename) if self.rename else value
 
 
@@ -128,7 +119,7 @@ def _roots_between(path: str, root: str, instances: dict):
     """The block uses from `path` (a node's root) out to `root`, `root` excluded."""
     while path != root:
         yield path
-        path = _parent(path, instances)
+        path = enclosing_instance(path, instances)
 
 
 def _replace(value, mapping: dict):
@@ -183,7 +174,7 @@ def relative_view(graph: AnalysedGraph, root: str = "", rename: dict | None = No
     for instance in graph.instances:
         if not instance.name.startswith(prefix):
             continue
-        parent = _parent(instance.name, lifter.instances)
+        parent = enclosing_instance(instance.name, lifter.instances)
         if instance.relative_arguments is None:
             raise NotRelative(f"the use `{instance.name}` has no relative arguments")
         arguments = {k: lifter.lift(v, parent) for k, v in instance.relative_arguments.items()}
@@ -198,7 +189,7 @@ def relative_view(graph: AnalysedGraph, root: str = "", rename: dict | None = No
             value = seen[value.name]
         elif isinstance(value, RepeatRecord):
             count = value.count if value.relative_count is None else lifter.lift(
-                value.relative_count, _parent(scope.rstrip(".") + ".x", lifter.instances)
+                value.relative_count, enclosing_instance(scope.rstrip(".") + ".x", lifter.instances)
                 if scope else "")
             value = RepeatRecord(count, value.walked, value.stem)
         else:
