@@ -30,6 +30,7 @@ from ..analysis import Analysis, Instance, RepeatRecord, input_dimension
 from ..diagnostics import error
 from ..expr import Keyword
 from ..layers import REGISTRY
+from .backend import Backend, LayerCall
 from .closed_form import NotAFloat64, Unwritable, python_value
 from .keras_layers import keras_layers
 from .pywriter import Namespace
@@ -80,6 +81,7 @@ class LayerOp:
     name: tuple
     inputs: tuple
     merge: bool
+    activation: str | None = None  # applied to the layer's output (PyTorch)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class CallOp:
     arguments: tuple  # (parameter variable, Value)
     name_parameter: str
     name: tuple
+    shape: tuple = ()  # the input's shape as Values, where the block is built with it (PyTorch)
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ class FunctionPlan:
     name_parameter: str | None
     body: list = field(default_factory=list)
     symbols: dict = field(default_factory=dict)  # the input shape's symbols: name → axis
+    shape_parameter: str | None = None  # the input's shape (a block built with it: PyTorch)
 
 
 @dataclass
@@ -156,15 +160,7 @@ class Program:
 
 
 # ---- what the analysis says each line is -----------------------------------------------------
-@dataclass(frozen=True)
-class KerasCall:
-    cls: str
-    kwargs: dict
-    suffix: str
-    custom: str | None
-
-
-def keras_calls(analysis: Analysis, r, output_name: str | None) -> list[KerasCall]:
+def keras_calls(analysis: Analysis, r, output_name: str | None) -> list[LayerCall]:
     """The Keras layers of one analysed layer, the network's softmax output in float32 (so it
     stays float32 under mixed precision)."""
     shapes = [analysis.shapes[name] for name in r.inputs]
@@ -175,8 +171,11 @@ def keras_calls(analysis: Analysis, r, output_name: str | None) -> list[KerasCal
         softmax = kwargs.get("activation") == "softmax" or spec.cls == "Activation"
         if k == len(specs) - 1 and softmax and r.name == output_name:
             kwargs["dtype"] = "float32"
-        calls.append(KerasCall(spec.cls, kwargs, spec.name_suffix, spec.custom))
+        calls.append(LayerCall(spec.cls, kwargs, spec.name_suffix, spec.custom))
     return calls
+
+
+KERAS = Backend("Keras", keras_calls, block_shapes=False)
 
 
 def _reads(layer: ir.Layer, wanted: int, count: int) -> list[ir.Ref | None]:
@@ -353,7 +352,8 @@ class _Body:
 
     def layer(self, statement: ir.Layer, r, prefix, name) -> str:
         kind = REGISTRY[r.op]
-        calls = keras_calls(self.analysis, r, self.planner.output_name(self.analysis))
+        calls = self.planner.backend.calls(self.analysis, r,
+                                           self.planner.output_name(self.analysis))
         reads = _reads(statement, kind.inputs, len(r.inputs))
         inputs = tuple(self.read(t, self.through(statement, ref))
                        for t, ref in zip(r.inputs, reads))
@@ -372,7 +372,7 @@ class _Body:
             kwargs = tuple((key, self.value(v, statement.span)) for key, v in call.kwargs.items())
             op = LayerOp(statement.span.line if k == 0 else None, targets, call.cls,
                          bool(call.custom), kwargs, _join((*name, local + call.suffix)), inputs,
-                         kind.inputs == -1)
+                         kind.inputs == -1, call.activation)
             self.assign(op, targets, tensor)
             inputs = (self.x,)
         return r.name
@@ -395,10 +395,14 @@ class _Body:
         for key, constant in self.planner.constants[instance.block.name].items():
             if instance.arguments[key] != constant:
                 raise Fallback(f"block {instance.block.name}: `{key}` differs between uses")
+        shape = ()
+        if self.planner.backend.block_shapes:
+            shape = tuple(self.value(d, statement.span)
+                          for d in self.analysis.shapes[instance.input])
         targets = self.targets(instance.output, statement.label or local, bool(statement.label),
                                caller=instance.name)
         op = CallOp(statement.span.line, targets, function.name, source, tuple(arguments),
-                    function.name_parameter, _join((*name, local)))
+                    function.name_parameter, _join((*name, local)), shape)
         self.assign(op, targets, instance.output)
         return instance.output
 
@@ -471,7 +475,8 @@ class _Planner:
     parameters as symbols), with or without block functions and loops."""
 
     def __init__(self, bound: Analysis, source: Analysis, parametric: bool, functions: bool,
-                 loops: bool, module: Namespace):
+                 loops: bool, module: Namespace, backend: Backend, block_name):
+        self.backend = backend
         self.bound = bound
         self.source = source
         self.parametric = parametric
@@ -486,7 +491,7 @@ class _Planner:
         self.constants: dict[str, dict] = {}  # block → its keyword parameters' one value
         self.input_variable = ""
         # every block's function name, before any function body can take one of them
-        self.function_names = ({b.name: module.claim(b.name, user=True)
+        self.function_names = ({b.name: block_name(module, b.name)
                                 for b in self.network.blocks} if functions else {})
 
     def output_name(self, analysis: Analysis) -> str | None:
@@ -526,6 +531,7 @@ class _Planner:
         namespace = self.module.child()
         function_name = self.function_names[block.name]
         input_variable = namespace.claim("inputs")
+        shape_parameter = namespace.claim("in_shape") if self.backend.block_shapes else None
         arguments, parameters, names, constants = {}, [], {}, {}
         for p in block.parameters:
             values = [i.arguments[p.name] for i in uses]
@@ -546,7 +552,8 @@ class _Planner:
         name_parameter = namespace.claim("name")
         shape = [input_dimension(axis) for axis in range(rank)]
         for axis, symbol in enumerate(shape):
-            names[str(symbol)] = f"{input_variable}.shape[{axis + 1}]"
+            names[str(symbol)] = (f"{shape_parameter}[{axis}]" if shape_parameter
+                                  else f"{input_variable}.shape[{axis + 1}]")
         first = uses[0]
         rename = {symbol: arguments[name]
                   for name, symbol in (first.parameter_symbols or {}).items()
@@ -559,7 +566,8 @@ class _Planner:
         if not analysis.layers:
             raise Fallback(f"block {block.name} has no layers of its own")
         plan = FunctionPlan(function_name, block, input_variable, parameters, name_parameter,
-                            symbols={str(s): k for k, s in enumerate(shape)})
+                            symbols={str(s): k for k, s in enumerate(shape)},
+                            shape_parameter=shape_parameter)
         self.plans[block.name] = plan
         self.constants[block.name] = constants
         last = final_tensor(analysis, block.statements, "", "input")
@@ -589,9 +597,15 @@ STRUCTURES = tuple(Structure(p, f, lo) for p in (True, False)
                    for f, lo in ((True, True), (False, True), (False, False)))
 
 
-def plan_program(bound: Analysis, module: callable, structures=STRUCTURES) -> Program:
+def _user_block_name(module: Namespace, name: str) -> str:
+    return module.claim(name, user=True)
+
+
+def plan_program(bound: Analysis, module: callable, structures=STRUCTURES, backend=KERAS,
+                 block_name=_user_block_name) -> Program:
     """The first plan that `trace()` finds equal to the analysis, trying the most structured
-    first. `module()` makes a fresh module namespace with the program's own names taken."""
+    first. `module()` makes a fresh module namespace with the program's own names taken;
+    `block_name(module, name)` claims the name of a block's function or class there."""
     network = bound.network
     symbolic = None
     if network.parameters and any(s.parametric for s in structures):
@@ -605,13 +619,13 @@ def plan_program(bound: Analysis, module: callable, structures=STRUCTURES) -> Pr
         if source is None:
             continue
         planner = _Planner(bound, source, structure.parametric, structure.functions,
-                           structure.loops, module())
+                           structure.loops, module(), backend, block_name)
         try:
             model = planner.model("build_model")
         except Fallback:
             continue
         program = Program(model, planner.done, structure.parametric, planner.custom)
-        problem = trace(program, bound)
+        problem = trace(program, bound, backend)
         if problem is None:
             return program
         first_problem = first_problem or problem
@@ -624,25 +638,26 @@ class _Tensor:
     keras_name: str
 
 
-def expected_layers(bound: Analysis) -> tuple[dict, dict]:
-    """Keras layer name → (class, arguments, input layer names) for every Keras layer of the
-    analysed network, and analysis tensor → the Keras layer whose output it is."""
+def expected_layers(bound: Analysis, backend: Backend = KERAS) -> tuple[dict, dict]:
+    """Layer name → (class, arguments, input layer names, activation) for every layer the
+    backend makes of the analysed network, and analysis tensor → the layer whose output it is
+    (a layer's name is the analysis's, with a call's suffix)."""
     expected, keras_name = {}, {}
     output = bound.output.name if bound.output else None
     for r in bound.layers:
         inputs = tuple(keras_name[t] for t in r.inputs)
-        for call in keras_calls(bound, r, output):
+        for call in backend.calls(bound, r, output):
             name = r.name + call.suffix
             expected[name] = (call.cls, {k: _concrete(v) for k, v in call.kwargs.items()},
-                              inputs)
+                              inputs, call.activation)
             inputs = (name,)
         keras_name[r.name] = name
     return expected, keras_name
 
 
-def trace(program: Program, bound: Analysis) -> str | None:
+def trace(program: Program, bound: Analysis, backend: Backend = KERAS) -> str | None:
     """None when the program builds exactly the layers of `bound`, else the first difference."""
-    expected, keras_name = expected_layers(bound)
+    expected, keras_name = expected_layers(bound, backend)
     shapes = {keras_name[r.name]: bound.shapes[r.name] for r in bound.layers}
     built: dict = {}
     tracer = _Tracer(program, built, shapes)
@@ -684,7 +699,7 @@ class _Tracer:
                     raise _Differs(f"two layers named `{name}`")
                 kwargs = {k: self.evaluate(v.value, symbols) for k, v in op.kwargs}
                 inputs = tuple(env[v].keras_name for v in op.inputs)
-                self.built[name] = (op.cls, kwargs, inputs)
+                self.built[name] = (op.cls, kwargs, inputs, op.activation)
                 for target in op.targets:
                     env[target] = _Tensor(name)
             elif isinstance(op, CallOp):
@@ -694,8 +709,9 @@ class _Tracer:
                     raise _Differs(f"`{op.function}` reads `{tensor.keras_name}`, no layer")
                 inner_env = {function.input: tensor,
                              function.name_parameter: self.name(op.name, env)}
-                inner_symbols = {symbol: self.shapes[tensor.keras_name][axis]
-                                 for symbol, axis in function.symbols.items()}
+                shape = (self.evaluate(tuple(v.value for v in op.shape), symbols) if op.shape
+                          else self.shapes[tensor.keras_name])  # built with it, or reading it
+                inner_symbols = {symbol: shape[axis] for symbol, axis in function.symbols.items()}
                 for (variable, value), parameter in zip(op.arguments, function.parameters):
                     inner_env[variable] = inner_symbols[parameter.symbol] = \
                         self.evaluate(value.value, symbols)

@@ -1,0 +1,39 @@
+"""What a backend gives the planner (`program.py`): the framework's layer calls of one analysed
+layer, and how a block learns its input's shape.
+
+The planner is the same for every backend: it follows the analysis's tensors, makes helper
+functions (Keras) or sub-module classes (PyTorch) of blocks and loops of repeats, and checks
+its plan against the backend's own calls of the bound analysis (`program.trace`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class LayerCall:
+    """One framework layer that one analysed layer becomes: `CLASS(**kwargs)`.
+
+    `suffix` names the layers before the last one of a line (an explicit padding: `NAME_pad`);
+    `custom` is a class the generated module defines; `activation`, where the backend applies
+    the line's activation as a function of the layer's output (PyTorch) rather than as an
+    argument of the layer (Keras)."""
+
+    cls: str
+    kwargs: dict = field(default_factory=dict)
+    suffix: str = ""
+    custom: str | None = None
+    activation: str | None = None
+
+
+@dataclass(frozen=True)
+class Backend:
+    """`calls(analysis, layer, output_name)`: the layer calls of one analysed layer (`output_name`
+    is the network's output layer's, None in a block seen from its use). `block_shapes`: a
+    block is built with its input's shape as an argument (a PyTorch module is built before
+    any tensor exists), rather than reading it from its input tensor (a Keras function)."""
+
+    name: str
+    calls: Callable
+    block_shapes: bool
