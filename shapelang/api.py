@@ -206,6 +206,28 @@ class Network:
         except DiagnosticError as exc:
             raise ShapelangError([exc.diagnostic]) from None
 
+    def torch_source(self, *, logits: bool = False, **bindings) -> str:
+        """The generated PyTorch program's text (`logits`: without the final softmax);
+        `ShapelangError` when the network has errors."""
+        from .codegen.torch import emit_torch
+
+        analysis = self.analyse(**bindings).raise_for_errors().analysis
+        try:
+            return emit_torch(analysis, logits=logits)
+        except DiagnosticError as exc:
+            raise ShapelangError([exc.diagnostic]) from None
+
+    def to_torch(self, *, logits: bool = False, **bindings):
+        """A `torch.nn.Module` built from the generated program (imports PyTorch): input
+        channels first, `(N, C, H, W)`."""
+        from .codegen.torch import build_torch_model
+
+        analysis = self.analyse(**bindings).raise_for_errors().analysis
+        try:
+            return build_torch_model(analysis, logits=logits)
+        except DiagnosticError as exc:
+            raise ShapelangError([exc.diagnostic]) from None
+
     def __repr__(self) -> str:
         return f"<shapelang.Network {self.name}>"
 

@@ -382,9 +382,10 @@ CODES: dict[str, Code] = _define(
          "A Keras model has concrete shapes: every network parameter needs a default or a "
          "`--set` value before `keras` or `train` can build it."),
     Code("SL552", "duplicate-keras-name", ERROR,
-         "two Keras layers would get the same name",
-         "Keras refuses a model with two layers of one name; a label that equals a generated "
-         "layer's name (a padding layer, say) would collide."),
+         "two layers of a generated program would get the same name",
+         "Keras refuses a model with two layers of one name, and a PyTorch module keys its "
+         "layers by name; a label that equals a generated layer's name (a padding layer, say) "
+         "would collide."),
 )
 
 BY_NAME: dict[str, Code] = {c.name: c for c in CODES.values()}

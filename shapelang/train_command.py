@@ -1,8 +1,8 @@
-"""The `train` command: the generated program of an analysed network, imported and run, so
-that what trains is what was analysed.
+"""The `train` command: the generated program of an analysed network (Keras, or PyTorch with
+`--backend torch`), imported and run, so that what trains is what was analysed.
 
-The program is written to a temporary directory that is removed when the run ends. TensorFlow
-is imported first, here: its start-up log lines (which it prints even under
+The program is written to a temporary directory that is removed when the run ends. A missing
+framework is a message saying how to install it. For Keras, TensorFlow is imported first, here: its start-up log lines (which it prints even under
 TF_CPP_MIN_LOG_LEVEL=2) are held back unless `--verbose 3` (or `--verbose` alone) or
 TF_CPP_MIN_LOG_LEVEL is set, and its absence is a message saying how to install it.
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .analysis import Analysis
 from .codegen.keras import emit_keras
+from .codegen.torch import emit_torch
 from .runtime import cli as runtime_cli  # the standard library and numpy only: no TensorFlow
 
 #: TensorFlow's own log lines (`I0000 00:00:… port.cc:153] …`) and absl's notice about them.
@@ -27,45 +28,63 @@ _TENSORFLOW_CHATTER = re.compile(
 )
 
 
-class TensorFlowMissing(Exception):
-    """TensorFlow or Keras cannot be imported; the message says how to install them."""
+class FrameworkMissing(Exception):
+    """The backend's framework cannot be imported; the message says how to install it."""
 
-    def __init__(self, error: ImportError):
-        super().__init__(
-            f"training needs TensorFlow and Keras, which cannot be imported here ({error}); "
-            "install shapelang's `tensorflow` extra: pip install 'shapelang[tensorflow]' "
-            "(GPU users: pip install 'tensorflow[and-cuda]')")
+
+def _tensorflow_missing(error: ImportError) -> FrameworkMissing:
+    return FrameworkMissing(
+        f"training needs TensorFlow and Keras, which cannot be imported here ({error}); "
+        "install shapelang's `tensorflow` extra: pip install 'shapelang[tensorflow]' "
+        "(GPU users: pip install 'tensorflow[and-cuda]')")
+
+
+def _torch_missing(error: ImportError) -> FrameworkMissing:
+    return FrameworkMissing(
+        f"training with --backend torch needs PyTorch, which cannot be imported here ({error}); "
+        "install shapelang's `torch` extra: pip install 'shapelang[torch]'")
 
 
 def train_help() -> str:
     """`shapelang train --help`: PATH and --set, then the generated program's own options."""
     parser = argparse.ArgumentParser(
         prog="shapelang train",
-        description="Generate the Keras program of the network and run its training: what "
-        "trains is what was analysed. Needs the `tensorflow` extra.")
+        description="Generate the Keras (or PyTorch) program of the network and run its "
+        "training: what trains is what was analysed. Needs the `tensorflow` (or `torch`) extra.")
     parser.add_argument("path", metavar="PATH", help="the .net file")
+    parser.add_argument("--backend", choices=("keras", "torch"), default="keras",
+                        help="the framework that trains (default keras)")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
                         help="bind a network parameter (repeatable)")
     runtime_cli._add_train_arguments(parser, "NAME")
     return parser.format_help()
 
 
-def train(analysis: Analysis, argv: list[str]) -> int:
+def train(analysis: Analysis, argv: list[str], backend: str = "keras") -> int:
     """Run `train ARGV` of the network's generated program; its exit code."""
-    source = emit_keras(analysis)
-    _import_tensorflow(argv)
+    if backend == "torch":
+        source = emit_torch(analysis)
+        frameworks, missing = ("torch",), _torch_missing
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            raise _torch_missing(exc) from None
+    else:
+        source = emit_keras(analysis)
+        frameworks, missing = ("keras", "tensorflow"), _tensorflow_missing
+        _import_tensorflow(argv)
     name = analysis.network.name
     with tempfile.TemporaryDirectory(prefix="shapelang-train-") as directory:
-        path = Path(directory) / f"{name}_keras.py"
+        path = Path(directory) / f"{name}_{backend}.py"
         path.write_text(source, encoding="utf-8")
         spec = importlib.util.spec_from_file_location(f"shapelang_train_{name}", path)
         program = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(program)
-        except ImportError as exc:  # a part of TensorFlow or Keras missing
-            if (exc.name or "").partition(".")[0] not in ("keras", "tensorflow"):
+        except ImportError as exc:  # a part of the framework missing
+            if (exc.name or "").partition(".")[0] not in frameworks:
                 raise
-            raise TensorFlowMissing(exc) from None
+            raise missing(exc) from None
         command, sys.argv[:1] = sys.argv[:1], ["shapelang"]  # the program's usage lines say so
         try:
             return program.main(["train", *argv])
@@ -114,4 +133,4 @@ def _import_tensorflow(argv):
             import keras  # noqa: F401
             import tensorflow  # noqa: F401
     except ImportError as exc:
-        raise TensorFlowMissing(exc) from None
+        raise _tensorflow_missing(exc) from None

@@ -474,7 +474,8 @@ def test_every_example_program_parses_and_holds_its_own_path(tmp_path):
 
 def test_the_runtime_names_are_reserved():
     """Every top-level name of the runtime is taken before a user's name can be given."""
-    from shapelang.codegen.keras import _module_namespace, _runtime_names
+    from shapelang.codegen.keras import _module_namespace
+    from shapelang.codegen.names import _runtime_names
 
     module = _module_namespace(shapelang.loads("network m():\n    input [4]\n").ir)
     assert {"run_main", "load_dataset", "DataError", "np", "argparse", "Path"} <= \

@@ -15,21 +15,20 @@ the user's names where they would collide — no text of the `.net` file is ever
 """
 from __future__ import annotations
 
-import ast
-import functools
 import importlib.util
 import sys
 import tempfile
 from pathlib import Path
 
-from .. import ir
 from ..analysis import Analysis
 from ..diagnostics import error
 from ..fingerprint import network_fingerprint
 from ..solve import pretty
 from ..version import __version__
 from . import frame, pywriter
+from .names import module_namespace
 from .program import (
+    KERAS,
     STRUCTURES,
     AliasOp,
     CallOp,
@@ -41,7 +40,7 @@ from .program import (
     PlanMismatch,
     Program,
     ReturnOp,
-    keras_calls,
+    check_unique_layer_names,
     plan_program,
 )
 from .pywriter import Emitter, Namespace, literal
@@ -86,70 +85,8 @@ class LocalResponseNormalization(layers.Layer):
 '''
 
 
-def _imported_names(line: str) -> list[str]:
-    node = ast.parse(line).body[0]
-    return [(alias.asname or alias.name).split(".")[0] for alias in node.names]
-
-
-@functools.cache
-def _runtime_names() -> frozenset[str]:
-    """Every name a module of the runtime binds at its top level (functions, classes,
-    constants, imports): kept from the user's names, so that a program's names do not depend on
-    whether it imports the runtime or, as it once did, carries it."""
-    names = set()
-    for source in frame.runtime_files().values():
-        for node in ast.parse(source).body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
-    return frozenset(names)
-
-
-def user_names(network) -> set[str]:
-    """Every name of the `.net` file: parameters, labels, blocks, lets and functions."""
-    names = {network.name}
-
-    def parameters(items):
-        names.update(p.name for p in items)
-
-    def statements(items):
-        for s in items:
-            if isinstance(s, ir.Layer | ir.Repeat) and s.label:
-                names.add(s.label)
-            if isinstance(s, ir.Let):
-                names.add(s.name)
-            if isinstance(s, ir.Function):
-                names.add(s.name)
-                parameters(s.parameters)
-            if isinstance(s, ir.Repeat):
-                statements(s.statements)
-
-    parameters(network.parameters)
-    statements(network.statements)
-    for block in network.blocks:
-        names.add(block.name)
-        parameters(block.parameters)
-        statements(block.statements)
-    for function in network.functions:
-        names.add(function.name)
-        parameters(function.parameters)
-    return names
-
-
 def _module_namespace(network) -> Namespace:
-    """The program's top-level scope with its imports, the runtime's names and its own taken."""
-    module = Namespace(user_names=user_names(network))
-    fixed = set(_runtime_names()) | set(_PROGRAM_NAMES) | set(frame.FRAME_NAMES)
-    for line in _IMPORTS:
-        fixed |= set(_imported_names(line))
-    for name in sorted(fixed):
-        module.claim_exact(name)
-    return module
+    return module_namespace(network, _IMPORTS, _PROGRAM_NAMES)
 
 
 # ---- rendering the plan -----------------------------------------------------------------------
@@ -239,7 +176,7 @@ def emit_keras(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
             raise error("SL550", f"the parameter `{p.name}` cannot be a keyword argument of "
                         "`build_model` in the generated Python program (it is a Python "
                         "keyword)", p.span, "rename it")
-    _check_unique_keras_names(analysis)
+    check_unique_layer_names(analysis, KERAS)
     try:
         program = plan_program(analysis, lambda: _module_namespace(network), structures)
     except PlanMismatch as exc:
@@ -292,24 +229,6 @@ def _source_of(plan: FunctionPlan, path: str, program: Program) -> str:
     out = Emitter()
     _render_function(plan, out, path, program)
     return "\n".join(out.lines)
-
-
-def _check_unique_keras_names(analysis: Analysis):
-    """The analysis names every layer uniquely; but a line that becomes two Keras layers (an
-    explicit padding: `NAME_pad` before `NAME`) could give the first a label's name."""
-    seen = {}  # Keras name → (the analysed layer, whether it is the padding before it)
-    for r in analysis.layers:
-        for call in keras_calls(analysis, r, None):
-            name = r.name + call.suffix
-            if name in seen:
-                first, first_is_padding = seen[name]
-                padded, labelled = (first, r) if first_is_padding else (r, first)
-                raise error(
-                    "SL552", f"two Keras layers would be named `{name}`: the layer at line "
-                    f"{labelled.layer.span.line} and the padding layer that line "
-                    f"{padded.layer.span.line} puts before `{padded.name}`", r.layer.span,
-                    f"rename the label `{labelled.layer.label or name}`")
-            seen[name] = (r, bool(call.suffix))
 
 
 # ---- using the generated program in this process --------------------------------------------

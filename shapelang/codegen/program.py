@@ -178,6 +178,24 @@ def keras_calls(analysis: Analysis, r, output_name: str | None) -> list[LayerCal
 KERAS = Backend("Keras", keras_calls, block_shapes=False)
 
 
+def check_unique_layer_names(analysis: Analysis, backend: Backend):
+    """The analysis names every layer uniquely; but a line that becomes two layers (an
+    explicit padding: `NAME_pad` before `NAME`) could give the first a label's name."""
+    seen = {}  # layer name → (the analysed layer, whether it is the padding before it)
+    for r in analysis.layers:
+        for call in backend.calls(analysis, r, None):
+            name = r.name + call.suffix
+            if name in seen:
+                first, first_is_padding = seen[name]
+                padded, labelled = (first, r) if first_is_padding else (r, first)
+                raise error(
+                    "SL552", f"two {backend.name} layers would be named `{name}`: the layer at "
+                    f"line {labelled.layer.span.line} and the padding layer that line "
+                    f"{padded.layer.span.line} puts before `{padded.name}`", r.layer.span,
+                    f"rename the label `{labelled.layer.label or name}`")
+            seen[name] = (r, bool(call.suffix))
+
+
 def _reads(layer: ir.Layer, wanted: int, count: int) -> list[ir.Ref | None]:
     """For each input of a line, the `@ref` it was read through, or None for the previous
     line's tensor (the walker's rule)."""

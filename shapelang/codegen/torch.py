@@ -1,0 +1,497 @@
+"""The PyTorch program emitter: an `Analysis` in, one Python module out.
+
+The plan is the Keras program's (`program.py`: the same ops, followed tensor by tensor, checked
+against the analysis before a line is written — here against the PyTorch backend's own layer
+calls, `torch_layers.py`). It is written as `nn.Module` classes: the network's, and one per
+block. A class's `__init__` builds its layers into `self.layers` (an `nn.ModuleDict` keyed by
+the analysis's layer names, `.` written `/`), in the plan's order, loops and block uses
+included; its `forward` runs the same ops on tensors. A block's class is built with its
+input's shape (channels last, as the analysis writes it) and its numeric parameters, so that
+every size depending on them is exact arithmetic, as in the Keras program.
+
+Tensors are channels first, `(N, C, H, W)`; where the analysis's channels-last order matters
+(`flatten`, `reshape`, `concat`'s axis, a dense layer on a feature map) the modules say so.
+`frame.py` puts the classes in a program with the runtime's `main()` (`backend="torch"`).
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from ..analysis import Analysis
+from ..diagnostics import error
+from ..fingerprint import network_fingerprint
+from ..solve import pretty
+from ..version import __version__
+from . import frame, pywriter
+from .backend import Backend, LayerCall
+from .names import module_namespace
+from .program import (
+    STRUCTURES,
+    AliasOp,
+    CallOp,
+    FunctionPlan,
+    Index,
+    LayerOp,
+    LoopOp,
+    ModelOp,
+    PlanMismatch,
+    Program,
+    ReturnOp,
+    check_unique_layer_names,
+    plan_program,
+)
+from .pywriter import Emitter, Namespace, literal
+from .torch_layers import ACTIVATION_FUNCTIONS, torch_layers
+
+_IMPORTS = {"import sys", "import torch", "from torch import nn",
+            "import torch.nn.functional as F", "import math", "from fractions import Fraction"}
+
+# ---- the modules the generated program defines, where torch.nn has none ----------------------
+_CUSTOM = {
+    "Flatten": '''
+class Flatten(nn.Module):
+    """Flattens each example in the channels-last order of the analysis (and of Keras), so that
+    a dense layer after it has the same weight layout as the Keras model's."""
+
+    def forward(self, x):
+        return x.movedim(1, -1).flatten(1) if x.dim() > 2 else x
+''',
+    "Reshape": '''
+class Reshape(nn.Module):
+    """Each example to `shape`, given channels last as the analysis writes it."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        x = x.movedim(1, -1) if x.dim() > 2 else x
+        x = x.reshape(x.shape[0], *self.shape)
+        return x.movedim(-1, 1) if x.dim() > 2 else x
+''',
+    "ChannelsLinear": '''
+class ChannelsLinear(nn.Linear):
+    """A dense layer on a feature map: it maps the channels (the analysis's last axis)."""
+
+    def forward(self, x):
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
+''',
+    "MaxPoolSame": '''
+class MaxPoolSame(nn.Module):
+    """A max pool with TensorFlow's `same` padding (`padding` in `F.pad`'s order): the padding
+    is -inf, so it is never the maximum."""
+
+    def __init__(self, kernel_size, stride, padding):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        pool = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[len(self.kernel_size) - 1]
+        return pool(F.pad(x, self.padding, value=-math.inf), self.kernel_size, self.stride)
+''',
+    "AvgPoolSame": '''
+class AvgPoolSame(nn.Module):
+    """An average pool with TensorFlow's `same` padding (`padding` in `F.pad`'s order): each
+    window averages the input positions it covers, not the padding."""
+
+    def __init__(self, kernel_size, stride, padding):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        pool = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[len(self.kernel_size) - 1]
+        total = pool(F.pad(x, self.padding), self.kernel_size, self.stride)
+        covered = pool(F.pad(torch.ones_like(x[:1, :1]), self.padding), self.kernel_size,
+                       self.stride)
+        return total / covered
+''',
+    "GlobalAvgPool": '''
+class GlobalAvgPool(nn.Module):
+    """The mean over every spatial axis."""
+
+    def __init__(self, keepdim=False):
+        super().__init__()
+        self.keepdim = keepdim
+
+    def forward(self, x):
+        return x.mean(dim=tuple(range(2, x.dim())), keepdim=self.keepdim)
+''',
+    "GlobalMaxPool": '''
+class GlobalMaxPool(nn.Module):
+    """The maximum over every spatial axis."""
+
+    def __init__(self, keepdim=False):
+        super().__init__()
+        self.keepdim = keepdim
+
+    def forward(self, x):
+        return x.amax(dim=tuple(range(2, x.dim())), keepdim=self.keepdim)
+''',
+    "BatchNorm": '''
+class BatchNorm(nn.Module):
+    """Batch normalisation with a scale but no offset, or an offset but no scale (PyTorch's
+    `affine` is both or neither); the running statistics as `nn.BatchNorm2d` keeps them."""
+
+    def __init__(self, num_features, eps, momentum, scale, center):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = nn.Parameter(torch.ones(num_features)) if scale else None
+        self.bias = nn.Parameter(torch.zeros(num_features)) if center else None
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+
+    def forward(self, x):
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training, self.momentum, self.eps)
+''',
+    "Add": '''
+class Add(nn.Module):
+    """The sum of its inputs."""
+
+    def forward(self, *inputs):
+        total = inputs[0]
+        for tensor in inputs[1:]:
+            total = total + tensor
+        return total
+''',
+    "Multiply": '''
+class Multiply(nn.Module):
+    """The element-wise product of its inputs."""
+
+    def forward(self, *inputs):
+        product = inputs[0]
+        for tensor in inputs[1:]:
+            product = product * tensor
+        return product
+''',
+    "Concatenate": '''
+class Concatenate(nn.Module):
+    """Its inputs joined along `dim` (PyTorch's axis: the channels are 1)."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *inputs):
+        return torch.cat(inputs, dim=self.dim)
+''',
+    "Exponential": '''
+class Exponential(nn.Module):
+    def forward(self, x):
+        return torch.exp(x)
+''',
+}
+
+_SEPARABLE = '''
+class SeparableConvRd(nn.Module):
+    """Keras's `SeparableConvRD`: a depthwise convolution without bias (`multiplier` filters
+    per channel), then a 1x1 convolution."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 multiplier=1, bias=True):
+        super().__init__()
+        middle = in_channels * multiplier
+        self.depthwise = nn.ConvRd(in_channels, middle, kernel_size, stride, padding, dilation,
+                                   groups=in_channels, bias=False)
+        self.pointwise = nn.ConvRd(middle, out_channels, 1, bias=bias)
+
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+'''
+
+
+def _custom_source(name: str) -> str:
+    if name.startswith("SeparableConv"):
+        rank = name[len("SeparableConv"):-1]
+        return _SEPARABLE.replace("Rd", f"{rank}d").replace("RD", f"{rank}D")
+    return _CUSTOM[name]
+
+
+_PROGRAM_NAMES = (*_CUSTOM, "SeparableConv1d", "SeparableConv2d", "INPUT_SHAPE",
+                  "OUTPUT_UNITS", "TRAIN_DEFAULTS", "NETWORK_FINGERPRINT", "build_model", "main",
+                  "self", "super")
+
+
+# ---- the backend: the analysis's layers as torch.nn modules --------------------------------
+def torch_calls(analysis: Analysis, r, output_name: str | None, *,
+                logits: bool = False) -> list[LayerCall]:
+    """The modules of one analysed layer; with `logits`, the network's output layer without its
+    softmax."""
+    shapes = [analysis.shapes[name] for name in r.inputs]
+    calls = torch_layers(r.op, r.args, shapes, r.shape)
+    if logits and r.name == output_name:
+        last = calls[-1]
+        if last.activation == "softmax":
+            calls[-1] = LayerCall(last.cls, last.kwargs, last.suffix, last.custom, None)
+        elif last.cls == "nn.Softmax":
+            calls[-1] = LayerCall("nn.Identity", {}, last.suffix)
+    return calls
+
+
+def torch_backend(logits: bool = False) -> Backend:
+    return Backend("PyTorch", functools.partial(torch_calls, logits=logits), block_shapes=True)
+
+
+def _class_name(module: Namespace, name: str) -> str:
+    """A block's or the network's class: its name in CamelCase (`bottleneck_v2` →
+    `BottleneckV2`), a name of the generator's, so it never takes a user's spelling."""
+    camel = "".join(part[:1].upper() + part[1:] for part in re.split(r"_+", name) if part)
+    return module.claim(camel or "Block")
+
+
+# ---- rendering the plan -----------------------------------------------------------------------
+def _key_code(parts) -> str:
+    """Python for a layer's key in its module's `self.layers`: its name within the module
+    (a block's own name is the sub-module's), `.` written `/` (a `ModuleDict` key has no dot),
+    with `str(i)` for a loop's iteration."""
+    parts = list(parts)
+    if parts and not isinstance(parts[0], (str, Index)):  # a block function's name variable
+        parts = parts[1:]
+        if parts and isinstance(parts[0], str):
+            parts[0] = parts[0].removeprefix(".")
+    pieces = [literal(p.replace(".", "/")) if isinstance(p, str) else f"str({p.name})"
+              for p in parts if p != ""]
+    return " + ".join(pieces) or literal("")
+
+
+def _targets(targets, skip=()) -> str:
+    return "".join(f"{t} = " for t in targets if t not in skip)
+
+
+def _count_attribute(loop: LoopOp) -> str | None:
+    """Where a loop's count that depends on the parameters is kept for `forward` (which does
+    not see `__init__`'s parameters): `self.repeat_LINE`."""
+    return None if loop.count.value.is_number else f"self.repeat_{loop.line}"
+
+
+def _count(loop: LoopOp) -> str:
+    return _count_attribute(loop) or loop.count.code
+
+
+def _render_init(ops, out: Emitter, path: str):
+    """The ops that build modules, as `self.layers[KEY] = …` lines."""
+    for op in ops:
+        if isinstance(op, LayerOp) and op.cls != "Input":
+            if op.line is not None:
+                out.comment(f"{path}:{op.line}")
+            arguments = [f"{key}={value.code}" for key, value in op.kwargs]
+            out.call(f"self.layers[{_key_code(op.name)}] = {op.cls}", arguments)
+        elif isinstance(op, CallOp):
+            out.comment(f"{path}:{op.line}")
+            shape = "(" + ", ".join(v.code for v in op.shape) + ("," if len(op.shape) == 1
+                                                                 else "") + ")"
+            arguments = [shape, *(f"{variable}={value.code}" for variable, value in op.arguments)]
+            out.call(f"self.layers[{_key_code(op.name)}] = {op.function}", arguments)
+        elif isinstance(op, LoopOp):
+            out.comment(f"{path}:{op.line}")
+            if _count_attribute(op):
+                out.line(f"{_count_attribute(op)} = {op.count.code}")
+            out.line(f"for {op.index} in range(1, {_count(op)} + 1):")
+            out.level += 1
+            before = len(out.lines)
+            _render_init(op.body, out, path)
+            if len(out.lines) == before:
+                out.line("pass")
+            out.level -= 1
+
+
+def _render_forward(ops, out: Emitter, path: str, input_variable: str):
+    """The ops on tensors: `x = self.layers[KEY](x)`."""
+    for op in ops:
+        if isinstance(op, LayerOp):
+            if op.cls == "Input":
+                out.line(f"{_targets(op.targets, (input_variable,))}{input_variable}")
+                continue
+            if op.line is not None:
+                out.comment(f"{path}:{op.line}")
+            call = f"self.layers[{_key_code(op.name)}]({', '.join(op.inputs)})"
+            if op.activation:
+                call = ACTIVATION_FUNCTIONS[op.activation].format(call)
+            out.line(f"{_targets(op.targets)}{call}")
+        elif isinstance(op, CallOp):
+            out.comment(f"{path}:{op.line}")
+            out.line(f"{_targets(op.targets)}self.layers[{_key_code(op.name)}]({op.input})")
+        elif isinstance(op, AliasOp):
+            out.line(f"{op.target} = {op.source}")
+        elif isinstance(op, LoopOp):
+            out.comment(f"{path}:{op.line}")
+            out.line(f"for {op.index} in range(1, {_count(op)} + 1):")
+            out.level += 1
+            _render_forward(op.body, out, path, input_variable)
+            out.level -= 1
+        elif isinstance(op, ReturnOp):
+            out.line(f"return {op.source}")
+        elif isinstance(op, ModelOp):
+            out.line(f"return {op.output}")
+
+
+_TRAIN_USAGE = ("    python THIS_FILE.py train --data digits|synthetic|FILE.npz|'SHARDS-*.npz'|"
+                "IMAGE_DIR [...]")
+_RENAMED = "Parameters renamed here (in the file they have a name Python or this program uses):"
+
+
+def _render_class(plan: FunctionPlan, class_name: str, out: Emitter, path: str,
+                  program: Program, docstring: list[str]):
+    out.line(f"class {class_name}(nn.Module):")
+    out.level += 1
+    out.docstring(docstring)
+    out.line()
+    if plan.block is None:
+        signature = ", ".join(f"{p.variable}={p.default.code}" for p in plan.parameters)
+    else:
+        signature = ", ".join([plan.shape_parameter, *(p.variable for p in plan.parameters)])
+    out.line(f"def __init__(self{', ' if signature else ''}{signature}):")
+    out.level += 1
+    out.line("super().__init__()")
+    out.line("self.layers = nn.ModuleDict()")
+    _render_init(plan.body, out, path)
+    out.level -= 1
+    out.line()
+    out.line(f"def forward(self, {plan.input}):")
+    out.level += 1
+    _render_forward(plan.body, out, path, plan.input)
+    out.level -= 2
+
+
+def _output_kind(analysis: Analysis, logits: bool) -> str:
+    output = analysis.output
+    softmax = output.op == "softmax" or output.args.activation == "softmax"
+    if not softmax:
+        return "the last layer's output"
+    if logits:
+        return ("logits: the last layer without its softmax (generated with --logits; train "
+                "with nn.CrossEntropyLoss)")
+    return "probabilities (the last layer's softmax)"
+
+
+def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = False,
+               logits: bool = False) -> str:
+    """The PyTorch program for an analysed, error-free network; `structures`: the plans to try;
+    `standalone`: import the runtime copied beside the program; `logits`: leave out the final
+    softmax."""
+    network = analysis.network
+    if analysis.symbols:
+        names = ", ".join(analysis.symbols)
+        raise error(
+            "SL551", f"{names} {'has' if len(analysis.symbols) == 1 else 'have'} no value: a "
+            "program needs every size", network.span,
+            f"give a default in the network's header or bind it with --set "
+            f"{next(iter(analysis.symbols))}=…")
+    for p in network.parameters:
+        if not pywriter.is_identifier(p.name):
+            raise error("SL550", f"the parameter `{p.name}` cannot be a keyword argument of "
+                        "`build_model` in the generated Python program (it is a Python "
+                        "keyword)", p.span, "rename it")
+    backend = torch_backend(logits)
+    check_unique_layer_names(analysis, backend)
+    classes = {}
+
+    def module():
+        namespace = module_namespace(network, _IMPORTS, _PROGRAM_NAMES)
+        classes["network"] = _class_name(namespace, network.name)
+        return namespace
+
+    try:
+        program = plan_program(analysis, module, structures, backend, block_name=_class_name)
+    except PlanMismatch as exc:
+        raise RuntimeError(f"the generated program would not be the analysed network: {exc}") \
+            from None
+    program.network_name = network.name
+    path = network.path
+    bound = ", ".join(f"{k}={pretty(v)}" for k, v in analysis.bindings.items())
+    trainable, buffers = int(analysis.total("trainable")), int(analysis.total("non_trainable"))
+    input_shape = tuple(int(d) for d in analysis.layers[0].shape)
+    channels_first = (input_shape[-1], *input_shape[:-1]) if len(input_shape) > 1 else input_shape
+    example = ", ".join(map(str, channels_first))
+    docstring = (
+        f"{network.name} — a PyTorch module generated by shapelang {__version__} from {path}.",
+        "",
+        f"Regenerate it rather than edit it: `shapelang torch {path} -o FILE`.",
+        "Every layer's output shape and parameter count is the one that",
+        f"`shapelang table {path}` shows; at {bound or 'its defaults'} the module has",
+        f"{trainable:,} parameters" + (
+            f" and {buffers:,} values in buffers (batch norm's running statistics, which Keras "
+            "counts as non-trainable parameters)." if buffers else "."),
+        "",
+        f"Input: float32 (N, {example}), channels first as PyTorch has it; `shapelang table`",
+        f"writes shapes channels last, as Keras does: INPUT_SHAPE = {input_shape}.",
+        f"Output: {_output_kind(analysis, logits)}.",
+        "",
+        "    python THIS_FILE.py summary",
+        _TRAIN_USAGE,
+        "    torchrun --nproc_per_node=GPUS THIS_FILE.py train ...",
+    )
+    body = [_custom_source(name).strip("\n") for name in sorted(program.custom)]
+    for plan in [*program.functions, program.model]:  # blocks before the network
+        out = Emitter()
+        if plan.block is None:
+            lines = [f"The network `{network.name}` ({path}); input (N, {example})."]
+            renamed = [p for p in plan.parameters if p.variable != p.source_name]
+            if renamed:
+                lines += ["", _RENAMED]
+                lines += [f"`{p.variable}` is the network's `{p.source_name}`." for p in renamed]
+            _render_class(plan, classes["network"], out, path, program, lines)
+        else:
+            lines = [f"Block `{plan.block.name}` ({path}:{plan.block.span.line}).", "",
+                     f"`{plan.shape_parameter}`: its input's shape as the analysis writes it "
+                     "(channels last, no batch axis)."]
+            _render_class(plan, plan.name, out, path, program, lines)
+        body.append("\n".join(out.lines))
+    out = Emitter()
+    model = program.model
+    signature = ", ".join(f"{p.variable}={p.default.code}" for p in model.parameters)
+    out.line(f"def build_model({signature}):")
+    out.level += 1
+    out.docstring([f"A new `{classes['network']}`, its weights initialised by PyTorch."])
+    arguments = ", ".join(f"{p.variable}={p.variable}" for p in model.parameters)
+    out.line(f"return {classes['network']}({arguments})")
+    body.append("\n".join(out.lines))
+    text = "\n\n\n".join(body)
+    imports = {"import torch", "from torch import nn"}
+    if "F." in text:
+        imports.add("import torch.nn.functional as F")
+    if "math." in text:
+        imports.add("import math")
+    if "Fraction(" in text:
+        imports.add("from fractions import Fraction")
+    output = analysis.output
+    return frame.program_source(frame.Frame(
+        network_name=network.name,
+        docstring=docstring,
+        imports=frozenset(imports),
+        body=text,
+        input_shape=input_shape,
+        output_units=int(output.shape[-1]) if output.shape else 1,
+        train=analysis.train,
+        fingerprint=network_fingerprint(analysis),
+        backend="torch",
+        from_logits=logits,
+    ), standalone=standalone)
+
+
+# ---- using the generated program in this process --------------------------------------------
+def load_generated_module(analysis: Analysis, *, logits: bool = False):
+    """Write the program to a temporary file and import it as a module — the very program
+    `shapelang torch` writes."""
+    source = emit_torch(analysis, logits=logits)
+    directory = Path(tempfile.mkdtemp(prefix="shapelang-"))
+    path = directory / f"{analysis.network.name}_torch.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(
+        f"shapelang_generated_torch_{analysis.network.name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_torch_model(analysis: Analysis, *, logits: bool = False):
+    return load_generated_module(analysis, logits=logits).build_model()
+
+
+__all__ = ["build_torch_model", "emit_torch", "load_generated_module", "torch_backend"]
