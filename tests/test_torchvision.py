@@ -9,8 +9,9 @@ no grouping differs), the multiset of the convolutions' output shapes, and the m
 (kind, output shape, parameters, buffers) over every convolution, batch norm, linear, max pool
 and dropout, the output shapes recorded by forward hooks on a 1×3×224×224 input (channels first,
 turned to the analysis's channels last). The published numbers are asserted literally: the
-parameter totals and torchvision's "_ops" (what its documentation calls GFLOPS is
-multiply-accumulates, the analysis's `macs`, to the published digits).
+parameter totals, torchvision's "_ops" (what its documentation calls GFLOPS is
+multiply-accumulates, the analysis's `macs`, to the published digits) and its "min_size" (the
+smallest input the analysis finds valid).
 
 torchvision's AlexNet and VGG16 average-pool their features adaptively to 6×6 and 7×7; at 224×224
 that is the identity, which the hooks check, and the .net files leave it out.
@@ -131,6 +132,17 @@ def test_published_metadata(network):
         assert Decimal(str(weights.meta["_ops"])) == Decimal(ops)
     macs = Decimal(result.total("macs")) / 10**9
     assert macs.quantize(Decimal(ops)) == Decimal(ops)
+
+
+def test_published_min_size(network):
+    """The smallest square input the network is valid for: no SL302 there, one just below."""
+    example, _, _ = network
+    (smallest, _), = {w.meta["min_size"] for w in getattr(torchvision.models, WEIGHTS[example])}
+    net = shapelang.load(EXAMPLES / f"torchvision_{example}.net")
+    codes = {d.code for d in net.analyse(H=smallest, W=smallest).errors}
+    assert codes <= {"SL401"}  # the `expect`s are written for 224×224
+    if smallest > 1:
+        assert "SL302" in {d.code for d in net.analyse(H=smallest - 1, W=smallest - 1).errors}
 
 
 def test_per_layer_parameter_counts(network):
