@@ -207,7 +207,7 @@ def test_one_analysis_per_keras_command(path, walks, run_cli, tmp_path):
 
 
 # ---- backends outside the layers ---------------------------------------------------------------
-BACKENDS = {"keras": "shapelang.codegen.keras_layers"}
+BACKENDS = {"keras": "shapelang.codegen.keras_layers", "torch": "shapelang.codegen.torch_layers"}
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
