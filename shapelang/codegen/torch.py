@@ -273,7 +273,16 @@ def _count(loop: LoopOp) -> str:
     return _count_attribute(loop) or loop.count.code
 
 
-def _render_init(ops, out: Emitter, path: str):
+def _shape_code(shape, own_shape: str | None) -> str:
+    """A block use's input shape: a tuple, or the enclosing block's own `in_shape` where it is
+    that one."""
+    codes = [v.code for v in shape]
+    if own_shape and codes == [f"{own_shape}[{k}]" for k in range(len(codes))]:
+        return own_shape
+    return "(" + ", ".join(codes) + ("," if len(codes) == 1 else "") + ")"
+
+
+def _render_init(ops, out: Emitter, path: str, own_shape: str | None):
     """The ops that build modules, as `self.layers[KEY] = …` lines."""
     for op in ops:
         if isinstance(op, LayerOp) and op.cls != "Input":
@@ -283,9 +292,7 @@ def _render_init(ops, out: Emitter, path: str):
             out.call(f"self.layers[{_key_code(op.name)}] = {op.cls}", arguments)
         elif isinstance(op, CallOp):
             out.comment(f"{path}:{op.line}")
-            shape = "(" + ", ".join(v.code for v in op.shape) + ("," if len(op.shape) == 1
-                                                                 else "") + ")"
-            arguments = [shape, *(f"{variable}={value.code}" for variable, value in op.arguments)]
+            arguments = [_shape_code(op.shape, own_shape), *(f"{variable}={value.code}" for variable, value in op.arguments)]
             out.call(f"self.layers[{_key_code(op.name)}] = {op.function}", arguments)
         elif isinstance(op, LoopOp):
             out.comment(f"{path}:{op.line}")
@@ -294,7 +301,7 @@ def _render_init(ops, out: Emitter, path: str):
             out.line(f"for {op.index} in range(1, {_count(op)} + 1):")
             out.level += 1
             before = len(out.lines)
-            _render_init(op.body, out, path)
+            _render_init(op.body, out, path, own_shape)
             if len(out.lines) == before:
                 out.line("pass")
             out.level -= 1
@@ -349,7 +356,7 @@ def _render_class(plan: FunctionPlan, class_name: str, out: Emitter, path: str,
     out.level += 1
     out.line("super().__init__()")
     out.line("self.layers = nn.ModuleDict()")
-    _render_init(plan.body, out, path)
+    _render_init(plan.body, out, path, plan.shape_parameter)
     out.level -= 1
     out.line()
     out.line(f"def forward(self, {plan.input}):")
