@@ -634,3 +634,36 @@ def test_random_networks_compute_the_same_in_both_backends(index):
     except AssertionError as failure:
         raise AssertionError(f"{failure}\n\nthe network:\n{text}") from None
     assert compared > 0
+
+
+def test_batch_norm_running_statistics_follow_the_same_momentum():
+    """In training, Keras's moving mean becomes m·old + (1 − m)·batch mean and PyTorch's
+    (1 − p)·old + p·batch mean: the module's p must be 1 − m. The variances differ by design:
+    PyTorch keeps the unbiased batch variance (× n/(n − 1), n values per channel), Keras the
+    biased one; the comparison accounts for it."""
+    momentum = 0.9
+    net = shapelang.loads(f"""
+network bn_momentum:
+    input [5, 6, 3]
+    batchnorm momentum={momentum} epsilon=0.01
+""", "bn_momentum.net")
+    keras.utils.set_random_seed(3)
+    model = net.to_keras()
+    module = net.to_torch()
+    randomise_keras_weights(model, np.random.default_rng(3))
+    copy_weights(model, module)
+    (layer,) = [la for la in model.layers if la.weights]
+    old_mean, old_var = (np.asarray(layer.moving_mean), np.asarray(layer.moving_variance))
+    x = np.random.default_rng(4).standard_normal((4, 5, 6, 3)).astype(np.float32) * 2 + 1
+    model(x, training=True)
+    module.train()
+    with torch.no_grad():
+        module(torch.from_numpy(np.moveaxis(x, -1, 1)))
+    (bn,) = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._NormBase)]
+    keras_mean, keras_var = np.asarray(layer.moving_mean), np.asarray(layer.moving_variance)
+    assert not np.allclose(keras_mean, old_mean)  # the statistics did move
+    assert _far(keras_mean, bn.running_mean.numpy()) is None
+    n = 4 * 5 * 6
+    biased = (keras_var - momentum * old_var) / (1 - momentum)
+    unbiased_update = momentum * old_var + (1 - momentum) * biased * n / (n - 1)
+    assert _far(unbiased_update.astype(np.float32), bn.running_var.numpy()) is None
