@@ -3,6 +3,7 @@
     python bench/train_throughput.py                      # plain, --mixed-precision and --jit
     python bench/train_throughput.py --jit --rounds 40 --budget 0   # one configuration, longer
     python bench/train_throughput.py --help
+    python bench/train_throughput.py --backend torch      # the PyTorch program: torch_throughput.py
 
 What is measured: examples per second of one training step (`model.train_on_batch`: forward,
 loss, backward, SGD update; it returns the loss as a number, so every step is complete, and
@@ -60,7 +61,6 @@ import argparse
 import gc
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -70,10 +70,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+
+def backend_of(argv) -> str:
+    """`--backend keras|torch` (keras by default), read before TensorFlow is imported: the
+    PyTorch side (`torch_throughput.py`) runs in a process that never loads TensorFlow."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--backend", choices=("keras", "torch"), default="keras")
+    return parser.parse_known_args(argv)[0].backend
+
+
+if __name__ == "__main__" and backend_of(sys.argv[1:]) == "torch":
+    import torch_throughput
+
+    sys.exit(torch_throughput.main(sys.argv[1:]))
+
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
+from throughput_table import paired_rounds, print_table
 
 import shapelang
 from shapelang.codegen.keras import load_generated_module
@@ -165,18 +180,6 @@ def device_line() -> str:
             f"Python {platform.python_version()}")
 
 
-def cpu_seconds():
-    """(CPU seconds used by the whole machine, by this process) so far; the machine's from
-    /proc/stat (Linux; None elsewhere), steal time included."""
-    own = os.times()
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except (OSError, ValueError):
-        return None, own.user + own.system
-    busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
-    return busy / os.sysconf("SC_CLK_TCK"), own.user + own.system
-
-
 def synthetic_batch(batch: int, seed: int, device: str):
     """One batch of random images and one-hot labels, resident on `device`."""
     rng = np.random.default_rng(seed)
@@ -257,40 +260,9 @@ def run_configuration(name, generated_module, x, y, args, on_gpu):
             for _ in range(args.warmup - 1):
                 train_steps(model, x, y, 1)
             last_step += train_steps(model, x, y, 1)
-        steps, rounds = args.steps, args.rounds
-        pair = sum(last_step)  # seconds for one step of each model
         where = "on GPU" if on_gpu else "on CPU"
-        took = (f"one step takes {last_step[0]:.1f} s (generated) and {last_step[1]:.1f} s "
-                f"(hand-written) {where}")
-        if args.budget and 2 * pair > args.budget:
-            row["skipped"] = f"skipped: {took}; two rounds would exceed --budget {args.budget:g} s"
-            return row
-        if args.budget and steps * rounds * pair > args.budget:
-            steps = max(1, min(steps, int(args.budget // (rounds * pair))))
-        seconds = ([], [])  # per model, per round: the seconds of every step
-        machine_start, own_start = cpu_seconds()
-        wall_start = time.perf_counter()
-        for r in range(rounds):
-            if r >= 2 and args.budget and time.perf_counter() - wall_start > args.budget:
-                break
-            order = (0, 1) if r % 2 == 0 else (1, 0)
-            for i in order:
-                seconds[i].append(train_steps(models[i], x, y, steps))
-        if (steps, len(seconds[0])) != (args.steps, rounds):
-            row["note"] = (f"{took}: {steps} step(s) × {len(seconds[0])} rounds within "
-                           f"--budget {args.budget:g} s")
-        machine_end, own_end = cpu_seconds()
-        if machine_start is not None:
-            others = (machine_end - machine_start) - (own_end - own_start)
-            row["others"] = max(0.0, others / (time.perf_counter() - wall_start))
-        every = [[t for block in rounds_ for t in block] for rounds_ in seconds]
-        row["steps"] = f"{steps}×{len(seconds[0])}"
-        row["generated"] = batch / statistics.median(every[0])
-        row["hand"] = batch / statistics.median(every[1])
-        ratios = [statistics.median(h) / statistics.median(g) for g, h in zip(*seconds)]
-        row["ratio"] = statistics.median(ratios)
-        row["range"] = f"{min(ratios):.3f}–{max(ratios):.3f}"
-        return row
+        return paired_rounds(row, [lambda n, m=m: train_steps(m, x, y, n) for m in models],
+                             last_step, where, args)
     except BenchmarkInvalid:
         raise
     except Exception as error:  # noqa: BLE001 -- reported in the table; the others still run
@@ -305,43 +277,14 @@ def run_configuration(name, generated_module, x, y, args, on_gpu):
         gc.collect()
 
 
-def print_table(rows) -> None:
-    header = ("configuration", "batch", "steps×rounds", "generated ex/s", "hand-written ex/s",
-              "ratio", "per-round ratios", "busy elsewhere")
-    cells = []
-    for row in rows:
-        if "skipped" in row:
-            cells.append((row["name"], str(row["batch"]), row["skipped"]))
-        else:
-            cells.append((row["name"], str(row["batch"]), row["steps"],
-                          f"{row['generated']:.2f}", f"{row['hand']:.2f}",
-                          f"{row['ratio']:.3f}", row["range"],
-                          f"{row['others']:.1f} cores" if "others" in row else "?"))
-    widths = [max([len(header[i])] + [len(c[i]) for c in cells if len(c) == len(header)])
-              for i in range(len(header))]
-    right = {1, 3, 4, 5, 7}
-
-    def line(values):
-        return "  ".join(v.rjust(w) if i in right else v.ljust(w)
-                         for i, (v, w) in enumerate(zip(values, widths))).rstrip()
-
-    print(line(header))
-    print("  ".join("-" * w for w in widths))
-    for values in cells:
-        if len(values) == len(header):
-            print(line(values))
-        else:
-            print(line(values[:2]) + "  " + values[2])
-    for row in rows:
-        if "note" in row:
-            print(f"note, {row['name']}: {row['note']}")
-
-
 def main(argv=None):
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
     batch, steps, rounds, warmup, budget = DEFAULTS["GPU" if on_gpu else "CPU"]
     parser = argparse.ArgumentParser(
         description="Training throughput: generated AlexNet vs the same model by hand.")
+    parser.add_argument("--backend", choices=("keras", "torch"), default="keras",
+                        help="keras (default): this table; torch: the PyTorch program against "
+                             "AlexNet by hand in PyTorch (bench/torch_throughput.py)")
     parser.add_argument("--plain", action="store_true", help="float32, no XLA")
     parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 policy")
     parser.add_argument("--jit", action="store_true", help="jit_compile=True (XLA)")

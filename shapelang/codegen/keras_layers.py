@@ -46,8 +46,15 @@ def _padding(a: Args, rank: int) -> tuple[list[KerasLayer], str]:
     Keras padding word for the layer itself."""
     if a.padding in ("valid", "same"):
         return [], a.padding
-    pads = tuple(tuple(p) for p in a.geometry.pads)
+    pads = _zero_padding(a.geometry.pads, rank)
     return [KerasLayer(f"ZeroPadding{rank}D", {"padding": pads}, "_pad")], "valid"
+
+
+def _zero_padding(pads, rank: int):
+    """`ZeroPaddingND`'s `padding`: a (before, after) pair per axis; `ZeroPadding1D` takes its
+    one pair alone (it refuses a tuple of pairs)."""
+    pads = tuple(tuple(p) for p in pads)
+    return pads[0] if rank == 1 else pads
 
 
 def _common(a: Args, kwargs: dict, rank: int) -> dict:
@@ -128,7 +135,8 @@ emit_globalmaxpool = _global_pooling("GlobalMaxPooling")
 
 
 def emit_zeropad(a, shapes, out):
-    return [KerasLayer(f"ZeroPadding{_rank(out)}D", {"padding": a.pads})]
+    rank = _rank(out)
+    return [KerasLayer(f"ZeroPadding{rank}D", {"padding": _zero_padding(a.pads, rank)})]
 
 
 def emit_upsample(a, shapes, out):

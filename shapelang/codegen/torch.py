@@ -445,8 +445,8 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
             _render_class(plan, classes["network"], out, path, program, lines)
         else:
             lines = [f"Block `{plan.block.name}` ({path}:{plan.block.span.line}).", "",
-                     f"`{plan.shape_parameter}`: its input's shape as the analysis writes it "
-                     "(channels last, no batch axis)."]
+                     (f"`{plan.shape_parameter}`: its input's shape as the analysis writes it "
+                     "(channels last, no batch axis).")]
             _render_class(plan, plan.name, out, path, program, lines)
         body.append("\n".join(out.lines))
     out = Emitter()
