@@ -101,6 +101,13 @@ class BlockInstance:
 
 
 @dataclass(frozen=True)
+class BranchTaken:
+    """What an `if` produced: which branch was walked (`then` True: the `if`'s lines)."""
+
+    then: bool
+
+
+@dataclass(frozen=True)
 class RepeatInstance:
     """What a `repeat` produced: its count, the iterations walked, the stem of their names
     (`repeat`, `stage_`), and the count relative to the root (None where not derivable)."""
@@ -157,6 +164,9 @@ class AnalysedGraph:
     # (scope prefix, statement span) → what a line produced (a node path, a block use, a
     # repeat): how a backend follows the source's structure through the graph.
     produced: Any = field(repr=False, default=None)
+    # a block use's or `repeat` iteration's path (`mixed3.b3`, `stage2.block3`) → the path
+    # of its output tensor
+    outputs: Any = field(repr=False, default=None)
 
     @property
     def layers(self) -> tuple[Node, ...]:

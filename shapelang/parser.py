@@ -60,7 +60,8 @@ _TERMINAL_WORDS = {
     "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`", "DOUBLESLASH": "`//`",
     "PERCENT": "`%`", "DOUBLESTAR": "`**`", "$END": "end of file", "NETWORK": "`network`",
     "TRAIN": "`train`", "LET": "`let`", "EXPECT": "`expect`", "REF": "a tensor `@name`",
-    "BLOCK": "`block`", "REPEAT": "`repeat`", "RETURN": "`return`",
+    "BLOCK": "`block`", "REPEAT": "`repeat`", "RETURN": "`return`", "IF": "`if`",
+    "ELSE": "`else`", "AND": "`and`", "OR": "`or`", "NOT": "`not`", "PATH": "a path `a.b`",
 }
 
 
@@ -196,7 +197,8 @@ def _check_tabs(text: str, path: str):
 
 
 _EXPRESSION_NODES = frozenset({"add", "sub", "mul", "div", "floordiv", "mod", "pow", "neg",
-                               "unary", "call", "tuple", "list", "number", "name", "ref"})
+                               "unary", "call", "tuple", "list", "number", "name", "ref",
+                               "compare", "and_", "or_", "not_"})
 
 
 def _check_nesting(tree: Tree, path: str):
@@ -215,12 +217,12 @@ def _check_nesting(tree: Tree, path: str):
                             "and each operator of a chain such as `a + b + c`)",
                             ir.Span(path, m.line, m.column, m.end_line, m.end_column),
                             "name its parts with `let`")
-        elif node.data == "repeat":
+        elif node.data in ("repeat", "if_"):
             statement_depth += 1
             if statement_depth > limits.MAX_NESTING:
                 m = node.meta
-                raise error("SL105", f"`repeat`s nest more than {limits.MAX_NESTING} deep",
-                            ir.Span(path, m.line, m.column, m.line, m.column + 6),
+                raise error("SL105", f"`repeat`s and `if`s nest more than {limits.MAX_NESTING}"
+                            " deep", ir.Span(path, m.line, m.column, m.line, m.column + 6),
                             "use a block for the inner lines")
         stack.extend((child, expression_depth, statement_depth, root)
                      for child in node.children if isinstance(child, Tree))
@@ -349,6 +351,15 @@ class _Builder:
             count = self.expr(children.pop(0))
             return ir.Repeat(label, count, tuple(self.statement(c) for c in children),
                              self.line_span(tree))
+        if kind == "if_":
+            condition, *children = tree.children
+            otherwise, else_span = (), None
+            if children and isinstance(children[-1], Tree) and children[-1].data == "else_":
+                branch = children.pop()
+                otherwise = tuple(self.statement(c) for c in branch.children)
+                else_span = self.line_span(branch)
+            return ir.If(self.condition(condition), tuple(self.statement(c) for c in children),
+                         otherwise, self.line_span(tree), else_span)
         assert kind == "layer", kind
         children = list(tree.children)
         label = None
@@ -360,6 +371,20 @@ class _Builder:
         positional = tuple(p for p in positional if not isinstance(p, ir.Ref))
         return ir.Layer(op=str(op), label=label, positional=positional, options=options,
                         span=self.line_span(tree), op_span=self.span(op), refs=refs)
+
+    _CONDITIONS: ClassVar = {"or_": "or", "and_": "and", "not_": "not"}
+
+    def condition(self, node) -> ir.Condition:
+        kind = node.data if isinstance(node, Tree) else None
+        if kind in self._CONDITIONS:
+            return ir.Condition(self._CONDITIONS[kind],
+                                tuple(self.condition(c) for c in node.children), self.span(node))
+        if kind == "compare":
+            left, comparison, right = node.children
+            return ir.Condition("compare", (self.expr(left), self.expr(right)), self.span(node),
+                                str(comparison))
+        value = self.expr(node)
+        return ir.Condition("test", (value,), value.span)
 
     def ref(self, token) -> ir.Ref:
         return ir.Ref(self.span(token), str(token)[1:])
