@@ -102,9 +102,13 @@ class BlockInstance:
 
 @dataclass(frozen=True)
 class BranchTaken:
-    """What an `if` produced: which branch was walked (`then` True: the `if`'s lines)."""
+    """What an `if` produced: which branch was walked (`then` True: the `if`'s lines), and
+    the condition decided relative to its root (the network's parameters as symbols, or in a
+    block use the block's): None where it depends on them, so that a program written in
+    those symbols cannot take one branch for every value."""
 
     then: bool
+    relative: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -893,7 +893,13 @@ class _Walker:
         """The branch the condition takes, walked in the enclosing body (its labels are the
         body's); the other branch does not exist."""
         taken = decide(statement.condition, scope.env)
-        self.analysis.produced[(scope.prefix, statement.span)] = BranchTaken(taken)
+        relative = None
+        if scope.relative_env is not None:
+            try:
+                relative = decide(statement.condition, scope.relative_env)
+            except (DiagnosticError, Poisoned):
+                relative = None
+        self.analysis.produced[(scope.prefix, statement.span)] = BranchTaken(taken, relative)
         self.walk(statement.then if taken else statement.otherwise, scope)
 
     def let(self, statement: ir.Let, scope: _Scope):

@@ -20,20 +20,21 @@ generator plans again with less structure (blocks in place, loops unrolled, para
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import sympy
 
 from .. import ir
 from ..analysis import Analysis, Instance, RepeatRecord, input_dimension
+from ..graph import BranchTaken
 from ..diagnostics import error
 from ..expr import Keyword
 from ..layers import REGISTRY
 from .backend import Backend, LayerCall
 from .closed_form import NotAFloat64, Unwritable, python_value
 from .keras_layers import keras_layers
-from .pywriter import Namespace
+from .pywriter import Namespace, literal
 from .relative import NotRelative, relative_view
 
 
@@ -131,6 +132,15 @@ class Parameter:
     symbol: str  # the name of the sympy symbol it stands for (the `.net` name)
     source_name: str  # its name in the `.net` file
     default: Value | None = None
+    word: bool = False  # a block parameter given words (`pad = same` at one use, `valid` at another)
+
+
+@dataclass(frozen=True)
+class WordParameter:
+    """A layer or block argument that is a block function's word parameter: the word the
+    call gave (`"same"`), passed through as a string."""
+
+    name: str  # the parameter's `.net` name
 
 
 @dataclass
@@ -218,6 +228,9 @@ def _block_lines(network: ir.Network) -> set[ir.Span]:
                 found.add(s.span)
             elif isinstance(s, ir.Repeat):
                 walk(s.statements)
+            elif isinstance(s, ir.If):
+                walk(s.then)
+                walk(s.otherwise)
 
     for block in network.blocks:
         walk(block.statements)
@@ -262,6 +275,9 @@ def final_tensor(analysis: Analysis, statements, prefix: str, previous):
             for k in range(1, produced.walked + 1):
                 previous = final_tensor(analysis, s.statements, f"{prefix}{produced.stem}{k}.",
                                         previous)
+        elif isinstance(s, ir.If) and isinstance(produced, BranchTaken):
+            previous = final_tensor(analysis, s.then if produced.then else s.otherwise, prefix,
+                                    previous)
     return previous
 
 
@@ -366,7 +382,21 @@ class _Body:
                 if not isinstance(produced, RepeatRecord):
                     raise Fallback(f"the repeat of line {s.span.line} produced nothing")
                 previous = self.repeat(s, produced, prefix, name, previous)
+            elif isinstance(s, ir.If):
+                if not isinstance(produced, BranchTaken):
+                    raise Fallback(f"the `if` of line {s.span.line} took no branch")
+                if produced.relative is None and self.relative_root():
+                    # decided by values the program takes as parameters: plan it bound
+                    raise Fallback(f"the `if` of line {s.span.line} depends on parameters")
+                previous = self.statements(s.then if produced.then else s.otherwise, prefix,
+                                           name, previous)
         return previous
+
+    def relative_root(self) -> bool:
+        """Whether this body is written in its root's symbols: a parametric build_model. (A
+        block function is planned from one use, and `trace()` runs it for every use: a use
+        whose `if` goes the other way makes the plan differ, and the blocks are inlined.)"""
+        return self.planner.parametric and self.analysis is self.planner.source
 
     def layer(self, statement: ir.Layer, r, prefix, name) -> str:
         kind = REGISTRY[r.op]
@@ -407,8 +437,12 @@ class _Body:
         arguments = []
         for parameter in function.parameters:
             argument = instance.arguments[parameter.symbol]
-            if isinstance(argument, (Keyword, bool, str)):
-                raise Fallback(f"block {instance.block.name}: a word where a number was")
+            if parameter.word != isinstance(argument, Keyword):
+                raise Fallback(f"block {instance.block.name}: a word where a number was, or "
+                               "the reverse")
+            if parameter.word:
+                arguments.append((parameter.variable, Value(argument, literal(argument.name))))
+                continue
             arguments.append((parameter.variable, self.value(argument, statement.span)))
         for key, constant in self.planner.constants[instance.block.name].items():
             if instance.arguments[key] != constant:
@@ -551,12 +585,18 @@ class _Planner:
         input_variable = namespace.claim("inputs")
         shape_parameter = namespace.claim("in_shape") if self.backend.block_shapes else None
         arguments, parameters, names, constants = {}, [], {}, {}
+        words: dict[str, str] = {}  # word parameter → its variable
         for p in block.parameters:
             values = [i.arguments[p.name] for i in uses]
             if all(isinstance(v, (Keyword, bool, str)) for v in values):
-                if any(v != values[0] for v in values):
+                if all(v == values[0] for v in values):
+                    arguments[p.name] = constants[p.name] = values[0]
+                    continue
+                if not all(isinstance(v, Keyword) for v in values):
                     raise Fallback(f"block {block.name}: `{p.name}` takes several words")
-                arguments[p.name] = constants[p.name] = values[0]
+                # an ordinary parameter: the uses' plans must differ only in where it goes
+                words[p.name] = namespace.claim(p.name, user=True)
+                parameters.append(Parameter(words[p.name], p.name, p.name, word=True))
                 continue
             if not all(isinstance(v, sympy.Basic) and v.is_number for v in values):
                 raise Fallback(f"block {block.name}: `{p.name}` is a word and a number")
@@ -572,22 +612,36 @@ class _Planner:
         for axis, symbol in enumerate(shape):
             names[str(symbol)] = (f"{shape_parameter}[{axis}]" if shape_parameter
                                   else f"{input_variable}.shape[{axis + 1}]")
-        first = uses[0]
-        rename = {symbol: arguments[name]
-                  for name, symbol in (first.parameter_symbols or {}).items()
-                  if isinstance(symbol, sympy.Symbol) and isinstance(arguments[name], sympy.Symbol)}
-        try:
-            analysis = relative_view(self.bound, first.name, rename)
-        except NotRelative as exc:
-            raise Fallback(f"block {block.name}: {exc}") from None
-        output = _local(first.output, first)
-        if not analysis.layers:
-            raise Fallback(f"block {block.name} has no layers of its own")
         plan = FunctionPlan(function_name, block, input_variable, parameters, name_parameter,
                             symbols={str(s): k for k, s in enumerate(shape)},
                             shape_parameter=shape_parameter)
         self.plans[block.name] = plan
         self.constants[block.name] = constants
+        # one plan per combination of the word parameters' values (from its first use)
+        variants: dict = {}
+        for use in uses:
+            variants.setdefault(tuple(use.arguments[w] for w in words), use)
+        start = namespace.copy()
+        bodies = [self._block_body(block, use, arguments, names, start.copy(), input_variable,
+                                   name_parameter) for use in variants.values()]
+        plan.body = list(_unify(bodies, [{w: u.arguments[w] for w in words}
+                                         for u in variants.values()], words))
+        self.done.append(plan)
+        return plan
+
+    def _block_body(self, block: ir.Block, use: Instance, arguments: dict, names: dict,
+                    namespace: Namespace, input_variable: str, name_parameter: str) -> tuple:
+        """A block's function body planned from one use, relative to it."""
+        rename = {symbol: arguments[name]
+                  for name, symbol in (use.parameter_symbols or {}).items()
+                  if isinstance(symbol, sympy.Symbol) and isinstance(arguments[name], sympy.Symbol)}
+        try:
+            analysis = relative_view(self.bound, use.name, rename)
+        except NotRelative as exc:
+            raise Fallback(f"block {block.name}: {exc}") from None
+        output = _local(use.output, use)
+        if not analysis.layers:
+            raise Fallback(f"block {block.name} has no layers of its own")
         last = final_tensor(analysis, block.statements, "", "input")
         returned = output if output != last else None
         body = _Body(self, analysis, namespace, names,
@@ -595,9 +649,65 @@ class _Planner:
         body.holders[input_variable] = "input"
         body.statements(block.statements, "", (Var(name_parameter), "."), "input")
         body.ops.append(ReturnOp(body.read(output, "previous")))
-        plan.body = body.ops
-        self.done.append(plan)
-        return plan
+        return tuple(body.ops)
+
+
+def _unify(bodies: list, words: list[dict], variables: dict) -> tuple:
+    """One body from the plans of a block's uses that give its word parameters different
+    values: equal but for arguments that are each use's word (`padding="same"` in one,
+    `"valid"` in another), which become the parameter. Plans that differ otherwise — an
+    emitter that decides by the word, making other layers — cannot share a function."""
+    first = bodies[0]
+    if any(len(b) != len(first) for b in bodies):
+        raise Fallback("the uses' plans differ in length")
+    unified = []
+    for ops in zip(*bodies):
+        op = ops[0]
+        if all(o == op for o in ops):
+            unified.append(op)
+        elif isinstance(op, LayerOp) and all(isinstance(o, LayerOp) for o in ops):
+            if any(replace(o, kwargs=op.kwargs) != op for o in ops):
+                raise Fallback(f"line {op.line}: the uses' layers differ")
+            unified.append(replace(op, kwargs=_unify_values([o.kwargs for o in ops], words,
+                                                            variables)))
+        elif isinstance(op, CallOp) and all(isinstance(o, CallOp) for o in ops):
+            if any(replace(o, arguments=op.arguments) != op for o in ops):
+                raise Fallback(f"line {op.line}: the uses' block calls differ")
+            unified.append(replace(op, arguments=_unify_values([o.arguments for o in ops],
+                                                               words, variables)))
+        elif isinstance(op, LoopOp) and all(isinstance(o, LoopOp) for o in ops):
+            if any(replace(o, body=op.body) != op for o in ops):
+                raise Fallback(f"line {op.line}: the uses' loops differ")
+            unified.append(replace(op, body=_unify([o.body for o in ops], words, variables)))
+        else:
+            raise Fallback("the uses' plans differ")
+    return tuple(unified)
+
+
+def _unify_values(pairs: list[tuple], words: list[dict], variables: dict) -> tuple:
+    """(key, Value) pairs of one op in each use, a differing value replaced by the word
+    parameter whose value it is in every use."""
+    unified = []
+    for items in zip(*pairs):
+        key, value = items[0]
+        if any(k != key for k, _ in items) or any(len(p) != len(pairs[0]) for p in pairs):
+            raise Fallback("the uses' arguments differ")
+        if all(v == value for _, v in items):
+            unified.append((key, value))
+            continue
+        found = [w for w in variables
+                 if all(_spells(v.value, use[w]) for (_, v), use in zip(items, words))]
+        if not found:
+            raise Fallback(f"`{key}` differs between uses, and not as a word parameter does")
+        unified.append((key, Value(WordParameter(found[0]), variables[found[0]])))
+    return tuple(unified)
+
+
+def _spells(value, word: Keyword) -> bool:
+    """Whether an argument is `word` passed through as it is: the string, or the word."""
+    if isinstance(value, Keyword):
+        return value.name == word.name
+    return isinstance(value, str) and value == word.name
 
 
 @dataclass(frozen=True)
@@ -754,6 +864,8 @@ class _Tracer:
     def evaluate(cls, value, symbols):
         if isinstance(value, (tuple, list)):
             return tuple(cls.evaluate(v, symbols) for v in value)
+        if isinstance(value, WordParameter):
+            return symbols[value.name]
         if isinstance(value, sympy.Basic) and value.free_symbols:
             missing = [str(s) for s in value.free_symbols if str(s) not in symbols]
             if missing:
@@ -774,6 +886,8 @@ def _concrete(value):
         return tuple(_concrete(v) for v in value)
     if isinstance(value, (bool, str, int, Fraction)) or value is None:
         return value
+    if isinstance(value, Keyword):  # a word parameter's value, passed on as its string
+        return value.name
     if isinstance(value, sympy.Basic):
         if value.is_Integer:
             return int(value)
