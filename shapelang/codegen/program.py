@@ -286,6 +286,32 @@ def _local(path: str, instance: Instance) -> str:
     return "input" if path == instance.input else path[len(instance.name) + 1:]
 
 
+def _lines(statements) -> set[ir.Span]:
+    """The spans of the layer lines among `statements`, in their repeats and ifs too."""
+    found = set()
+    for s in statements:
+        if isinstance(s, ir.Layer):
+            found.add(s.span)
+        elif isinstance(s, ir.Repeat):
+            found |= _lines(s.statements)
+        elif isinstance(s, ir.If):
+            found |= _lines(s.then) | _lines(s.otherwise)
+    return found
+
+
+def _reads_label(statements, label: str) -> bool:
+    """Whether a line among `statements` reads `@label`."""
+    for s in statements:
+        if isinstance(s, ir.Layer) and any(r.name == label for r in s.refs):
+            return True
+        if isinstance(s, ir.Repeat) and _reads_label(s.statements, label):
+            return True
+        if isinstance(s, ir.If) and (_reads_label(s.then, label)
+                                     or _reads_label(s.otherwise, label)):
+            return True
+    return False
+
+
 # ---- planning one body ------------------------------------------------------------------------
 def _join(parts) -> tuple:
     """Adjacent literal name parts merged: ('a', 'b', Index('i')) → ('ab', Index('i'))."""
@@ -312,6 +338,9 @@ class _Body:
         self.holders: dict[str, object] = {}  # variable → the tensor it holds now
         self.x = namespace.claim("x")
         self.iterations: list[str] = []  # the prefixes of the loop iterations being planned
+        # the labelled repeats being planned whose lines read `@LABEL` (each iteration's
+        # input): (label, the spans of their lines, the variable that holds it)
+        self.running: list[tuple[str, set, str]] = []
         self.inlined = 0
 
     # ---- variables ----
@@ -321,6 +350,11 @@ class _Body:
         got first (its own); for a block's `@input`, the latest (the block's input)."""
         if through == "previous" and self.holders.get(self.x) == tensor:
             return self.x
+        if through.startswith("iteration "):
+            variable = through.removeprefix("iteration ")
+            if self.holders.get(variable) != tensor:
+                raise Fallback(f"`{variable}` does not hold the iteration's input")
+            return variable
         named = [v for v, held in self.holders.items() if held == tensor and v != self.x]
         if named:
             return named[0] if through == "label" else named[-1]
@@ -331,6 +365,9 @@ class _Body:
     def through(self, statement: ir.Layer, ref: ir.Ref | None) -> str:
         if ref is None:
             return "previous"
+        for label, lines, variable in reversed(self.running):
+            if ref.name == label and statement.span in lines:
+                return f"iteration {variable}"
         inside_block = statement.span in self.planner.block_lines
         return "input" if ref.name == "input" and inside_block else "label"
 
@@ -473,23 +510,43 @@ class _Body:
         if previous is not None and self.holders.get(self.x) != previous:
             self.assign(AliasOp(self.x, self.read(previous, "previous")), (self.x,), previous)
         symbolic = not record.count.is_number
-        last = None
-        if self.planner.loops and (record.walked > 1 or symbolic):
-            last = self.loop(statement, record, prefixes, name, previous)
-        if last is None:
-            if symbolic:
-                raise Fallback(f"line {statement.span.line}: the iterations of a repeat of "
-                               "unknown count differ")
-            last = previous
-            for k, iteration in enumerate(prefixes, 1):
-                last = self.statements(statement.statements, iteration,
-                                       (*name, f"{record.stem}{k}."), last)
-        if last is not None and self.needs_variable(last) and not any(
+        running = None
+        if statement.label and _reads_label(statement.statements, statement.label):
+            running = self.namespace.claim(statement.label, user=True)
+            self.running.append((statement.label, _lines(statement.statements), running))
+        try:
+            last = None
+            if self.planner.loops and (record.walked > 1 or symbolic):
+                last = self.loop(statement, record, prefixes, name, previous)
+            if last is None:
+                if symbolic:
+                    raise Fallback(f"line {statement.span.line}: the iterations of a repeat "
+                                   "of unknown count differ")
+                last = previous
+                for k, iteration in enumerate(prefixes, 1):
+                    last = self.iteration(statement, iteration, (*name, f"{record.stem}{k}."),
+                                          last)
+        finally:
+            if running is not None:
+                self.running.pop()
+        if running is not None and last is not None and self.needs_variable(last):
+            # after the lines, `@LABEL` is the repeat's output: the same variable runs on
+            self.assign(AliasOp(running, self.read(last, "previous")), (running,), last)
+        elif last is not None and self.needs_variable(last) and not any(
                 held == last for variable, held in self.holders.items() if variable != self.x):
             variable = self.namespace.claim(statement.label or record.stem.rstrip("_"),
                                             user=bool(statement.label))
             self.assign(AliasOp(variable, self.read(last, "previous")), (variable,), last)
         return last
+
+    def iteration(self, statement: ir.Repeat, prefix: str, name: tuple, previous):
+        """One iteration's ops; where its lines read `@LABEL`, they begin by giving the
+        iteration's input to the label's variable."""
+        if self.running and self.running[-1][0] == statement.label and previous is not None:
+            variable = self.running[-1][2]
+            self.assign(AliasOp(variable, self.read(previous, "previous")), (variable,),
+                        previous)
+        return self.statements(statement.statements, prefix, name, previous)
 
     def loop(self, statement, record, prefixes, name, previous):
         """The repeat as one loop if every iteration plans to the same ops, else None."""
@@ -502,8 +559,8 @@ class _Body:
             self.holders, self.namespace, self.inlined = dict(holders), namespace.copy(), start[3]
             self.iterations.append(iteration)
             try:
-                last = self.statements(statement.statements, iteration,
-                                       (*name, record.stem, Index(index), "."), last)
+                last = self.iteration(statement, iteration,
+                                      (*name, record.stem, Index(index), "."), last)
             finally:
                 self.iterations.pop()
             ops = tuple(self.ops[start[0]:])
