@@ -20,15 +20,74 @@ _GRAMMAR_CANDIDATES = (_HERE / "grammar" / "shapelang.lark", _HERE.parent / "gra
 
 
 class _Indenter(Indenter):
+    """Indentation to `_INDENT`/`_DEDENT`, and the words of `if` lines to their keywords —
+    only there, so that `if`, `else`, `and`, `or` and `not` stay names everywhere else (a
+    label `if:`, a block `and`). Decided from the source text after the word, never from
+    tokens read ahead (the contextual lexer lexes each token in the parser's state)."""
+
     NL_type = "_NL"
     OPEN_PAREN_types: ClassVar = ["LPAR", "LSQB"]
     CLOSE_PAREN_types: ClassVar = ["RPAR", "RSQB"]
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 8
+    text = ""  # the source being parsed
+
+    @property
+    def always_accept(self):
+        # a condition's `and`/`or` comes where no name could: lexed as a name, made a keyword
+        return (self.NL_type, "NAME")
+
+    def process(self, stream):
+        return super().process(self._keywords(stream))
+
+    def _keywords(self, stream):
+        depth, line_start, condition = 0, True, False
+        for token in stream:
+            kind = token.type
+            if kind == "NAME":
+                if line_start and token == "if" and _rest_of_line(self.text, token.end_pos) \
+                        .endswith(":") and not _rest_of_line(self.text, token.end_pos) \
+                        .startswith(":"):
+                    token, condition = Token.new_borrow_pos("_IF", token, token), True
+                elif line_start and token == "else" and _rest_of_line(
+                        self.text, token.end_pos) == ":":
+                    token = Token.new_borrow_pos("_ELSE", token, token)
+                elif condition and depth == 0 and token in ("and", "or", "not"):
+                    token = Token.new_borrow_pos("_" + token.upper(), token, token)
+            elif kind in self.OPEN_PAREN_types:
+                depth += 1
+            elif kind in self.CLOSE_PAREN_types:
+                depth = max(depth - 1, 0)
+            elif kind == "COLON" and depth == 0:
+                condition = False
+            line_start = kind == self.NL_type and depth == 0
+            yield token
+
+
+def _rest_of_line(text: str, position: int) -> str:
+    """The rest of the logical line from `position`, its comment and outer spaces left out
+    (brackets and backslashes continue it)."""
+    depth, out, i = 0, [], position
+    while i < len(text):
+        char = text[i]
+        if char == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        if char == "\\" and text[i + 1:i + 2] == "\n":
+            i += 2
+            continue
+        if char == "\n" and depth == 0:
+            break
+        depth += 1 if char in "([" else -1 if char in ")]" and depth > 0 else 0
+        out.append(char)
+        i += 1
+    return "".join(out).strip()
 
 
 _parser: Lark | None = None
+_postlex = _Indenter()
 
 
 def grammar_path() -> Path:
@@ -44,7 +103,7 @@ def _lark() -> Lark:
         _parser = Lark(
             grammar_path().read_text(encoding="utf-8"),
             parser="lalr",
-            postlex=_Indenter(),
+            postlex=_postlex,
             propagate_positions=True,
             maybe_placeholders=False,
             cache=False,
@@ -60,8 +119,8 @@ _TERMINAL_WORDS = {
     "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`", "DOUBLESLASH": "`//`",
     "PERCENT": "`%`", "DOUBLESTAR": "`**`", "$END": "end of file", "NETWORK": "`network`",
     "TRAIN": "`train`", "LET": "`let`", "EXPECT": "`expect`", "REF": "a tensor `@name`",
-    "BLOCK": "`block`", "REPEAT": "`repeat`", "RETURN": "`return`", "IF": "`if`",
-    "ELSE": "`else`", "AND": "`and`", "OR": "`or`", "NOT": "`not`", "PATH": "a path `a.b`",
+    "BLOCK": "`block`", "REPEAT": "`repeat`", "RETURN": "`return`", "_IF": "`if`",
+    "_ELSE": "`else`", "_AND": "`and`", "_OR": "`or`", "_NOT": "`not`", "PATH": "a path `a.b`",
 }
 
 
@@ -131,8 +190,11 @@ def parse(text: str, path: str = "<string>") -> ir.Network:
                     f"limit of {limits.MAX_FILE_BYTES:,}", ir.Span(path, 1, 1, 1, 2),
                     "split the network into blocks and repeats")
     _check_tabs(text, path)
+    source = text if text.endswith("\n") else text + "\n"
+    parser = _lark()
+    _postlex.text = source
     try:
-        tree = _lark().parse(text if text.endswith("\n") else text + "\n")
+        tree = parser.parse(source)
     except UnexpectedInput as exc:
         raise _syntax_diagnostic(exc, path, text) from None
     except DedentError:

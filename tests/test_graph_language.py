@@ -239,12 +239,12 @@ def test_labels_inside_a_branch_name_tensors_of_the_body_and_expects_inside_are_
     # an unbound network parameter: say which to bind
     ("network m(s):\n    input [4]\n    if s == 2:\n        relu\n", "SL225", (3, 8)),
     # through a block's argument, decided at each use: the use with the symbol fails
-    ("block b(s):\n    if s == 2:\n        relu\n    relu\n"
-     "network m(t):\n    input [4]\n    b 2\n    b t\n", "SL225", (2, 8)),
+    (("block b(s):\n    if s == 2:\n        relu\n    relu\n"
+      "network m(t):\n    input [4]\n    b 2\n    b t\n"), "SL225", (2, 8)),
     ("network m:\n    input [4]\n    if strid == 2:\n        relu\n", "SL206", (3, 8)),
     ("network m(s = 2):\n    input [4]\n    if 3:\n        relu\n", "SL204", (3, 8)),
-    ("block b(p):\n    if p < valid:\n        relu\n    relu\n"
-     "network m:\n    input [4]\n    b p=same\n", "SL204", (2, 8)),
+    (("block b(p):\n    if p < valid:\n        relu\n    relu\n"
+      "network m:\n    input [4]\n    b p=same\n"), "SL204", (2, 8)),
 ])
 def test_condition_errors(text, code, where):
     result = shapelang.loads(text, "t.net").analyse()
@@ -504,3 +504,26 @@ def test_bundled_examples_are_unchanged_by_the_new_statements():
     for path in sorted(EXAMPLES.glob("*.net")):
         result = shapelang.load(path).analyse()
         assert "SL224" not in [d.code for d in result.diagnostics], path
+
+
+def test_if_else_and_or_not_stay_names_outside_if_lines():
+    result = _analyse("""
+        block if(c):
+            else: conv c k=1
+            not: relu
+            add @else
+        network n(or = 2, p = 2):
+            input [4, 4, 2]
+            if: if 2
+            if 2
+            if p == 2:
+                relu
+            else:
+                conv 3 k=1
+            if p > 3 and not 1 > 2 or 3 == 3:
+                relu
+        """)
+    assert result.ok, result.diagnostics
+    assert [r.name for r in result.layers] == [
+        "input", "if.else", "if.not", "if.add_1", "if_1.else", "if_1.not", "if_1.add_1",
+        "relu_1", "relu_2"]

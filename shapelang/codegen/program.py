@@ -27,9 +27,9 @@ import sympy
 
 from .. import ir
 from ..analysis import Analysis, Instance, RepeatRecord, input_dimension
-from ..graph import BranchTaken
 from ..diagnostics import error
 from ..expr import Keyword
+from ..graph import BranchTaken
 from ..layers import REGISTRY
 from .backend import Backend, LayerCall
 from .closed_form import NotAFloat64, Unwritable, python_value
