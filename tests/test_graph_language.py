@@ -527,3 +527,24 @@ def test_if_else_and_or_not_stay_names_outside_if_lines():
     assert [r.name for r in result.layers] == [
         "input", "if.else", "if.not", "if.add_1", "if_1.else", "if_1.not", "if_1.add_1",
         "relu_1", "relu_2"]
+
+
+def test_a_block_whose_uses_take_both_branches_is_a_function_with_python_ifs():
+    net = shapelang.loads(PROGRAMS["if_in_blocks"], "mb.net")
+    source = net.keras_source()
+    function = source.split("def sep(")[1].split("def build_model")[0]
+    assert "if s == 2:" in function and "else:" in function and "if not first:" in function
+    assert 'sep(x, filters=8, s=1, first=True, name="sep_1")' in source
+    assert "def build_model():" in source  # the network's own `if` is on its parameter `s`
+    torch_source = net.torch_source()
+    assert "class Sep(nn.Module):" in torch_source
+    assert "self.if_2 = s == 2" in torch_source and "if self.if_2:" in torch_source
+
+
+@pytest.mark.parametrize("case", sorted(PROGRAMS))
+def test_the_programs_are_ruff_format_stable(case):
+    from test_program_format import _assert_ruff_format_changes_nothing
+
+    net = shapelang.loads(PROGRAMS[case], f"{case}.net")
+    _assert_ruff_format_changes_nothing(net.keras_source())
+    _assert_ruff_format_changes_nothing(net.torch_source())

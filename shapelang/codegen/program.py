@@ -27,8 +27,8 @@ import sympy
 
 from .. import ir
 from ..analysis import Analysis, Instance, RepeatRecord, input_dimension
-from ..diagnostics import error
-from ..expr import Keyword
+from ..diagnostics import DiagnosticError, error
+from ..expr import Keyword, Poisoned, UserFunction, evaluate
 from ..graph import BranchTaken
 from ..layers import REGISTRY
 from .backend import Backend, LayerCall
@@ -114,6 +114,41 @@ class LoopOp:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """An `if`'s condition in the function's parameters: `compare` (two Values and
+    `comparison`), `test` (one Value), `and`, `or`, `not` (Conditions)."""
+
+    kind: str
+    operands: tuple
+    comparison: str = ""
+
+    def code(self) -> str:
+        if self.kind == "compare":
+            left, right = self.operands
+            return f"{left.code} {self.comparison} {right.code}"
+        if self.kind == "test":
+            return self.operands[0].code
+        if self.kind == "not":
+            (inner,) = self.operands
+            return f"not {inner.code()}" if inner.kind == "test" else f"not ({inner.code()})"
+        joined = f" {self.kind} ".join(
+            c.code() if c.kind in ("compare", "test", "not") or c.kind == self.kind
+            else f"({c.code()})" for c in self.operands)
+        return joined
+
+
+@dataclass(frozen=True)
+class IfOp:
+    """`if CONDITION:` `then` `else:` `otherwise`, in a block function whose uses take both
+    branches. While one use is planned, the side it did not take is None."""
+
+    line: int
+    condition: Condition
+    then: tuple | None
+    otherwise: tuple | None
+
+
+@dataclass(frozen=True)
 class ReturnOp:
     source: str
 
@@ -133,6 +168,7 @@ class Parameter:
     source_name: str  # its name in the `.net` file
     default: Value | None = None
     word: bool = False  # a block parameter given words (`pad = same` at one use, `valid` at another)
+    boolean: bool = False  # a word parameter given `true` and `false`: a Python bool
 
 
 @dataclass(frozen=True)
@@ -328,8 +364,11 @@ class _Body:
     """Plans the ops of one function body from `analysis`, whose tensors it follows."""
 
     def __init__(self, planner: _Planner, analysis: Analysis, namespace: Namespace,
-                 names: dict, tensor_readers: dict):
+                 names: dict, tensor_readers: dict, conditions: tuple | None = None):
         self.planner = planner
+        # in a block function: (the environment an `if` condition is read in, the word
+        # parameters by name); its `if`s that depend on the parameters become Python `if`s
+        self.conditions = conditions
         self.analysis = analysis
         self.namespace = namespace
         self.names = names  # symbol name → Python source
@@ -425,9 +464,48 @@ class _Body:
                 if produced.relative is None and self.relative_root():
                     # decided by values the program takes as parameters: plan it bound
                     raise Fallback(f"the `if` of line {s.span.line} depends on parameters")
-                previous = self.statements(s.then if produced.then else s.otherwise, prefix,
-                                           name, previous)
+                branch = s.then if produced.then else s.otherwise
+                condition = None
+                if self.conditions is not None:  # a block function: its uses may differ
+                    try:
+                        condition = self.condition(s.condition)
+                    except Fallback:
+                        if produced.relative is None:
+                            raise
+                if condition is None:
+                    previous = self.statements(branch, prefix, name, previous)
+                    continue
+                start = len(self.ops)
+                previous = self.statements(branch, prefix, name, previous)
+                ops = tuple(self.ops[start:])
+                del self.ops[start:]
+                self.ops.append(IfOp(s.span.line, condition, ops if produced.then else None,
+                                     None if produced.then else ops))
         return previous
+
+    def condition(self, condition: ir.Condition) -> Condition:
+        """An `if`'s condition in the block function's parameters (Fallback where it reads
+        anything else: a `let`, a tensor's size)."""
+        if condition.kind in ("and", "or", "not"):
+            return Condition(condition.kind, tuple(self.condition(c) for c in condition.operands))
+        env, words = self.conditions
+        operands = []
+        for node in condition.operands:
+            if isinstance(node, ir.Name) and node.id in words:
+                parameter = words[node.id]
+                operands.append(Value(WordParameter(node.id), parameter.variable))
+                continue
+            try:
+                value = evaluate(node, env, keywords=True)
+            except (DiagnosticError, Poisoned, KeyError) as exc:
+                raise Fallback(f"line {condition.span.line}: the condition reads {exc}") from None
+            if isinstance(value, Keyword):
+                truth = {"true": True, "True": True, "false": False, "False": False}
+                operands.append(Value(truth.get(value.name, value.name),
+                                      literal(truth.get(value.name, value.name))))
+            else:
+                operands.append(self.value(value, node.span))
+        return Condition(condition.kind, tuple(operands), condition.comparison)
 
     def relative_root(self) -> bool:
         """Whether this body is written in its root's symbols: a parametric build_model. (A
@@ -478,7 +556,8 @@ class _Body:
                 raise Fallback(f"block {instance.block.name}: a word where a number was, or "
                                "the reverse")
             if parameter.word:
-                arguments.append((parameter.variable, Value(argument, literal(argument.name))))
+                word = (argument.name in ("true", "True")) if parameter.boolean else argument.name
+                arguments.append((parameter.variable, Value(word, literal(word))))
                 continue
             arguments.append((parameter.variable, self.value(argument, statement.span)))
         for key, constant in self.planner.constants[instance.block.name].items():
@@ -652,8 +731,10 @@ class _Planner:
                 if not all(isinstance(v, Keyword) for v in values):
                     raise Fallback(f"block {block.name}: `{p.name}` takes several words")
                 # an ordinary parameter: the uses' plans must differ only in where it goes
-                words[p.name] = namespace.claim(p.name, user=True)
-                parameters.append(Parameter(words[p.name], p.name, p.name, word=True))
+                boolean = all(v.name in ("true", "True", "false", "False") for v in values)
+                words[p.name] = Parameter(namespace.claim(p.name, user=True), p.name, p.name,
+                                          word=True, boolean=boolean)
+                parameters.append(words[p.name])
                 continue
             if not all(isinstance(v, sympy.Basic) and v.is_number for v in values):
                 raise Fallback(f"block {block.name}: `{p.name}` is a word and a number")
@@ -674,20 +755,40 @@ class _Planner:
                             shape_parameter=shape_parameter)
         self.plans[block.name] = plan
         self.constants[block.name] = constants
-        # one plan per combination of the word parameters' values (from its first use)
+        # one plan per combination of the word parameters' values and of the branches its
+        # `if`s take (from the first use that gives it)
         variants: dict = {}
         for use in uses:
-            variants.setdefault(tuple(use.arguments[w] for w in words), use)
+            variants.setdefault((tuple(use.arguments[w] for w in words),
+                                 self._branches(use)), use)
         start = namespace.copy()
+        conditions = ({**self.network_functions(), **arguments}, words)
         bodies = [self._block_body(block, use, arguments, names, start.copy(), input_variable,
-                                   name_parameter) for use in variants.values()]
+                                   name_parameter, conditions) for use in variants.values()]
         plan.body = list(_unify(bodies, [{w: u.arguments[w] for w in words}
-                                         for u in variants.values()], words))
+                                         for u in variants.values()],
+                                {w: p.variable for w, p in words.items()}))
         self.done.append(plan)
         return plan
 
+    def _branches(self, use: Instance) -> tuple:
+        """The branches the `if`s inside a block use took, in order."""
+        prefix = use.name + "."
+        taken = [(scope[len(prefix):], span.line, span.col, value.then)
+                 for (scope, span), value in self.bound.produced.items()
+                 if isinstance(value, BranchTaken) and scope.startswith(prefix)]
+        return tuple(sorted(taken))
+
+    def network_functions(self) -> dict:
+        """The file-level functions (`let f(v) = …`), which a block's condition may call."""
+        functions: dict = {}
+        for function in self.network.functions:
+            functions[function.name] = UserFunction(function, functions)
+        return functions
+
     def _block_body(self, block: ir.Block, use: Instance, arguments: dict, names: dict,
-                    namespace: Namespace, input_variable: str, name_parameter: str) -> tuple:
+                    namespace: Namespace, input_variable: str, name_parameter: str,
+                    conditions: tuple) -> tuple:
         """A block's function body planned from one use, relative to it."""
         rename = {symbol: arguments[name]
                   for name, symbol in (use.parameter_symbols or {}).items()
@@ -702,7 +803,7 @@ class _Planner:
         last = final_tensor(analysis, block.statements, "", "input")
         returned = output if output != last else None
         body = _Body(self, analysis, namespace, names,
-                     readers(analysis, self.block_lines, returned))
+                     readers(analysis, self.block_lines, returned), conditions)
         body.holders[input_variable] = "input"
         body.statements(block.statements, "", (Var(name_parameter), "."), "input")
         body.ops.append(ReturnOp(body.read(output, "previous")))
@@ -720,7 +821,11 @@ def _unify(bodies: list, words: list[dict], variables: dict) -> tuple:
     unified = []
     for ops in zip(*bodies):
         op = ops[0]
-        if all(o == op for o in ops):
+        if isinstance(op, IfOp):
+            unified += _unify_if(ops, words, variables)
+        elif isinstance(op, LoopOp) and all(o == op for o in ops):
+            unified.append(replace(op, body=_unify([op.body], words[:1], variables)))
+        elif all(o == op for o in ops):
             unified.append(op)
         elif isinstance(op, LayerOp) and all(isinstance(o, LayerOp) for o in ops):
             if any(replace(o, kwargs=op.kwargs) != op for o in ops):
@@ -739,6 +844,26 @@ def _unify(bodies: list, words: list[dict], variables: dict) -> tuple:
         else:
             raise Fallback("the uses' plans differ")
     return tuple(unified)
+
+
+def _unify_if(ops: tuple, words: list[dict], variables: dict) -> list:
+    """An `if` planned in each use: a Python `if` where the uses took both branches; where
+    every use took the same one, its ops alone (decided alike at every use)."""
+    first = ops[0]
+    if not all(isinstance(o, IfOp) and (o.line, o.condition) == (first.line, first.condition)
+               for o in ops):
+        raise Fallback("the uses' plans differ at an `if`")
+    sides = []
+    for side in ("then", "otherwise"):
+        taken = [(getattr(o, side), w) for o, w in zip(ops, words) if getattr(o, side) is not None]
+        sides.append(_unify([b for b, _ in taken], [w for _, w in taken], variables)
+                     if taken else None)
+    then, otherwise = sides
+    if otherwise is None:
+        return list(then)
+    if then is None:
+        return list(otherwise)
+    return [IfOp(first.line, first.condition, then, otherwise)]
 
 
 def _unify_values(pairs: list[tuple], words: list[dict], variables: dict) -> tuple:
@@ -761,9 +886,13 @@ def _unify_values(pairs: list[tuple], words: list[dict], variables: dict) -> tup
 
 
 def _spells(value, word: Keyword) -> bool:
-    """Whether an argument is `word` passed through as it is: the string, or the word."""
+    """Whether an argument is `word` passed through as it is: the string (a bool for `true`
+    and `false`), or the word."""
     if isinstance(value, Keyword):
         return value.name == word.name
+    if isinstance(value, bool):
+        return word.name in ("true", "True", "false", "False") and value == (
+            word.name in ("true", "True"))
     return isinstance(value, str) and value == word.name
 
 
@@ -909,9 +1038,30 @@ class _Tracer:
                 for k in range(1, int(self.evaluate(op.count.value, symbols)) + 1):
                     env[op.index] = k
                     self.run(op.body, env, symbols)
+            elif isinstance(op, IfOp):
+                side = op.then if self.decide(op.condition, symbols) else op.otherwise
+                if side is None:
+                    raise _Differs(f"line {op.line}: a branch no use was planned for")
+                result = self.run(side, env, symbols)
+                if result is not None:
+                    return result
             elif isinstance(op, (ReturnOp, ModelOp)):
                 return env[op.source if isinstance(op, ReturnOp) else op.output]
         return None
+
+    @classmethod
+    def decide(cls, condition: Condition, symbols) -> bool:
+        if condition.kind == "not":
+            return not cls.decide(condition.operands[0], symbols)
+        if condition.kind in ("and", "or"):
+            found = [cls.decide(c, symbols) for c in condition.operands]
+            return all(found) if condition.kind == "and" else any(found)
+        values = [cls.evaluate(v.value, symbols) for v in condition.operands]
+        if condition.kind == "test":
+            if not isinstance(values[0], bool):
+                raise _Differs(f"a condition of {values[0]!r}")
+            return values[0]
+        return bool(_PYTHON_COMPARISONS[condition.comparison](*values))
 
     @staticmethod
     def name(parts, env) -> str:
@@ -929,6 +1079,11 @@ class _Tracer:
                 raise _Differs(f"no value for {missing}")
             value = value.xreplace({s: _as_sympy(symbols[str(s)]) for s in value.free_symbols})
         return _concrete(value)
+
+
+_PYTHON_COMPARISONS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+                       "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+                       ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
 
 
 def _as_sympy(value):

@@ -37,6 +37,7 @@ from .program import (
     FunctionPlan,
     Index,
     LayerOp,
+    IfOp,
     LoopOp,
     ModelOp,
     PlanMismatch,
@@ -273,6 +274,25 @@ def _count(loop: LoopOp) -> str:
     return _count_attribute(loop) or loop.count.code
 
 
+def _condition_attribute(op: IfOp) -> str:
+    """Where an `if`'s condition on the parameters is kept for `forward`: `self.if_LINE`."""
+    return f"self.if_{op.line}"
+
+
+def _render_sides(op: IfOp, out: Emitter, render):
+    """`if self.if_LINE:` and `else:`, each side rendered by `render` (`pass` if empty)."""
+    for header, side in ((f"if {_condition_attribute(op)}:", op.then), ("else:", op.otherwise)):
+        if header == "else:" and not side:
+            continue
+        out.line(header)
+        out.level += 1
+        before = len(out.lines)
+        render(side)
+        if len(out.lines) == before:
+            out.line("pass")
+        out.level -= 1
+
+
 def _render_init(ops, out: Emitter, path: str):
     """The ops that build modules, as `self.layers[KEY] = …` lines."""
     for op in ops:
@@ -298,6 +318,10 @@ def _render_init(ops, out: Emitter, path: str):
             if len(out.lines) == before:
                 out.line("pass")
             out.level -= 1
+        elif isinstance(op, IfOp):
+            out.comment(f"{path}:{op.line}")
+            out.line(f"{_condition_attribute(op)} = {op.condition.code()}")
+            _render_sides(op, out, lambda side: _render_init(side, out, path))
 
 
 def _render_forward(ops, out: Emitter, path: str, input_variable: str):
@@ -324,6 +348,9 @@ def _render_forward(ops, out: Emitter, path: str, input_variable: str):
             out.level += 1
             _render_forward(op.body, out, path, input_variable)
             out.level -= 1
+        elif isinstance(op, IfOp):
+            out.comment(f"{path}:{op.line}")
+            _render_sides(op, out, lambda side: _render_forward(side, out, path, input_variable))
         elif isinstance(op, ReturnOp):
             out.line(f"return {op.source}")
         elif isinstance(op, ModelOp):
