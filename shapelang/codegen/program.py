@@ -545,10 +545,27 @@ class _Body:
         ref = statement.refs[0] if statement.refs else None
         source = self.read(instance.input, self.through(statement, ref))
         output = self.planner.output_name(self.analysis) or ""
-        if not self.planner.functions or output.startswith(instance.name + "."):
+        if (not self.planner.functions or output.startswith(instance.name + ".")
+                or instance.block.name in self.planner.in_place):
             # the use that holds the network's output layer (float32 softmax) is in place
             return self.inline(instance, source, (*name, local + "."))
-        function = self.planner.function_for(instance.block)
+        try:
+            return self.call(statement, instance, source, local, name)
+        except Fallback:
+            # this block cannot be one function (for this backend): its uses in place, the
+            # other blocks still functions
+            if instance.block.name not in self.planner.plans:
+                self.planner.in_place.add(instance.block.name)
+            return self.inline(instance, source, (*name, local + "."))
+
+    def call(self, statement: ir.Layer, instance: Instance, source: str, local: str,
+             name: tuple) -> str:
+        """The use as a call of its block's function."""
+        try:
+            function = self.planner.function_for(instance.block)
+        except Fallback:
+            self.planner.plans.pop(instance.block.name, None)
+            raise
         arguments = []
         for parameter in function.parameters:
             argument = instance.arguments[parameter.symbol]
@@ -677,6 +694,7 @@ class _Planner:
         self.plans: dict[str, FunctionPlan] = {}
         self.done: list[FunctionPlan] = []
         self.constants: dict[str, dict] = {}  # block → its keyword parameters' one value
+        self.in_place: set[str] = set()  # blocks that cannot be functions: written in place
         self.input_variable = ""
         # every block's function name, before any function body can take one of them
         self.function_names = ({b.name: block_name(module, b.name)
