@@ -548,3 +548,11 @@ def test_the_programs_are_ruff_format_stable(case):
     net = shapelang.loads(PROGRAMS[case], f"{case}.net")
     _assert_ruff_format_changes_nothing(net.keras_source())
     _assert_ruff_format_changes_nothing(net.torch_source())
+
+
+def test_in_pytorch_the_block_deciding_layers_by_a_word_is_in_place_and_the_others_modules():
+    source = shapelang.loads(_net(KEYWORDS), "kw.net").torch_source()
+    # `cbn` with pad=same has an nn.ZeroPad2d that pad=valid has not: its uses are in place
+    assert "class Cbn(" not in source and '"cbn_2/conv_1_pad"' in source
+    assert "class Inception(nn.Module):" in source
+    assert 'self.layers["mixed2"] = Inception(' in source
