@@ -177,6 +177,10 @@ def _syntax_diagnostic(exc: UnexpectedInput, path: str, text: str):
         hint = "separate layer values with spaces; write a pair as `(a, b)`"
     elif {"RPAR", "RSQB"} & expected:
         hint = "a bracket is not closed"
+    if hint is None and line <= len(source_lines(text)) and source_lines(text)[line - 1] \
+            .lstrip(" \t").startswith(("if ", "if(", "else")):
+        hint = ("an `if` line ends with `:` (`else:` too), with its lines indented under it; "
+                "a condition compares with `==`, `!=`, `<`, …, and joins with `and`, `or`, `not`")
     message = f"unexpected {shown}; expected {_describe_expected(expected)}"
     return error("SL101", message, span, hint)
 

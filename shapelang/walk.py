@@ -645,6 +645,10 @@ def decide(condition: ir.Condition, env: dict) -> bool:
         raise error("SL204", f"a condition is a comparison or `true`/`false`, got "
                     f"{show(value)}", condition.span, "compare it: `if s == 2:`")
     left, right = values
+    if isinstance(left, (tuple, list)) != isinstance(right, (tuple, list)):
+        raise error("SL204", f"`{condition.comparison}` compares a shape or tuple with a "
+                    f"number or word: {show(left)} and {show(right)}", condition.span,
+                    "compare a dimension: `channels(@x) == 64`")
     if any(words):
         if all(literal) or (literal[0] and not words[1]) or (literal[1] and not words[0]):
             name = condition.operands[0 if literal[0] else 1]

@@ -245,10 +245,21 @@ def test_labels_inside_a_branch_name_tensors_of_the_body_and_expects_inside_are_
     ("network m(s = 2):\n    input [4]\n    if 3:\n        relu\n", "SL204", (3, 8)),
     (("block b(p):\n    if p < valid:\n        relu\n    relu\n"
       "network m:\n    input [4]\n    b p=same\n"), "SL204", (2, 8)),
+    ("network m:\n    input [4]\n    if @input == 2:\n        relu\n", "SL204", (3, 8)),
+    ("network m:\n    input [4]\n    if 1 == 1: relu\n", "SL101", (3, 10)),
 ])
 def test_condition_errors(text, code, where):
-    result = shapelang.loads(text, "t.net").analyse()
-    assert [(d.code, d.span.line, d.span.col) for d in result.errors] == [(code, *where)]
+    try:
+        found = shapelang.loads(text, "t.net").analyse().errors
+    except shapelang.ShapelangError as exc:  # a syntax error
+        found = exc.diagnostics
+        assert "an `if` line ends with `:`" in found[0].hint
+    assert [(d.code, d.span.line, d.span.col) for d in found] == [(code, *where)]
+
+
+def test_a_condition_may_read_a_tensors_size():
+    text = "network m:\n    input [8, 8, 4]\n    if channels(@input) == 4:\n        relu\n"
+    assert [r.op for r in _analyse(text).layers] == ["input", "relu"]
 
 
 def test_sl225_names_the_symbol_to_bind_and_binding_it_decides():
