@@ -73,7 +73,9 @@ def freeze(walked: Analysis) -> AnalysedGraph:
         minimum_sizes=tuple(walked.minimum_sizes), remainders=tuple(walked.remainders),
         diagnostics=tuple(walked.diagnostics), complete=walked.complete,
         train=frozen_mapping(walked.train), input_sizes=walked.input_sizes,
-        padding_fixes=walked.padding_fixes, produced=frozen_mapping(walked.produced))
+        padding_fixes=walked.padding_fixes, produced=frozen_mapping(walked.produced),
+        outputs=frozen_mapping({**walked.outputs,
+                                **{i.name: i.output for i in walked.instances}}))
 
 
 def _node(r: LayerResult, instance_paths: set) -> Node:

@@ -23,7 +23,7 @@ def run_checks(graph: AnalysedGraph, env: dict) -> list[Diagnostic]:
     found = _with_size_hints(graph)
     if graph.complete:
         check_domain(graph, found)
-        for statement in graph.network.statements:
+        for statement in _expects(graph, graph.network.statements):
             if isinstance(statement, ir.Expect):
                 try:
                     check_expects(graph, statement, env, found)
@@ -32,6 +32,17 @@ def run_checks(graph: AnalysedGraph, env: dict) -> list[Diagnostic]:
                 except Poisoned:
                     pass
     return found
+
+
+def _expects(graph: AnalysedGraph, statements):
+    """The network's `expect` lines, those in the branches its `if`s took included."""
+    for statement in statements:
+        if isinstance(statement, ir.Expect):
+            yield statement
+        elif isinstance(statement, ir.If):
+            taken = graph.produced.get(("", statement.span)) if graph.produced else None
+            if taken is not None:
+                yield from _expects(graph, statement.then if taken.then else statement.otherwise)
 
 
 def _with_size_hints(graph: AnalysedGraph) -> list[Diagnostic]:
@@ -76,13 +87,18 @@ def _subject_value(analysis: AnalysedGraph, expect: ir.Expect):
         return 2 * analysis.total("macs")
     if subject == "output":
         return list(analysis.output.shape)
-    result = analysis.by_name(analysis.tensors.get(subject, subject))
-    if result is None:
+    path = analysis.tensors.get(subject, subject)
+    uses = analysis.outputs or {}
+    path = uses.get(path, path)  # a block use or a repeat iteration: its output
+    if path not in analysis.shapes:
         names = list(EXPECT_SUBJECTS) + list(analysis.tensors)
-        raise error("SL403", f"`expect {subject}`: no such quantity or layer", expect.subject_span,
-                    did_you_mean(subject, names) or f"expect one of {', '.join(EXPECT_SUBJECTS)}"
-                    " or a layer's label")
-    return list(result.shape)
+        if "." in subject:
+            names += [*analysis.by_path, *uses]
+        raise error("SL403", f"`expect {subject}`: no such quantity, layer or block use",
+                    expect.subject_span, did_you_mean(subject, names)
+                    or f"expect one of {', '.join(EXPECT_SUBJECTS)}, a layer's label, or a "
+                    "path as `shapelang table` prints it (`stage2.block1`)")
+    return list(analysis.shapes[path])
 
 
 def check_expects(analysis: AnalysedGraph, expect: ir.Expect, env: dict, found: list):

@@ -226,6 +226,25 @@ CODES: dict[str, Code] = _define(
          "A `repeat` unrolls its lines a number of times, which must be known to know the "
          "network's layers: a count in an unbound parameter cannot be unrolled.",
          "bind the parameters it depends on"),
+    Code("SL224", "repeat-reads-outside", WARNING,
+         "a merge inside a `repeat` reads a tensor from outside it: the same tensor every "
+         "iteration",
+         "A merge (`add`, `multiply`, `concat`) inside a `repeat` that reads `@x` where x is "
+         "defined before the `repeat` (a block's `@input`, an earlier label) reads that one "
+         "tensor in every iteration — not the iteration's input. DenseNet's dense block "
+         "written that way concatenates every iteration onto the block's input (8 → 12 → 12 → "
+         "12 channels) instead of onto the growing tensor (8 → 12 → 16 → 20). Label the "
+         "`repeat` (`grow: repeat 3:`) and read `@grow` inside it: there it is each "
+         "iteration's input. Where the same tensor is meant, this warning can be ignored.",
+         "label the repeat (`grow: repeat N:`) and read `@grow` inside it for each "
+         "iteration's input"),
+    Code("SL225", "condition-unbound", ERROR,
+         "an `if` condition that depends on unbound parameters",
+         "`if` is static: only the lines of the branch taken exist, so the condition must be "
+         "decided from the parameters' values. A condition in a parameter left unbound (no "
+         "default, no `--set`) cannot be; the message names the symbols to bind. Inside a "
+         "block the condition is decided at each use, from the values that use gives.",
+         "bind the parameters it names with --set or defaults"),
     # ---- SL3xx: shapes ----------------------------------------------------------------------
     Code("SL301", "needs-vector", ERROR,
          "a layer that needs a vector got a tensor of higher rank",

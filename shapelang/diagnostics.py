@@ -32,6 +32,9 @@ class Diagnostic:
     message: str
     span: Span | None
     hint: str | None = DEFAULT_HINT
+    # where it happened, innermost first, when the line is inside a block: one note per use
+    # ("in block `cbn`, used at line 7 as `mixed3.b3`"), as compilers do for templates
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self):
         defined = definition(self.code)
@@ -120,6 +123,7 @@ def render_text(d: Diagnostic, sources: dict[str, str]) -> str:
             echoed, caret = _echo(text, s.col, min(end, len(text) + 1))
             out.append("    " + echoed)
             out.append("    " + caret)
+    out += [f"note: {printable(note)}" for note in d.notes]
     if d.hint:
         out.append(f"hint: {printable(d.hint)}")
     return "\n".join(out)
@@ -128,7 +132,8 @@ def render_text(d: Diagnostic, sources: dict[str, str]) -> str:
 def render_line(d: Diagnostic) -> str:
     """One line: where, severity, code and message (no source excerpt, no hint)."""
     where = f"{d.span.file}:{d.span.line}:{d.span.col}: " if d.span else ""
-    return f"{where}{d.severity}[{d.code}]: {d.message}"
+    notes = f" ({'; '.join(d.notes)})" if d.notes else ""
+    return f"{where}{d.severity}[{d.code}]: {d.message}{notes}"
 
 
 def _github_escape(text: str, property_value: bool = False) -> str:
@@ -142,7 +147,8 @@ def _github_escape(text: str, property_value: bool = False) -> str:
 
 def render_github(d: Diagnostic) -> str:
     level = {"error": "error", "warning": "warning", "note": "notice"}[d.severity]
-    message = f"[{d.code}] {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
+    message = (f"[{d.code}] {d.message}" + (f" ({'; '.join(d.notes)})" if d.notes else "")
+               + (f" (hint: {d.hint})" if d.hint else ""))
     props = []
     if d.span:
         props = [
@@ -163,6 +169,7 @@ def to_json(d: Diagnostic) -> dict:
         "severity": d.severity,
         "message": d.message,
         "hint": d.hint,
+        "notes": list(d.notes),
         "file": s.file if s else None,
         "line": s.line if s else None,
         "col": s.col if s else None,

@@ -101,6 +101,17 @@ class BlockInstance:
 
 
 @dataclass(frozen=True)
+class BranchTaken:
+    """What an `if` produced: which branch was walked (`then` True: the `if`'s lines), and
+    the condition decided relative to its root (the network's parameters as symbols, or in a
+    block use the block's): None where it depends on them, so that a program written in
+    those symbols cannot take one branch for every value."""
+
+    then: bool
+    relative: bool | None = None
+
+
+@dataclass(frozen=True)
 class RepeatInstance:
     """What a `repeat` produced: its count, the iterations walked, the stem of their names
     (`repeat`, `stage_`), and the count relative to the root (None where not derivable)."""
@@ -157,6 +168,9 @@ class AnalysedGraph:
     # (scope prefix, statement span) → what a line produced (a node path, a block use, a
     # repeat): how a backend follows the source's structure through the graph.
     produced: Any = field(repr=False, default=None)
+    # a block use's or `repeat` iteration's path (`mixed3.b3`, `stage2.block3`) → the path
+    # of its output tensor
+    outputs: Any = field(repr=False, default=None)
 
     @property
     def layers(self) -> tuple[Node, ...]:

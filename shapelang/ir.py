@@ -140,6 +140,28 @@ class Repeat:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """`if`'s condition: `compare` (`left COMPARE right`), `test` (a value alone: `true` or
+    `false`), `and`, `or`, `not`."""
+
+    kind: str
+    operands: tuple  # Expr for `compare` and `test`, Condition otherwise
+    span: Span
+    comparison: str = ""
+
+
+@dataclass(frozen=True)
+class If:
+    """`if CONDITION:` and its lines, `else:` and its lines: only the branch taken exists."""
+
+    condition: Condition
+    then: tuple
+    otherwise: tuple
+    span: Span
+    else_span: Span | None = None
+
+
+@dataclass(frozen=True)
 class Return:
     """`return @x` — a block's output when it is not the last line's."""
 
@@ -159,7 +181,7 @@ class Block:
 
 @dataclass(frozen=True)
 class Expect:
-    subject: str  # params, trainable, non_trainable, macs, output, or a layer label
+    subject: str  # params, trainable, non_trainable, macs, output, a label, or a path `a.b`
     comparison: str
     value: Expr
     span: Span

@@ -20,15 +20,74 @@ _GRAMMAR_CANDIDATES = (_HERE / "grammar" / "shapelang.lark", _HERE.parent / "gra
 
 
 class _Indenter(Indenter):
+    """Indentation to `_INDENT`/`_DEDENT`, and the words of `if` lines to their keywords —
+    only there, so that `if`, `else`, `and`, `or` and `not` stay names everywhere else (a
+    label `if:`, a block `and`). Decided from the source text after the word, never from
+    tokens read ahead (the contextual lexer lexes each token in the parser's state)."""
+
     NL_type = "_NL"
     OPEN_PAREN_types: ClassVar = ["LPAR", "LSQB"]
     CLOSE_PAREN_types: ClassVar = ["RPAR", "RSQB"]
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 8
+    text = ""  # the source being parsed
+
+    @property
+    def always_accept(self):
+        # a condition's `and`/`or` comes where no name could: lexed as a name, made a keyword
+        return (self.NL_type, "NAME")
+
+    def process(self, stream):
+        return super().process(self._keywords(stream))
+
+    def _keywords(self, stream):
+        depth, line_start, condition = 0, True, False
+        for token in stream:
+            kind = token.type
+            if kind == "NAME":
+                if line_start and token == "if" and _rest_of_line(self.text, token.end_pos) \
+                        .endswith(":") and not _rest_of_line(self.text, token.end_pos) \
+                        .startswith(":"):
+                    token, condition = Token.new_borrow_pos("_IF", token, token), True
+                elif line_start and token == "else" and _rest_of_line(
+                        self.text, token.end_pos) == ":":
+                    token = Token.new_borrow_pos("_ELSE", token, token)
+                elif condition and depth == 0 and token in ("and", "or", "not"):
+                    token = Token.new_borrow_pos("_" + token.upper(), token, token)
+            elif kind in self.OPEN_PAREN_types:
+                depth += 1
+            elif kind in self.CLOSE_PAREN_types:
+                depth = max(depth - 1, 0)
+            elif kind == "COLON" and depth == 0:
+                condition = False
+            line_start = kind == self.NL_type and depth == 0
+            yield token
+
+
+def _rest_of_line(text: str, position: int) -> str:
+    """The rest of the logical line from `position`, its comment and outer spaces left out
+    (brackets and backslashes continue it)."""
+    depth, out, i = 0, [], position
+    while i < len(text):
+        char = text[i]
+        if char == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+            continue
+        if char == "\\" and text[i + 1:i + 2] == "\n":
+            i += 2
+            continue
+        if char == "\n" and depth == 0:
+            break
+        depth += 1 if char in "([" else -1 if char in ")]" and depth > 0 else 0
+        out.append(char)
+        i += 1
+    return "".join(out).strip()
 
 
 _parser: Lark | None = None
+_postlex = _Indenter()
 
 
 def grammar_path() -> Path:
@@ -44,7 +103,7 @@ def _lark() -> Lark:
         _parser = Lark(
             grammar_path().read_text(encoding="utf-8"),
             parser="lalr",
-            postlex=_Indenter(),
+            postlex=_postlex,
             propagate_positions=True,
             maybe_placeholders=False,
             cache=False,
@@ -60,7 +119,8 @@ _TERMINAL_WORDS = {
     "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`", "SLASH": "`/`", "DOUBLESLASH": "`//`",
     "PERCENT": "`%`", "DOUBLESTAR": "`**`", "$END": "end of file", "NETWORK": "`network`",
     "TRAIN": "`train`", "LET": "`let`", "EXPECT": "`expect`", "REF": "a tensor `@name`",
-    "BLOCK": "`block`", "REPEAT": "`repeat`", "RETURN": "`return`",
+    "BLOCK": "`block`", "REPEAT": "`repeat`", "RETURN": "`return`", "_IF": "`if`",
+    "_ELSE": "`else`", "_AND": "`and`", "_OR": "`or`", "_NOT": "`not`", "PATH": "a path `a.b`",
 }
 
 
@@ -117,6 +177,10 @@ def _syntax_diagnostic(exc: UnexpectedInput, path: str, text: str):
         hint = "separate layer values with spaces; write a pair as `(a, b)`"
     elif {"RPAR", "RSQB"} & expected:
         hint = "a bracket is not closed"
+    if hint is None and line <= len(source_lines(text)) and source_lines(text)[line - 1] \
+            .lstrip(" \t").startswith(("if ", "if(", "else")):
+        hint = ("an `if` line ends with `:` (`else:` too), with its lines indented under it; "
+                "a condition compares with `==`, `!=`, `<`, …, and joins with `and`, `or`, `not`")
     message = f"unexpected {shown}; expected {_describe_expected(expected)}"
     return error("SL101", message, span, hint)
 
@@ -130,8 +194,11 @@ def parse(text: str, path: str = "<string>") -> ir.Network:
                     f"limit of {limits.MAX_FILE_BYTES:,}", ir.Span(path, 1, 1, 1, 2),
                     "split the network into blocks and repeats")
     _check_tabs(text, path)
+    source = text if text.endswith("\n") else text + "\n"
+    parser = _lark()
+    _postlex.text = source
     try:
-        tree = _lark().parse(text if text.endswith("\n") else text + "\n")
+        tree = parser.parse(source)
     except UnexpectedInput as exc:
         raise _syntax_diagnostic(exc, path, text) from None
     except DedentError:
@@ -196,7 +263,8 @@ def _check_tabs(text: str, path: str):
 
 
 _EXPRESSION_NODES = frozenset({"add", "sub", "mul", "div", "floordiv", "mod", "pow", "neg",
-                               "unary", "call", "tuple", "list", "number", "name", "ref"})
+                               "unary", "call", "tuple", "list", "number", "name", "ref",
+                               "compare", "and_", "or_", "not_"})
 
 
 def _check_nesting(tree: Tree, path: str):
@@ -215,12 +283,12 @@ def _check_nesting(tree: Tree, path: str):
                             "and each operator of a chain such as `a + b + c`)",
                             ir.Span(path, m.line, m.column, m.end_line, m.end_column),
                             "name its parts with `let`")
-        elif node.data == "repeat":
+        elif node.data in ("repeat", "if_"):
             statement_depth += 1
             if statement_depth > limits.MAX_NESTING:
                 m = node.meta
-                raise error("SL105", f"`repeat`s nest more than {limits.MAX_NESTING} deep",
-                            ir.Span(path, m.line, m.column, m.line, m.column + 6),
+                raise error("SL105", f"`repeat`s and `if`s nest more than {limits.MAX_NESTING}"
+                            " deep", ir.Span(path, m.line, m.column, m.line, m.column + 6),
                             "use a block for the inner lines")
         stack.extend((child, expression_depth, statement_depth, root)
                      for child in node.children if isinstance(child, Tree))
@@ -349,6 +417,15 @@ class _Builder:
             count = self.expr(children.pop(0))
             return ir.Repeat(label, count, tuple(self.statement(c) for c in children),
                              self.line_span(tree))
+        if kind == "if_":
+            condition, *children = tree.children
+            otherwise, else_span = (), None
+            if children and isinstance(children[-1], Tree) and children[-1].data == "else_":
+                branch = children.pop()
+                otherwise = tuple(self.statement(c) for c in branch.children)
+                else_span = self.line_span(branch)
+            return ir.If(self.condition(condition), tuple(self.statement(c) for c in children),
+                         otherwise, self.line_span(tree), else_span)
         assert kind == "layer", kind
         children = list(tree.children)
         label = None
@@ -360,6 +437,20 @@ class _Builder:
         positional = tuple(p for p in positional if not isinstance(p, ir.Ref))
         return ir.Layer(op=str(op), label=label, positional=positional, options=options,
                         span=self.line_span(tree), op_span=self.span(op), refs=refs)
+
+    _CONDITIONS: ClassVar = {"or_": "or", "and_": "and", "not_": "not"}
+
+    def condition(self, node) -> ir.Condition:
+        kind = node.data if isinstance(node, Tree) else None
+        if kind in self._CONDITIONS:
+            return ir.Condition(self._CONDITIONS[kind],
+                                tuple(self.condition(c) for c in node.children), self.span(node))
+        if kind == "compare":
+            left, comparison, right = node.children
+            return ir.Condition("compare", (self.expr(left), self.expr(right)), self.span(node),
+                                str(comparison))
+        value = self.expr(node)
+        return ir.Condition("test", (value,), value.span)
 
     def ref(self, token) -> ir.Ref:
         return ir.Ref(self.span(token), str(token)[1:])

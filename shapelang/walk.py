@@ -27,6 +27,7 @@ from .diagnostics import (
 from .expr import (
     POISON,
     TENSORS,
+    Keyword,
     Poisoned,
     UserFunction,
     evaluate,
@@ -34,7 +35,14 @@ from .expr import (
     require_integer,
     show,
 )
-from .graph import BlockInstance, DerivedCounts, InputSizes, PaddingFix, RepeatInstance
+from .graph import (
+    BlockInstance,
+    BranchTaken,
+    DerivedCounts,
+    InputSizes,
+    PaddingFix,
+    RepeatInstance,
+)
 from .layers import REGISTRY, Args, Shape
 from .layers.base import product
 from .layers.window import AXIS_NAMES, paddings_reading_every_row
@@ -129,6 +137,7 @@ class Analysis:
     env: dict = field(default_factory=dict, repr=False)  # the network body's names, at its end
     input_sizes: InputSizes | None = None
     padding_fixes: tuple = ()
+    outputs: dict = field(default_factory=dict)  # a repeat iteration's path → its output
     # errors raised by a bound layer rule after every variant of the walk derived that layer:
     # the variants (sizes unbound, another padding) are not made incomplete by them
     bound_only: list = field(default_factory=list, repr=False)
@@ -485,6 +494,9 @@ class _Scope:
     depth: int = 0  # block uses and repeats around this body
     relative_env: dict | None = None  # the names relative to the root (see `Relative`)
     root: str = ""  # the path of the block use whose body this is, "" for the network's
+    # the block uses this body lies in, outermost first: (block name, line of the use, path)
+    uses: tuple = ()
+    iteration: bool = False  # the body of one `repeat` iteration
 
     def lookup(self, name: str) -> str | None:
         scope = self
@@ -493,6 +505,23 @@ class _Scope:
                 return scope.tensors[name]
             scope = scope.parent
         return None
+
+    def outside_repeat(self, name: str) -> bool:
+        """Whether `@name` resolves to a tensor defined before the innermost `repeat` this
+        body is an iteration of (the same tensor in every iteration)."""
+        scope, inside = self, True
+        while scope is not None:
+            if name in scope.tensors:
+                return not inside
+            if scope.iteration:
+                inside = False
+            scope = scope.parent
+        return False
+
+    def notes(self) -> tuple[str, ...]:
+        """Where this body was instantiated, innermost use first."""
+        return tuple(f"in block `{block}`, used at line {line} as `{path}`"
+                     for block, line, path in reversed(self.uses))
 
     def visible(self) -> list[str]:
         names, scope = [], self
@@ -555,7 +584,90 @@ def _blocks_used(statements) -> set[str]:
             found.add(s.op)
         elif isinstance(s, ir.Repeat):
             found |= _blocks_used(s.statements)
+        elif isinstance(s, ir.If):
+            found |= _blocks_used(s.then) | _blocks_used(s.otherwise)
     return found
+
+
+def _labels(statements) -> set[str]:
+    """The labels a body's lines claim, in both branches of its `if`s (a label inside an
+    `if` names a tensor of the body around it)."""
+    found = set()
+    for s in statements:
+        if isinstance(s, (ir.Layer, ir.Repeat)) and s.label:
+            found.add(s.label)
+        elif isinstance(s, ir.If):
+            found |= _labels(s.then) | _labels(s.otherwise)
+    return found
+
+
+_COMPARISONS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+                "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b,
+                "<": lambda a, b: a < b, ">": lambda a, b: a > b}
+
+
+def _free_symbols(value) -> set:
+    if isinstance(value, (tuple, list)):
+        return set().union(*(_free_symbols(v) for v in value)) if value else set()
+    return set(value.free_symbols) if isinstance(value, sympy.Basic) else set()
+
+
+def decide(condition: ir.Condition, env: dict) -> bool:
+    """An `if` condition's value in `env`: SL225 where it depends on an unbound symbol, SL204
+    where it is no truth value, SL206 for a bare word that names nothing (`strid == 2`)."""
+    if condition.kind == "not":
+        return not decide(condition.operands[0], env)
+    if condition.kind == "and":
+        return all(decide(c, env) for c in condition.operands)
+    if condition.kind == "or":
+        return any(decide(c, env) for c in condition.operands)
+    values = [evaluate(e, env, keywords=True) for e in condition.operands]
+    free = set().union(*(_free_symbols(v) for v in values))
+    if free:
+        names = ", ".join(f"`{s}`" for s in sorted(map(str, free)))
+        bind = " ".join(f"--set {s}=…" for s in sorted(map(str, free)))
+        raise error("SL225", f"this condition depends on {names}, which "
+                    f"{'is' if len(free) == 1 else 'are'} unbound: `if` is decided from the "
+                    "parameters' values", condition.span,
+                    f"bind {'it' if len(free) == 1 else 'them'} ({bind}) or give "
+                    f"{'it' if len(free) == 1 else 'them'} a default")
+    words = [isinstance(v, Keyword) for v in values]
+    literal = [isinstance(e, ir.Name) and e.id not in env and w
+               for e, w in zip(condition.operands, words)]
+    if condition.kind == "test":
+        (value,) = values
+        if isinstance(value, Keyword) and value.name in ("true", "True", "false", "False"):
+            return value.name in ("true", "True")
+        if literal[0]:
+            raise error("SL206", f"no name `{value.name}` here", condition.span,
+                        did_you_mean(value.name, [k for k in env if isinstance(k, str)])
+                        or "a condition alone is `true` or `false`, or a name holding one")
+        raise error("SL204", f"a condition is a comparison or `true`/`false`, got "
+                    f"{show(value)}", condition.span, "compare it: `if s == 2:`")
+    left, right = values
+    if isinstance(left, (tuple, list)) != isinstance(right, (tuple, list)):
+        raise error("SL204", f"`{condition.comparison}` compares a shape or tuple with a "
+                    f"number or word: {show(left)} and {show(right)}", condition.span,
+                    "compare a dimension: `channels(@x) == 64`")
+    if any(words):
+        if all(literal) or (literal[0] and not words[1]) or (literal[1] and not words[0]):
+            name = condition.operands[0 if literal[0] else 1]
+            raise error("SL206", f"no name `{name.id}` here", name.span,
+                        did_you_mean(name.id, [k for k in env if isinstance(k, str)])
+                        or "compare a parameter or `let` with a number or a word")
+        if condition.comparison not in ("==", "!="):
+            raise error("SL204", f"words compare with `==` or `!=` only, got "
+                        f"`{condition.comparison}`", condition.span)
+        same = (isinstance(left, Keyword) and isinstance(right, Keyword)
+                and left.name == right.name)
+        return same if condition.comparison == "==" else not same
+    if not all(isinstance(v, sympy.Basic) and v.is_number and v.is_real for v in values):
+        if condition.comparison in ("==", "!="):
+            same = left == right
+            return same if condition.comparison == "==" else not same
+        raise error("SL204", f"`{condition.comparison}` compares numbers, got {show(left)} and "
+                    f"{show(right)}", condition.span)
+    return bool(_COMPARISONS[condition.comparison](left, right))
 
 
 def _cycles(uses: dict[str, set[str]]) -> list[list[str]]:
@@ -663,13 +775,13 @@ class _Walker:
         self.sizes_wanted = input_override is None
         self.hints = hints
         self.fixes_started = False
+        self.outside_reported: set = set()  # SL224 once per line and block use
 
     # ---- entry ------------------------------------------------------------------------------
     def run(self, env: dict):
         self._check_definitions()
         scope = self._scope(env, "", None, relative_env=self.relative_env)
-        scope.taken |= {s.label for s in self.network.statements
-                        if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
+        scope.taken |= _labels(self.network.statements)
         self.walk_to_the_limit(self.network.statements, scope)
         self.analysis.tensors = scope.tensors
         if not self.seen_input:
@@ -765,16 +877,34 @@ class _Walker:
                         self.layer(statement, scope)
                 elif isinstance(statement, ir.Repeat):
                     self.repeat(statement, scope)
+                elif isinstance(statement, ir.If):
+                    self.if_(statement, scope)
                 elif isinstance(statement, ir.Return):
                     self.return_(statement, scope)
                 elif isinstance(statement, ir.Expect) and scope.in_block:
                     self.error("SL220", "`expect` belongs in the network, not in a block",
                                statement.span, "expect the labelled layer from the network")
             except DiagnosticError as exc:
-                self.analysis.diagnostics.append(exc.diagnostic)
+                found = exc.diagnostic
+                if scope.uses and not found.notes:
+                    found = replace(found, notes=scope.notes())
+                self.analysis.diagnostics.append(found)
                 self.analysis.complete = False
             except Poisoned:
                 self.analysis.complete = False
+
+    def if_(self, statement: ir.If, scope: _Scope):
+        """The branch the condition takes, walked in the enclosing body (its labels are the
+        body's); the other branch does not exist."""
+        taken = decide(statement.condition, scope.env)
+        relative = None
+        if scope.relative_env is not None:
+            try:
+                relative = decide(statement.condition, scope.relative_env)
+            except (DiagnosticError, Poisoned):
+                relative = None
+        self.analysis.produced[(scope.prefix, statement.span)] = BranchTaken(taken, relative)
+        self.walk(statement.then if taken else statement.otherwise, scope)
 
     def let(self, statement: ir.Let, scope: _Scope):
         if statement.name in scope.env and not callable(scope.env[statement.name]):
@@ -848,7 +978,19 @@ class _Walker:
         if not refs:
             raise error("SL221", f"`{layer.op}` merges tensors: name them", layer.span,
                         f"`{layer.op} @a @b`, or `{layer.op} @a` for the previous line and a")
+        self._outside_repeat(layer, scope)
         return (scope.previous, *refs) if len(refs) == 1 else refs
+
+    def _outside_repeat(self, layer: ir.Layer, scope: _Scope):
+        """SL224 for a merge inside a `repeat` that reads a tensor from before it."""
+        for ref in layer.refs:
+            key = (ref.span, scope.uses)
+            if scope.outside_repeat(ref.name) and key not in self.outside_reported:
+                self.outside_reported.add(key)
+                self.analysis.diagnostics.append(Diagnostic(
+                    "SL224", WARNING, f"`{layer.op}` inside a `repeat` reads `@{ref.name}`, "
+                    "which is defined outside it: the same tensor in every iteration, not the "
+                    "iteration's input", ref.span, notes=scope.notes()))
 
     def layer(self, layer: ir.Layer, scope: _Scope):
         kind = REGISTRY.get(layer.op)
@@ -1086,10 +1228,9 @@ class _Walker:
         inner = self._scope(env, full + ".", None, previous=source,
                             blocks_in_use=(*scope.blocks_in_use, block.name), in_block=True,
                             depth=scope.depth + 1, relative_env=relative.pop("env", None),
-                            root=full)
+                            root=full, uses=(*scope.uses, (block.name, layer.span.line, full)))
         inner.tensors["input"] = source
-        inner.taken |= {s.label for s in block.statements
-                        if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
+        inner.taken |= _labels(block.statements)
         self.walk(block.statements, inner)
         output = inner.output or inner.previous
         if output == source and self.analysis.complete:
@@ -1175,10 +1316,10 @@ class _Walker:
 
     def repeat(self, statement: ir.Repeat, scope: _Scope):
         value = evaluate(statement.count, scope.env)
-        if isinstance(value, sympy.Basic) and value.is_number and value < 1:
-            raise error("SL209", f"a repeat count must be at least 1, got {show(value)}",
-                        statement.count.span, "drop the `repeat` if its lines are not wanted")
-        count = require_integer(value, statement.count.span, "a repeat count", 1)
+        if isinstance(value, sympy.Basic) and value.is_number and value < 0:
+            raise error("SL209", f"a repeat count must be at least 0, got {show(value)}",
+                        statement.count.span, "`repeat 0:` skips its lines")
+        count = require_integer(value, statement.count.span, "a repeat count", 0)
         walked = count
         if not count.is_number:
             raise error("SL223", f"a repeat count must be a number, got {count}",
@@ -1209,10 +1350,14 @@ class _Walker:
                 dict(scope.env), f"{scope.prefix}{label}{separator}{i}.", scope,
                 previous=scope.previous, blocks_in_use=scope.blocks_in_use,
                 in_block=scope.in_block, depth=scope.depth + 1, root=scope.root,
-                relative_env=None if scope.relative_env is None else dict(scope.relative_env))
-            iteration.taken |= {s.label for s in statement.statements
-                                if isinstance(s, (ir.Layer, ir.Repeat)) and s.label}
+                relative_env=None if scope.relative_env is None else dict(scope.relative_env),
+                uses=scope.uses, iteration=True)
+            if statement.label and scope.previous is not None:
+                # inside its lines, the repeat's label is the iteration's input
+                iteration.tensors[statement.label] = scope.previous
+            iteration.taken |= _labels(statement.statements)
             self.walk(statement.statements, iteration)
+            self.analysis.outputs[iteration.prefix[:-1]] = iteration.previous
             if iteration.output:
                 raise error("SL220", "`return` belongs at a block's level, not in `repeat`",
                             statement.span)
@@ -1264,6 +1409,14 @@ class _Walker:
                     count = None
                 times = int(count) if isinstance(count, sympy.Integer) and count > 1 else 1
                 total += times * self._unrolled(statement.statements, env, depth + 1)
+            elif isinstance(statement, ir.If):
+                self._within_nesting(depth, statement.span)
+                try:
+                    branches = [statement.then if decide(statement.condition, env)
+                                else statement.otherwise]
+                except (DiagnosticError, Poisoned):
+                    branches = [statement.then, statement.otherwise]
+                total += max(self._unrolled(b, env, depth + 1) for b in branches)
         return total
 
     def _block_size(self, block: ir.Block, arguments: dict, depth: int) -> int:

@@ -33,6 +33,7 @@ from .program import (
     AliasOp,
     CallOp,
     FunctionPlan,
+    IfOp,
     Index,
     LayerOp,
     LoopOp,
@@ -128,6 +129,18 @@ def _render(ops, out: Emitter, path: str, program: Program):
             out.level += 1
             _render(op.body, out, path, program)
             out.level -= 1
+        elif isinstance(op, IfOp):
+            out.comment(f"{path}:{op.line}")
+            for header, side in ((f"if {op.condition.code()}:", op.then), ("else:", op.otherwise)):
+                if header == "else:" and not side:
+                    continue
+                out.line(header)
+                out.level += 1
+                before = len(out.lines)
+                _render(side, out, path, program)
+                if len(out.lines) == before:
+                    out.line("pass")
+                out.level -= 1
         elif isinstance(op, ReturnOp):
             out.line(f"return {op.source}")
         elif isinstance(op, ModelOp):

@@ -52,6 +52,9 @@ def user_names(network) -> set[str]:
                 parameters(s.parameters)
             if isinstance(s, ir.Repeat):
                 statements(s.statements)
+            if isinstance(s, ir.If):
+                statements(s.then)
+                statements(s.otherwise)
 
     parameters(network.parameters)
     statements(network.statements)

@@ -20,20 +20,21 @@ generator plans again with less structure (blocks in place, loops unrolled, para
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import sympy
 
 from .. import ir
 from ..analysis import Analysis, Instance, RepeatRecord, input_dimension
-from ..diagnostics import error
-from ..expr import Keyword
+from ..diagnostics import DiagnosticError, error
+from ..expr import Keyword, Poisoned, UserFunction, evaluate
+from ..graph import BranchTaken
 from ..layers import REGISTRY
 from .backend import Backend, LayerCall
 from .closed_form import NotAFloat64, Unwritable, python_value
 from .keras_layers import keras_layers
-from .pywriter import Namespace
+from .pywriter import Namespace, literal
 from .relative import NotRelative, relative_view
 
 
@@ -113,6 +114,41 @@ class LoopOp:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """An `if`'s condition in the function's parameters: `compare` (two Values and
+    `comparison`), `test` (one Value), `and`, `or`, `not` (Conditions)."""
+
+    kind: str
+    operands: tuple
+    comparison: str = ""
+
+    def code(self) -> str:
+        if self.kind == "compare":
+            left, right = self.operands
+            return f"{left.code} {self.comparison} {right.code}"
+        if self.kind == "test":
+            return self.operands[0].code
+        if self.kind == "not":
+            (inner,) = self.operands
+            return f"not {inner.code()}" if inner.kind == "test" else f"not ({inner.code()})"
+        joined = f" {self.kind} ".join(
+            c.code() if c.kind in ("compare", "test", "not") or c.kind == self.kind
+            else f"({c.code()})" for c in self.operands)
+        return joined
+
+
+@dataclass(frozen=True)
+class IfOp:
+    """`if CONDITION:` `then` `else:` `otherwise`, in a block function whose uses take both
+    branches. While one use is planned, the side it did not take is None."""
+
+    line: int
+    condition: Condition
+    then: tuple | None
+    otherwise: tuple | None
+
+
+@dataclass(frozen=True)
 class ReturnOp:
     source: str
 
@@ -131,6 +167,16 @@ class Parameter:
     symbol: str  # the name of the sympy symbol it stands for (the `.net` name)
     source_name: str  # its name in the `.net` file
     default: Value | None = None
+    word: bool = False  # a block parameter given words (`pad = same` at one use, `valid` at another)
+    boolean: bool = False  # a word parameter given `true` and `false`: a Python bool
+
+
+@dataclass(frozen=True)
+class WordParameter:
+    """A layer or block argument that is a block function's word parameter: the word the
+    call gave (`"same"`), passed through as a string."""
+
+    name: str  # the parameter's `.net` name
 
 
 @dataclass
@@ -218,6 +264,9 @@ def _block_lines(network: ir.Network) -> set[ir.Span]:
                 found.add(s.span)
             elif isinstance(s, ir.Repeat):
                 walk(s.statements)
+            elif isinstance(s, ir.If):
+                walk(s.then)
+                walk(s.otherwise)
 
     for block in network.blocks:
         walk(block.statements)
@@ -262,12 +311,41 @@ def final_tensor(analysis: Analysis, statements, prefix: str, previous):
             for k in range(1, produced.walked + 1):
                 previous = final_tensor(analysis, s.statements, f"{prefix}{produced.stem}{k}.",
                                         previous)
+        elif isinstance(s, ir.If) and isinstance(produced, BranchTaken):
+            previous = final_tensor(analysis, s.then if produced.then else s.otherwise, prefix,
+                                    previous)
     return previous
 
 
 def _local(path: str, instance: Instance) -> str:
     """A tensor's name inside the body of block use `instance`."""
     return "input" if path == instance.input else path[len(instance.name) + 1:]
+
+
+def _lines(statements) -> set[ir.Span]:
+    """The spans of the layer lines among `statements`, in their repeats and ifs too."""
+    found = set()
+    for s in statements:
+        if isinstance(s, ir.Layer):
+            found.add(s.span)
+        elif isinstance(s, ir.Repeat):
+            found |= _lines(s.statements)
+        elif isinstance(s, ir.If):
+            found |= _lines(s.then) | _lines(s.otherwise)
+    return found
+
+
+def _reads_label(statements, label: str) -> bool:
+    """Whether a line among `statements` reads `@label`."""
+    for s in statements:
+        if isinstance(s, ir.Layer) and any(r.name == label for r in s.refs):
+            return True
+        if isinstance(s, ir.Repeat) and _reads_label(s.statements, label):
+            return True
+        if isinstance(s, ir.If) and (_reads_label(s.then, label)
+                                     or _reads_label(s.otherwise, label)):
+            return True
+    return False
 
 
 # ---- planning one body ------------------------------------------------------------------------
@@ -286,8 +364,11 @@ class _Body:
     """Plans the ops of one function body from `analysis`, whose tensors it follows."""
 
     def __init__(self, planner: _Planner, analysis: Analysis, namespace: Namespace,
-                 names: dict, tensor_readers: dict):
+                 names: dict, tensor_readers: dict, conditions: tuple | None = None):
         self.planner = planner
+        # in a block function: (the environment an `if` condition is read in, the word
+        # parameters by name); its `if`s that depend on the parameters become Python `if`s
+        self.conditions = conditions
         self.analysis = analysis
         self.namespace = namespace
         self.names = names  # symbol name → Python source
@@ -296,6 +377,9 @@ class _Body:
         self.holders: dict[str, object] = {}  # variable → the tensor it holds now
         self.x = namespace.claim("x")
         self.iterations: list[str] = []  # the prefixes of the loop iterations being planned
+        # the labelled repeats being planned whose lines read `@LABEL` (each iteration's
+        # input): (label, the spans of their lines, the variable that holds it)
+        self.running: list[tuple[str, set, str]] = []
         self.inlined = 0
 
     # ---- variables ----
@@ -305,6 +389,11 @@ class _Body:
         got first (its own); for a block's `@input`, the latest (the block's input)."""
         if through == "previous" and self.holders.get(self.x) == tensor:
             return self.x
+        if through.startswith("iteration "):
+            variable = through.removeprefix("iteration ")
+            if self.holders.get(variable) != tensor:
+                raise Fallback(f"`{variable}` does not hold the iteration's input")
+            return variable
         named = [v for v, held in self.holders.items() if held == tensor and v != self.x]
         if named:
             return named[0] if through == "label" else named[-1]
@@ -315,6 +404,9 @@ class _Body:
     def through(self, statement: ir.Layer, ref: ir.Ref | None) -> str:
         if ref is None:
             return "previous"
+        for label, lines, variable in reversed(self.running):
+            if ref.name == label and statement.span in lines:
+                return f"iteration {variable}"
         inside_block = statement.span in self.planner.block_lines
         return "input" if ref.name == "input" and inside_block else "label"
 
@@ -366,7 +458,60 @@ class _Body:
                 if not isinstance(produced, RepeatRecord):
                     raise Fallback(f"the repeat of line {s.span.line} produced nothing")
                 previous = self.repeat(s, produced, prefix, name, previous)
+            elif isinstance(s, ir.If):
+                if not isinstance(produced, BranchTaken):
+                    raise Fallback(f"the `if` of line {s.span.line} took no branch")
+                if produced.relative is None and self.relative_root():
+                    # decided by values the program takes as parameters: plan it bound
+                    raise Fallback(f"the `if` of line {s.span.line} depends on parameters")
+                branch = s.then if produced.then else s.otherwise
+                condition = None
+                if self.conditions is not None:  # a block function: its uses may differ
+                    try:
+                        condition = self.condition(s.condition)
+                    except Fallback:
+                        if produced.relative is None:
+                            raise
+                if condition is None:
+                    previous = self.statements(branch, prefix, name, previous)
+                    continue
+                start = len(self.ops)
+                previous = self.statements(branch, prefix, name, previous)
+                ops = tuple(self.ops[start:])
+                del self.ops[start:]
+                self.ops.append(IfOp(s.span.line, condition, ops if produced.then else None,
+                                     None if produced.then else ops))
         return previous
+
+    def condition(self, condition: ir.Condition) -> Condition:
+        """An `if`'s condition in the block function's parameters (Fallback where it reads
+        anything else: a `let`, a tensor's size)."""
+        if condition.kind in ("and", "or", "not"):
+            return Condition(condition.kind, tuple(self.condition(c) for c in condition.operands))
+        env, words = self.conditions
+        operands = []
+        for node in condition.operands:
+            if isinstance(node, ir.Name) and node.id in words:
+                parameter = words[node.id]
+                operands.append(Value(WordParameter(node.id), parameter.variable))
+                continue
+            try:
+                value = evaluate(node, env, keywords=True)
+            except (DiagnosticError, Poisoned, KeyError) as exc:
+                raise Fallback(f"line {condition.span.line}: the condition reads {exc}") from None
+            if isinstance(value, Keyword):
+                truth = {"true": True, "True": True, "false": False, "False": False}
+                operands.append(Value(truth.get(value.name, value.name),
+                                      literal(truth.get(value.name, value.name))))
+            else:
+                operands.append(self.value(value, node.span))
+        return Condition(condition.kind, tuple(operands), condition.comparison)
+
+    def relative_root(self) -> bool:
+        """Whether this body is written in its root's symbols: a parametric build_model. (A
+        block function is planned from one use, and `trace()` runs it for every use: a use
+        whose `if` goes the other way makes the plan differ, and the blocks are inlined.)"""
+        return self.planner.parametric and self.analysis is self.planner.source
 
     def layer(self, statement: ir.Layer, r, prefix, name) -> str:
         kind = REGISTRY[r.op]
@@ -400,15 +545,37 @@ class _Body:
         ref = statement.refs[0] if statement.refs else None
         source = self.read(instance.input, self.through(statement, ref))
         output = self.planner.output_name(self.analysis) or ""
-        if not self.planner.functions or output.startswith(instance.name + "."):
+        if (not self.planner.functions or output.startswith(instance.name + ".")
+                or instance.block.name in self.planner.in_place):
             # the use that holds the network's output layer (float32 softmax) is in place
             return self.inline(instance, source, (*name, local + "."))
-        function = self.planner.function_for(instance.block)
+        try:
+            return self.call(statement, instance, source, local, name)
+        except Fallback:
+            # this block cannot be one function (for this backend): its uses in place, the
+            # other blocks still functions
+            if instance.block.name not in self.planner.plans:
+                self.planner.in_place.add(instance.block.name)
+            return self.inline(instance, source, (*name, local + "."))
+
+    def call(self, statement: ir.Layer, instance: Instance, source: str, local: str,
+             name: tuple) -> str:
+        """The use as a call of its block's function."""
+        try:
+            function = self.planner.function_for(instance.block)
+        except Fallback:
+            self.planner.plans.pop(instance.block.name, None)
+            raise
         arguments = []
         for parameter in function.parameters:
             argument = instance.arguments[parameter.symbol]
-            if isinstance(argument, (Keyword, bool, str)):
-                raise Fallback(f"block {instance.block.name}: a word where a number was")
+            if parameter.word != isinstance(argument, Keyword):
+                raise Fallback(f"block {instance.block.name}: a word where a number was, or "
+                               "the reverse")
+            if parameter.word:
+                word = (argument.name in ("true", "True")) if parameter.boolean else argument.name
+                arguments.append((parameter.variable, Value(word, literal(word))))
+                continue
             arguments.append((parameter.variable, self.value(argument, statement.span)))
         for key, constant in self.planner.constants[instance.block.name].items():
             if instance.arguments[key] != constant:
@@ -439,23 +606,43 @@ class _Body:
         if previous is not None and self.holders.get(self.x) != previous:
             self.assign(AliasOp(self.x, self.read(previous, "previous")), (self.x,), previous)
         symbolic = not record.count.is_number
-        last = None
-        if self.planner.loops and (record.walked > 1 or symbolic):
-            last = self.loop(statement, record, prefixes, name, previous)
-        if last is None:
-            if symbolic:
-                raise Fallback(f"line {statement.span.line}: the iterations of a repeat of "
-                               "unknown count differ")
-            last = previous
-            for k, iteration in enumerate(prefixes, 1):
-                last = self.statements(statement.statements, iteration,
-                                       (*name, f"{record.stem}{k}."), last)
-        if last is not None and self.needs_variable(last) and not any(
+        running = None
+        if statement.label and _reads_label(statement.statements, statement.label):
+            running = self.namespace.claim(statement.label, user=True)
+            self.running.append((statement.label, _lines(statement.statements), running))
+        try:
+            last = None
+            if self.planner.loops and (record.walked > 1 or symbolic):
+                last = self.loop(statement, record, prefixes, name, previous)
+            if last is None:
+                if symbolic:
+                    raise Fallback(f"line {statement.span.line}: the iterations of a repeat "
+                                   "of unknown count differ")
+                last = previous
+                for k, iteration in enumerate(prefixes, 1):
+                    last = self.iteration(statement, iteration, (*name, f"{record.stem}{k}."),
+                                          last)
+        finally:
+            if running is not None:
+                self.running.pop()
+        if running is not None and last is not None and self.needs_variable(last):
+            # after the lines, `@LABEL` is the repeat's output: the same variable runs on
+            self.assign(AliasOp(running, self.read(last, "previous")), (running,), last)
+        elif last is not None and self.needs_variable(last) and not any(
                 held == last for variable, held in self.holders.items() if variable != self.x):
             variable = self.namespace.claim(statement.label or record.stem.rstrip("_"),
                                             user=bool(statement.label))
             self.assign(AliasOp(variable, self.read(last, "previous")), (variable,), last)
         return last
+
+    def iteration(self, statement: ir.Repeat, prefix: str, name: tuple, previous):
+        """One iteration's ops; where its lines read `@LABEL`, they begin by giving the
+        iteration's input to the label's variable."""
+        if self.running and self.running[-1][0] == statement.label and previous is not None:
+            variable = self.running[-1][2]
+            self.assign(AliasOp(variable, self.read(previous, "previous")), (variable,),
+                        previous)
+        return self.statements(statement.statements, prefix, name, previous)
 
     def loop(self, statement, record, prefixes, name, previous):
         """The repeat as one loop if every iteration plans to the same ops, else None."""
@@ -468,8 +655,8 @@ class _Body:
             self.holders, self.namespace, self.inlined = dict(holders), namespace.copy(), start[3]
             self.iterations.append(iteration)
             try:
-                last = self.statements(statement.statements, iteration,
-                                       (*name, record.stem, Index(index), "."), last)
+                last = self.iteration(statement, iteration,
+                                      (*name, record.stem, Index(index), "."), last)
             finally:
                 self.iterations.pop()
             ops = tuple(self.ops[start[0]:])
@@ -507,6 +694,7 @@ class _Planner:
         self.plans: dict[str, FunctionPlan] = {}
         self.done: list[FunctionPlan] = []
         self.constants: dict[str, dict] = {}  # block → its keyword parameters' one value
+        self.in_place: set[str] = set()  # blocks that cannot be functions: written in place
         self.input_variable = ""
         # every block's function name, before any function body can take one of them
         self.function_names = ({b.name: block_name(module, b.name)
@@ -551,12 +739,20 @@ class _Planner:
         input_variable = namespace.claim("inputs")
         shape_parameter = namespace.claim("in_shape") if self.backend.block_shapes else None
         arguments, parameters, names, constants = {}, [], {}, {}
+        words: dict[str, str] = {}  # word parameter → its variable
         for p in block.parameters:
             values = [i.arguments[p.name] for i in uses]
             if all(isinstance(v, (Keyword, bool, str)) for v in values):
-                if any(v != values[0] for v in values):
+                if all(v == values[0] for v in values):
+                    arguments[p.name] = constants[p.name] = values[0]
+                    continue
+                if not all(isinstance(v, Keyword) for v in values):
                     raise Fallback(f"block {block.name}: `{p.name}` takes several words")
-                arguments[p.name] = constants[p.name] = values[0]
+                # an ordinary parameter: the uses' plans must differ only in where it goes
+                boolean = all(v.name in ("true", "True", "false", "False") for v in values)
+                words[p.name] = Parameter(namespace.claim(p.name, user=True), p.name, p.name,
+                                          word=True, boolean=boolean)
+                parameters.append(words[p.name])
                 continue
             if not all(isinstance(v, sympy.Basic) and v.is_number for v in values):
                 raise Fallback(f"block {block.name}: `{p.name}` is a word and a number")
@@ -572,32 +768,150 @@ class _Planner:
         for axis, symbol in enumerate(shape):
             names[str(symbol)] = (f"{shape_parameter}[{axis}]" if shape_parameter
                                   else f"{input_variable}.shape[{axis + 1}]")
-        first = uses[0]
-        rename = {symbol: arguments[name]
-                  for name, symbol in (first.parameter_symbols or {}).items()
-                  if isinstance(symbol, sympy.Symbol) and isinstance(arguments[name], sympy.Symbol)}
-        try:
-            analysis = relative_view(self.bound, first.name, rename)
-        except NotRelative as exc:
-            raise Fallback(f"block {block.name}: {exc}") from None
-        output = _local(first.output, first)
-        if not analysis.layers:
-            raise Fallback(f"block {block.name} has no layers of its own")
         plan = FunctionPlan(function_name, block, input_variable, parameters, name_parameter,
                             symbols={str(s): k for k, s in enumerate(shape)},
                             shape_parameter=shape_parameter)
         self.plans[block.name] = plan
         self.constants[block.name] = constants
+        # one plan per combination of the word parameters' values and of the branches its
+        # `if`s take (from the first use that gives it)
+        variants: dict = {}
+        for use in uses:
+            variants.setdefault((tuple(use.arguments[w] for w in words),
+                                 self._branches(use)), use)
+        start = namespace.copy()
+        conditions = ({**self.network_functions(), **arguments}, words)
+        bodies = [self._block_body(block, use, arguments, names, start.copy(), input_variable,
+                                   name_parameter, conditions) for use in variants.values()]
+        plan.body = list(_unify(bodies, [{w: u.arguments[w] for w in words}
+                                         for u in variants.values()],
+                                {w: p.variable for w, p in words.items()}))
+        self.done.append(plan)
+        return plan
+
+    def _branches(self, use: Instance) -> tuple:
+        """The branches the `if`s inside a block use took, in order."""
+        prefix = use.name + "."
+        taken = [(scope[len(prefix):], span.line, span.col, value.then)
+                 for (scope, span), value in self.bound.produced.items()
+                 if isinstance(value, BranchTaken) and scope.startswith(prefix)]
+        return tuple(sorted(taken))
+
+    def network_functions(self) -> dict:
+        """The file-level functions (`let f(v) = …`), which a block's condition may call."""
+        functions: dict = {}
+        for function in self.network.functions:
+            functions[function.name] = UserFunction(function, functions)
+        return functions
+
+    def _block_body(self, block: ir.Block, use: Instance, arguments: dict, names: dict,
+                    namespace: Namespace, input_variable: str, name_parameter: str,
+                    conditions: tuple) -> tuple:
+        """A block's function body planned from one use, relative to it."""
+        rename = {symbol: arguments[name]
+                  for name, symbol in (use.parameter_symbols or {}).items()
+                  if isinstance(symbol, sympy.Symbol) and isinstance(arguments[name], sympy.Symbol)}
+        try:
+            analysis = relative_view(self.bound, use.name, rename)
+        except NotRelative as exc:
+            raise Fallback(f"block {block.name}: {exc}") from None
+        output = _local(use.output, use)
+        if not analysis.layers:
+            raise Fallback(f"block {block.name} has no layers of its own")
         last = final_tensor(analysis, block.statements, "", "input")
         returned = output if output != last else None
         body = _Body(self, analysis, namespace, names,
-                     readers(analysis, self.block_lines, returned))
+                     readers(analysis, self.block_lines, returned), conditions)
         body.holders[input_variable] = "input"
         body.statements(block.statements, "", (Var(name_parameter), "."), "input")
         body.ops.append(ReturnOp(body.read(output, "previous")))
-        plan.body = body.ops
-        self.done.append(plan)
-        return plan
+        return tuple(body.ops)
+
+
+def _unify(bodies: list, words: list[dict], variables: dict) -> tuple:
+    """One body from the plans of a block's uses that give its word parameters different
+    values: equal but for arguments that are each use's word (`padding="same"` in one,
+    `"valid"` in another), which become the parameter. Plans that differ otherwise — an
+    emitter that decides by the word, making other layers — cannot share a function."""
+    first = bodies[0]
+    if any(len(b) != len(first) for b in bodies):
+        raise Fallback("the uses' plans differ in length")
+    unified = []
+    for ops in zip(*bodies):
+        op = ops[0]
+        if isinstance(op, IfOp):
+            unified += _unify_if(ops, words, variables)
+        elif isinstance(op, LoopOp) and all(o == op for o in ops):
+            unified.append(replace(op, body=_unify([op.body], words[:1], variables)))
+        elif all(o == op for o in ops):
+            unified.append(op)
+        elif isinstance(op, LayerOp) and all(isinstance(o, LayerOp) for o in ops):
+            if any(replace(o, kwargs=op.kwargs) != op for o in ops):
+                raise Fallback(f"line {op.line}: the uses' layers differ")
+            unified.append(replace(op, kwargs=_unify_values([o.kwargs for o in ops], words,
+                                                            variables)))
+        elif isinstance(op, CallOp) and all(isinstance(o, CallOp) for o in ops):
+            if any(replace(o, arguments=op.arguments) != op for o in ops):
+                raise Fallback(f"line {op.line}: the uses' block calls differ")
+            unified.append(replace(op, arguments=_unify_values([o.arguments for o in ops],
+                                                               words, variables)))
+        elif isinstance(op, LoopOp) and all(isinstance(o, LoopOp) for o in ops):
+            if any(replace(o, body=op.body) != op for o in ops):
+                raise Fallback(f"line {op.line}: the uses' loops differ")
+            unified.append(replace(op, body=_unify([o.body for o in ops], words, variables)))
+        else:
+            raise Fallback("the uses' plans differ")
+    return tuple(unified)
+
+
+def _unify_if(ops: tuple, words: list[dict], variables: dict) -> list:
+    """An `if` planned in each use: a Python `if` where the uses took both branches; where
+    every use took the same one, its ops alone (decided alike at every use)."""
+    first = ops[0]
+    if not all(isinstance(o, IfOp) and (o.line, o.condition) == (first.line, first.condition)
+               for o in ops):
+        raise Fallback("the uses' plans differ at an `if`")
+    sides = []
+    for side in ("then", "otherwise"):
+        taken = [(getattr(o, side), w) for o, w in zip(ops, words) if getattr(o, side) is not None]
+        sides.append(_unify([b for b, _ in taken], [w for _, w in taken], variables)
+                     if taken else None)
+    then, otherwise = sides
+    if otherwise is None:
+        return list(then)
+    if then is None:
+        return list(otherwise)
+    return [IfOp(first.line, first.condition, then, otherwise)]
+
+
+def _unify_values(pairs: list[tuple], words: list[dict], variables: dict) -> tuple:
+    """(key, Value) pairs of one op in each use, a differing value replaced by the word
+    parameter whose value it is in every use."""
+    unified = []
+    for items in zip(*pairs):
+        key, value = items[0]
+        if any(k != key for k, _ in items) or any(len(p) != len(pairs[0]) for p in pairs):
+            raise Fallback("the uses' arguments differ")
+        if all(v == value for _, v in items):
+            unified.append((key, value))
+            continue
+        found = [w for w in variables
+                 if all(_spells(v.value, use[w]) for (_, v), use in zip(items, words))]
+        if not found:
+            raise Fallback(f"`{key}` differs between uses, and not as a word parameter does")
+        unified.append((key, Value(WordParameter(found[0]), variables[found[0]])))
+    return tuple(unified)
+
+
+def _spells(value, word: Keyword) -> bool:
+    """Whether an argument is `word` passed through as it is: the string (a bool for `true`
+    and `false`), or the word."""
+    if isinstance(value, Keyword):
+        return value.name == word.name
+    if isinstance(value, bool):
+        return word.name in ("true", "True", "false", "False") and value == (
+            word.name in ("true", "True"))
+    return isinstance(value, str) and value == word.name
 
 
 @dataclass(frozen=True)
@@ -742,9 +1056,30 @@ class _Tracer:
                 for k in range(1, int(self.evaluate(op.count.value, symbols)) + 1):
                     env[op.index] = k
                     self.run(op.body, env, symbols)
+            elif isinstance(op, IfOp):
+                side = op.then if self.decide(op.condition, symbols) else op.otherwise
+                if side is None:
+                    raise _Differs(f"line {op.line}: a branch no use was planned for")
+                result = self.run(side, env, symbols)
+                if result is not None:
+                    return result
             elif isinstance(op, (ReturnOp, ModelOp)):
                 return env[op.source if isinstance(op, ReturnOp) else op.output]
         return None
+
+    @classmethod
+    def decide(cls, condition: Condition, symbols) -> bool:
+        if condition.kind == "not":
+            return not cls.decide(condition.operands[0], symbols)
+        if condition.kind in ("and", "or"):
+            found = [cls.decide(c, symbols) for c in condition.operands]
+            return all(found) if condition.kind == "and" else any(found)
+        values = [cls.evaluate(v.value, symbols) for v in condition.operands]
+        if condition.kind == "test":
+            if not isinstance(values[0], bool):
+                raise _Differs(f"a condition of {values[0]!r}")
+            return values[0]
+        return bool(_PYTHON_COMPARISONS[condition.comparison](*values))
 
     @staticmethod
     def name(parts, env) -> str:
@@ -754,12 +1089,19 @@ class _Tracer:
     def evaluate(cls, value, symbols):
         if isinstance(value, (tuple, list)):
             return tuple(cls.evaluate(v, symbols) for v in value)
+        if isinstance(value, WordParameter):
+            return symbols[value.name]
         if isinstance(value, sympy.Basic) and value.free_symbols:
             missing = [str(s) for s in value.free_symbols if str(s) not in symbols]
             if missing:
                 raise _Differs(f"no value for {missing}")
             value = value.xreplace({s: _as_sympy(symbols[str(s)]) for s in value.free_symbols})
         return _concrete(value)
+
+
+_PYTHON_COMPARISONS = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+                       "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+                       ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
 
 
 def _as_sympy(value):
@@ -774,6 +1116,8 @@ def _concrete(value):
         return tuple(_concrete(v) for v in value)
     if isinstance(value, (bool, str, int, Fraction)) or value is None:
         return value
+    if isinstance(value, Keyword):  # a word parameter's value, passed on as its string
+        return value.name
     if isinstance(value, sympy.Basic):
         if value.is_Integer:
             return int(value)

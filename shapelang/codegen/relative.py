@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import sympy
 
-from ..graph import AnalysedGraph, enclosing_instance
+from ..graph import AnalysedGraph, BranchTaken, enclosing_instance
 from ..layers import Args
 from ..walk import Instance, RepeatRecord
 
@@ -192,6 +192,8 @@ def relative_view(graph: AnalysedGraph, root: str = "", rename: dict | None = No
                 value.relative_count, enclosing_instance(scope.rstrip(".") + ".x", lifter.instances)
                 if scope else "")
             value = RepeatRecord(count, value.walked, value.stem)
+        elif isinstance(value, BranchTaken):
+            pass
         else:
             value = local(value)
         produced[(scope[len(prefix):], key)] = value

@@ -35,6 +35,7 @@ from .program import (
     AliasOp,
     CallOp,
     FunctionPlan,
+    IfOp,
     Index,
     LayerOp,
     LoopOp,
@@ -282,6 +283,25 @@ def _shape_code(shape, own_shape: str | None) -> str:
     return "(" + ", ".join(codes) + ("," if len(codes) == 1 else "") + ")"
 
 
+def _condition_attribute(op: IfOp) -> str:
+    """Where an `if`'s condition on the parameters is kept for `forward`: `self.if_LINE`."""
+    return f"self.if_{op.line}"
+
+
+def _render_sides(op: IfOp, out: Emitter, render):
+    """`if self.if_LINE:` and `else:`, each side rendered by `render` (`pass` if empty)."""
+    for header, side in ((f"if {_condition_attribute(op)}:", op.then), ("else:", op.otherwise)):
+        if header == "else:" and not side:
+            continue
+        out.line(header)
+        out.level += 1
+        before = len(out.lines)
+        render(side)
+        if len(out.lines) == before:
+            out.line("pass")
+        out.level -= 1
+
+
 def _render_init(ops, out: Emitter, path: str, own_shape: str | None):
     """The ops that build modules, as `self.layers[KEY] = …` lines."""
     for op in ops:
@@ -292,7 +312,8 @@ def _render_init(ops, out: Emitter, path: str, own_shape: str | None):
             out.call(f"self.layers[{_key_code(op.name)}] = {op.cls}", arguments)
         elif isinstance(op, CallOp):
             out.comment(f"{path}:{op.line}")
-            arguments = [_shape_code(op.shape, own_shape), *(f"{variable}={value.code}" for variable, value in op.arguments)]
+            arguments = [_shape_code(op.shape, own_shape),
+                         *(f"{variable}={value.code}" for variable, value in op.arguments)]
             out.call(f"self.layers[{_key_code(op.name)}] = {op.function}", arguments)
         elif isinstance(op, LoopOp):
             out.comment(f"{path}:{op.line}")
@@ -305,6 +326,10 @@ def _render_init(ops, out: Emitter, path: str, own_shape: str | None):
             if len(out.lines) == before:
                 out.line("pass")
             out.level -= 1
+        elif isinstance(op, IfOp):
+            out.comment(f"{path}:{op.line}")
+            out.line(f"{_condition_attribute(op)} = {op.condition.code()}")
+            _render_sides(op, out, lambda side: _render_init(side, out, path, own_shape))
 
 
 def _render_forward(ops, out: Emitter, path: str, input_variable: str):
@@ -331,6 +356,9 @@ def _render_forward(ops, out: Emitter, path: str, input_variable: str):
             out.level += 1
             _render_forward(op.body, out, path, input_variable)
             out.level -= 1
+        elif isinstance(op, IfOp):
+            out.comment(f"{path}:{op.line}")
+            _render_sides(op, out, lambda side: _render_forward(side, out, path, input_variable))
         elif isinstance(op, ReturnOp):
             out.line(f"return {op.source}")
         elif isinstance(op, ModelOp):
