@@ -1,6 +1,13 @@
+import contextlib
 import os
 import sys
 from pathlib import Path
+
+# TensorFlow (2.21) and triton (PyTorch's kernel compiler, which torchvision and torch.compile
+# load) crash the interpreter with SIGSEGV when TensorFlow is loaded first; the test session
+# loads both, so triton goes first.
+with contextlib.suppress(ImportError):
+    import triton  # noqa: F401
 
 import pytest
 from hypothesis import settings
