@@ -3,6 +3,7 @@ Mermaid holding every node and edge, SVG (Graphviz's `dot`) parsed by xml.etree 
 node's name, PNG's signature; nodes and edges compared with the `table` JSON's layers and
 inputs (the analysis's contract), not with the drawing code's own data."""
 import json
+import re
 import shutil
 import xml.etree.ElementTree as ET
 
@@ -164,3 +165,19 @@ def test_labels_are_escaped():
 def test_a_broken_file_is_reported(run_cli):
     code, out, err = run_cli("draw", EXAMPLES / "bad" / "dense_on_tensor.net", "--format", "dot")
     assert code == 1 and out == "" and "SL301" in err
+
+
+@pytest.mark.parametrize("svg, args", [
+    ("alexnet_adapted.svg", ("alexnet_adapted.net",)),
+    ("resnet50_conv2.svg", ("resnet50.net", "--within", "conv2", "--depth", "3")),
+])
+def test_readme_pictures_show_what_draw_draws(run_cli, svg, args):
+    """docs/*.svg (in the README) were drawn by `shapelang draw`: each holds every node of the
+    DOT that draw writes now (names, and the network's heading)."""
+    from conftest import ROOT
+
+    root = ET.parse(ROOT / "docs" / svg).getroot()
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    dot = _draw(run_cli, EXAMPLES / args[0], "dot", *args[1:])
+    labels = {label.split("\\n")[0] for label in re.findall(r'label="((?:[^"\\]|\\.)*)"', dot)}
+    assert labels and labels <= texts
