@@ -53,13 +53,18 @@ class Pair:
         return SAME if same else CHANGED
 
 
+def _expr(value) -> sympy.Expr:
+    """A count as a sympy value (a Python int from a sum of none becomes an Integer)."""
+    return sympy.Integer(value) if isinstance(value, int) else value
+
+
 def _equal(x, y) -> bool:
-    return sympy.expand(sympy.sympify(y) - sympy.sympify(x)) == 0
+    return delta(x, y) == 0
 
 
 def delta(a, b):
     """B − A, simplified (a closed form when either is)."""
-    return sympy.expand(sympy.sympify(b) - sympy.sympify(a))
+    return sympy.expand(_expr(b) - _expr(a))
 
 
 def parse_quantities(text: str) -> tuple[str, ...]:
@@ -114,12 +119,12 @@ def _aligned(rows_a, rows_b) -> dict[int, int]:
 def _show(value) -> str:
     if isinstance(value, tuple):
         return "[" + ", ".join(pretty(d) for d in value) + "]"
-    value = sympy.sympify(value)
+    value = _expr(value)
     return f"{int(value):,}" if value.is_Integer else pretty(value)
 
 
 def _signed(value) -> str:
-    value = sympy.sympify(value)
+    value = _expr(value)
     if value.is_Integer:
         return f"{int(value):+,}" if value else "0"
     return pretty(value)
@@ -190,7 +195,7 @@ def diff_text(side_a: Side, side_b: Side, pairs, quantities=DEFAULT_QUANTITIES) 
         return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
                          for i, (c, w) in enumerate(zip(row, widths))).rstrip()
 
-    rule = "  ".join("-" * w for w in widths)
+    rule = "  ".join(("-" if i else " ") * w for i, w in enumerate(widths))  # "-" marks rows
     out = [_side_line("A", side_a), _side_line("B", side_b), "", line(rows[0]), rule,
            *(line(r) for r in rows[1:-1]), rule]
     if any(k in _TOTALS for k in quantities):
