@@ -452,15 +452,8 @@ def cmd_draw(args) -> int:
     try:
         picture = draw.picture(graph, args.depth, args.within)
     except ValueError:
-        uses = [use.name for use in graph.instances]
-        from .diagnostics import did_you_mean
-
-        close = did_you_mean(args.within, uses) if uses else None
-        known = close or ("the block uses are " + ", ".join(uses[:12])
-                          + (", …" if len(uses) > 12 else "") if uses
-                          else "the network uses no block")
-        raise UsageError(f"--within {args.within}: no block use of that path open at this "
-                         f"depth; {known}") from None
+        raise UsageError(f"--within {args.within}: "
+                         f"{_no_such_use(graph, args.within, args.depth)}") from None
     if args.format == "dot":
         output = draw.to_dot(picture)
     elif args.format == "mermaid":
@@ -486,6 +479,19 @@ def cmd_draw(args) -> int:
     sys.stdout.flush()
     _print_diagnostics(errors, {args.path: text}, "text", sys.stderr)
     return EXIT_DIAGNOSTICS if errors else EXIT_CLEAN
+
+
+def _no_such_use(graph, path: str, depth) -> str:
+    from .diagnostics import did_you_mean
+    from .fold import block_uses
+
+    uses = sorted(block_uses(graph, None))
+    if path in uses:
+        return f"that block use is folded at --depth {depth}: a larger depth opens it"
+    if not uses:
+        return "the network uses no block"
+    listed = ", ".join(uses[:12]) + (", …" if len(uses) > 12 else "")
+    return f"no block use of that path; {did_you_mean(path, uses) or 'the uses: ' + listed}"
 
 
 def _add_diff_and_draw(commands, with_set):

@@ -71,7 +71,7 @@ def picture(graph: AnalysedGraph, depth: int | None = None, within: str | None =
     ids = {name: f"n{i}" for i, name in enumerate([*entries, *(r.name for r in rows)])}
     clusters = {}
     for name, block in open_uses.items():
-        outer = [u for u in enclosing_uses(name, open_uses)]
+        outer = enclosing_uses(name, open_uses)
         clusters[name] = (block, outer[-1] if outer else "")
     return Picture(heading(graph), rows, ids, clusters, entries)
 

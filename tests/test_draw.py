@@ -147,7 +147,9 @@ def test_within_one_block_use(run_cli):
     assert '"conv2.repeat2.identity_1.relu_1"' in text  # the tensor it reads, as an entry
     assert "conv4." not in text
     code, _, err = run_cli("draw", path, "--format", "dot", "--within", "conv9")
-    assert code == 2 and "conv9" in err and "Traceback" not in err
+    assert code == 2 and "did you mean `conv5`" in err and "Traceback" not in err
+    code, _, err = run_cli("draw", path, "--format", "dot", "--within", "conv2", "--depth", "1")
+    assert code == 2 and "folded at --depth 1" in err
 
 
 def test_labels_are_escaped():
