@@ -2,7 +2,10 @@
 Oracles: the full table's own layer rows summed by path (an independent sum over the JSON
 contract), and torchvision's ResNet-50 modules (layer1 … layer4: parameters, buffers, output
 shapes from forward hooks)."""
+import importlib.util
 import json
+import subprocess
+import sys
 
 import pytest
 import sympy
@@ -67,24 +70,38 @@ def test_resnet50_depth_1_fits_100_columns(run_cli):
     assert total == ["total", "25,636,712", f"{macs:,}"]  # Keras's published parameter count
 
 
+# torchvision's ResNet-50, built in a process of its own: in one process with TensorFlow loaded
+# (other test modules import it), importing torchvision can crash the interpreter.
+TORCHVISION_STAGES = """
+import json, torch, torchvision
+model = torchvision.models.resnet50(weights=None).eval()
+shapes = {}
+for name in ("layer1", "layer2", "layer3", "layer4"):
+    getattr(model, name).register_forward_hook(
+        lambda _m, _i, out, name=name: shapes.__setitem__(name, list(out.shape)))
+with torch.no_grad():
+    model(torch.zeros(1, 3, 224, 224))
+print(json.dumps({name: {
+    "trainable": sum(p.numel() for p in getattr(model, name).parameters()),
+    "running": sum(b.numel() for n, b in getattr(model, name).named_buffers() if "running" in n),
+    "shape": shapes[name]} for name in shapes}))
+"""
+
+
 def test_resnet50_depth_1_against_torchvision(run_cli):
-    torch = pytest.importorskip("torch")
-    torchvision = pytest.importorskip("torchvision")
-    model = torchvision.models.resnet50(weights=None).eval()
-    shapes = {}
-    for name in ("layer1", "layer2", "layer3", "layer4"):
-        getattr(model, name).register_forward_hook(
-            lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape)))
-    with torch.no_grad():
-        model(torch.zeros(1, 3, 224, 224))
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("torchvision is not installed (the torch extra)")
+    result = subprocess.run([sys.executable, "-c", TORCHVISION_STAGES], capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    stages = json.loads(result.stdout.strip().splitlines()[-1])
     rows = {r["name"]: r for r in _json(run_cli, EXAMPLES / "torchvision_resnet50.net",
                                         "--depth", "1")["layers"]}
-    for name in ("layer1", "layer2", "layer3", "layer4"):
-        module = getattr(model, name)
-        trainable = sum(p.numel() for p in module.parameters())
-        running = sum(b.numel() for n, b in module.named_buffers() if "running" in n)
-        assert (rows[name]["trainable"], rows[name]["non_trainable"]) == (trainable, running)
-        _, c, h, w = shapes[name]
+    assert sorted(stages) == ["layer1", "layer2", "layer3", "layer4"]
+    for name, stage in stages.items():
+        assert (rows[name]["trainable"], rows[name]["non_trainable"]) == (
+            stage["trainable"], stage["running"])
+        _, c, h, w = stage["shape"]
         assert rows[name]["shape"] == [h, w, c]
         assert rows[name]["kind"] == "block" and rows[name]["op"] == "stage"
 
