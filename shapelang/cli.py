@@ -186,9 +186,32 @@ def _report_then_diagnostics(args, render) -> int:
 def cmd_table(args) -> int:
     from . import report
 
-    render = {"text": report.table_text, "json": report.table_json,
-              "markdown": report.table_markdown, "csv": report.table_csv}[args.format]
-    return _report_then_diagnostics(args, render)
+    columns = _columns_option(args)
+    if columns and args.format == "json":
+        raise UsageError("--columns is for text, markdown and csv; JSON holds every column")
+    if args.format == "json":
+        return _report_then_diagnostics(args, lambda a: report.table_json(a, args.depth))
+    render = {"text": report.table_text, "markdown": report.table_markdown,
+              "csv": report.table_csv}[args.format]
+    return _report_then_diagnostics(args, lambda a: render(a, args.depth, columns))
+
+
+def _columns_option(args):
+    from . import report
+
+    if args.columns is None:
+        return None
+    try:
+        return report.parse_columns(args.columns)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _depth(text: str) -> int:
+    """`--depth N`: a whole number ≥ 1 (argparse turns the ValueError into a usage error)."""
+    if not text.isdigit() or int(text) < 1 or len(text) > 4:
+        raise ValueError(text)
+    return int(text)
 
 
 def cmd_solve(args) -> int:
@@ -206,8 +229,8 @@ def write_file(path: str, text: str):
         raise UsageError(f"{path}: is a directory")
     if (target.exists() and not target.is_file()) or str(target).startswith(("/dev/", "/proc/")):
         try:
-            with open(target, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            with open(target, "wb") as handle:
+                handle.write(_encoded(text))
         except OSError as exc:
             raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
         return
@@ -221,8 +244,8 @@ def write_file(path: str, text: str):
     except OSError as exc:
         raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
-        with open(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with open(descriptor, "wb") as handle:
+            handle.write(_encoded(text))
         if mode is not None:
             os.chmod(partial, mode)
         os.replace(partial, real)
@@ -230,6 +253,10 @@ def write_file(path: str, text: str):
         with contextlib.suppress(OSError):
             os.unlink(partial)
         raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _encoded(text: str | bytes) -> bytes:
+    return text.encode("utf-8") if isinstance(text, str) else text
 
 
 def _check_overwrite(path: str, force: bool):
@@ -353,6 +380,155 @@ def cmd_explain(args) -> int:
     return EXIT_CLEAN
 
 
+# ---- diff and draw: comparing two networks, and the graph as a picture ---------------------
+
+def _bindings_list(items, option: str) -> dict:
+    """`--a H=270,W=480 --a classes=29`: NAME=VALUE pairs, comma-separated and repeatable."""
+    pairs = [p for item in items or () for p in item.split(",") if p.strip()]
+    try:
+        return _parse_sets(pairs)
+    except UsageError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+def _analysed_for_view(path: str, bindings: dict):
+    """Source text, the graph (None after a syntax or file error) and the diagnostics of a file
+    analysed for viewing: shapes and counts, without `check`'s domain and `expect` checks
+    (an `expect` written for one size fails at another, which is what a comparison is for)."""
+    try:
+        text = _read(path)
+        network = parse(text, path)
+    except DiagnosticError as exc:
+        return "", None, [exc.diagnostic]
+    graph = analyse(network, bindings, checks=False)
+    return text, graph, list(graph.diagnostics)
+
+
+def cmd_diff(args) -> int:
+    from . import diff
+
+    if len(args.paths) > 2:
+        raise UsageError("diff: give one file (and --a / --b bindings) or two files")
+    shared = _parse_sets(args.set)
+    path_a, path_b = args.paths[0], args.paths[-1]
+    sides, sources, errors = [], {}, []
+    for path, option, items in ((path_a, "--a", args.a), (path_b, "--b", args.b)):
+        bindings = {**shared, **_bindings_list(items, option)}
+        text, graph, diagnostics = _analysed_for_view(path, bindings)
+        sources[path] = text
+        errors += [d for d in diagnostics if d.severity == ERROR]
+        sides.append(diff.Side(path, graph) if graph is not None and graph.complete
+                     and graph.layers else None)
+    quantities = diff.DEFAULT_QUANTITIES
+    if args.columns is not None:
+        try:
+            quantities = diff.parse_quantities(args.columns)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    differ = False
+    if all(sides):
+        pairs = diff.compare(sides[0].graph, sides[1].graph, args.depth, args.match)
+        differ = any(p.status != diff.SAME for p in pairs)
+        if args.format == "json":
+            print(diff.diff_json(*sides, pairs))
+        else:
+            render = diff.diff_markdown if args.format == "markdown" else diff.diff_text
+            print(render(*sides, pairs, quantities))
+        sys.stdout.flush()
+    _print_diagnostics(list(dict.fromkeys(errors)), sources, "text", sys.stderr)
+    if errors or not all(sides):
+        return EXIT_DIAGNOSTICS
+    return EXIT_DIAGNOSTICS if args.exit_code and differ else EXIT_CLEAN
+
+
+def cmd_draw(args) -> int:
+    from . import draw
+
+    text, graph, diagnostics = _analysed_for_view(args.path, _parse_sets(args.set))
+    errors = [d for d in diagnostics if d.severity == ERROR]
+    if graph is None or not graph.complete or not graph.layers:
+        _print_diagnostics(errors, {args.path: text}, "text", sys.stderr)
+        return EXIT_DIAGNOSTICS
+    try:
+        picture = draw.picture(graph, args.depth, args.within)
+    except ValueError:
+        raise UsageError(f"--within {args.within}: "
+                         f"{_no_such_use(graph, args.within, args.depth)}") from None
+    if args.format == "dot":
+        output = draw.to_dot(picture)
+    elif args.format == "mermaid":
+        output = draw.to_mermaid(picture)
+    else:
+        if len(picture.rows) > draw.MAX_RENDERED_NODES:
+            raise UsageError(f"{len(picture.rows):,} nodes to lay out, more than the limit of "
+                             f"{draw.MAX_RENDERED_NODES:,} for {args.format}: fold blocks with "
+                             "--depth, or draw --format dot")
+        if args.format == "png" and not args.output:
+            raise UsageError("png is binary: give -o FILE")
+        try:
+            output = draw.render(draw.to_dot(picture), args.format)
+        except draw.RendererMissing as exc:
+            raise UsageError(str(exc)) from None
+        if args.format == "svg":
+            output = output.decode("utf-8")
+    if args.output:
+        write_file(args.output, output)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(output)
+    sys.stdout.flush()
+    _print_diagnostics(errors, {args.path: text}, "text", sys.stderr)
+    return EXIT_DIAGNOSTICS if errors else EXIT_CLEAN
+
+
+def _no_such_use(graph, path: str, depth) -> str:
+    from .diagnostics import did_you_mean
+    from .fold import block_uses
+
+    uses = sorted(block_uses(graph, None))
+    if path in uses:
+        return f"that block use is folded at --depth {depth}: a larger depth opens it"
+    if not uses:
+        return "the network uses no block"
+    listed = ", ".join(uses[:12]) + (", …" if len(uses) > 12 else "")
+    return f"no block use of that path; {did_you_mean(path, uses) or 'the uses: ' + listed}"
+
+
+def _add_diff_and_draw(commands, with_set):
+    difference = with_set(commands.add_parser(
+        "diff", help="two networks side by side: shapes, sizes, parameters, MACs, deltas"))
+    difference.add_argument("paths", nargs="+", metavar="PATH",
+                            help="A.net B.net, or one file compared at two bindings")
+    difference.add_argument("--a", action="append", metavar="NAME=VALUE,…",
+                            help="bindings of side A (repeatable; --set binds both)")
+    difference.add_argument("--b", action="append", metavar="NAME=VALUE,…",
+                            help="bindings of side B")
+    difference.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    difference.add_argument("--depth", type=_depth, metavar="N",
+                            help="compare with each block use N deep folded into one row")
+    difference.add_argument("--columns", metavar="COL,…",
+                            help="the quantities compared, in order: shape, size, params, "
+                            "trainable, non_trainable, macs (default: shape,size,params,macs)")
+    difference.add_argument("--match", choices=("path", "order"), default="path",
+                            help="pair rows by path (default), or align the two sequences of "
+                            "ops (files whose layers are named differently)")
+    difference.add_argument("--exit-code", action="store_true",
+                            help="exit 1 when the networks differ (as `git diff --exit-code`)")
+    difference.set_defaults(run=cmd_diff)
+
+    picture = with_set(commands.add_parser(
+        "draw", help="the graph as SVG, PNG, Graphviz DOT or Mermaid"))
+    picture.add_argument("path", metavar="PATH")
+    picture.add_argument("--format", choices=("svg", "png", "dot", "mermaid"), default="svg",
+                         help="svg and png need Graphviz's `dot`; dot and mermaid need nothing")
+    picture.add_argument("--depth", type=_depth, metavar="N",
+                         help="fold each block use N deep into one node")
+    picture.add_argument("--within", metavar="BLOCK_USE",
+                         help="draw only the layers of one block use (a path: conv3)")
+    picture.add_argument("-o", "--output", metavar="FILE")
+    picture.set_defaults(run=cmd_draw)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shapelang",
@@ -376,6 +552,12 @@ def build_parser() -> argparse.ArgumentParser:
     table = with_set(commands.add_parser("table", help="every layer's shape, size, parameters"))
     table.add_argument("path", metavar="PATH")
     table.add_argument("--format", choices=("text", "json", "markdown", "csv"), default="text")
+    table.add_argument("--depth", type=_depth, metavar="N",
+                       help="fold each block use N deep into one row with summed counts "
+                       "(1: the network's own lines)")
+    table.add_argument("--columns", metavar="COL,…",
+                       help="the columns, in order: index, layer, op, inputs, shape, size, "
+                       "params, trainable, non_trainable, macs")
     table.set_defaults(run=cmd_table)
 
     solve = with_set(commands.add_parser("solve", help="paddings, valid and exact input sizes"))
@@ -420,6 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--write", metavar="README",
                          help="with --markdown: replace the table between its markers there")
     explain.set_defaults(run=cmd_explain)
+    _add_diff_and_draw(commands, with_set)
     return parser
 
 

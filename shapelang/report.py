@@ -8,13 +8,30 @@ import json
 import sympy
 
 from .analysis import Analysis, as_int
+from .fold import fold
 from .layers.window import same_padding_by_residue
 from .solve import input_size_report, pretty
 
 CONVENTION = "MACs: multiply-accumulates for one example, bias additions excluded; FLOPs = 2·MACs"
 
-_COLUMNS = ("#", "layer", "op", "activation shape", "activation size", "#params", "trainable",
-            "non-trainable", "MACs")
+# column key → heading; `--columns` picks and orders them by key
+COLUMNS = {"index": "#", "layer": "layer", "op": "op", "inputs": "connected to",
+           "shape": "activation shape", "size": "activation size", "params": "#params",
+           "trainable": "trainable", "non_trainable": "non-trainable", "macs": "MACs"}
+_NUMERIC = {"index", "size", "params", "trainable", "non_trainable", "macs"}
+_TOTALS = ("params", "trainable", "non_trainable", "macs")
+
+
+def parse_columns(text: str) -> tuple[str, ...]:
+    """`--columns layer,shape,params` as column keys; ValueError naming the valid ones."""
+    keys = tuple(k.strip().replace("-", "_") for k in text.split(","))
+    unknown = [k for k in keys if k not in COLUMNS]
+    if unknown or not keys:
+        raise ValueError(f"--columns: unknown column {', '.join(map(repr, unknown))}; the "
+                         f"columns are {', '.join(COLUMNS)}")
+    if len(set(keys)) != len(keys):
+        raise ValueError("--columns: a column named twice")
+    return keys
 
 
 class _Legend:
@@ -60,31 +77,55 @@ def _shape(shape, legend: _Legend | None = None) -> str:
     return "[" + ", ".join(show(d) for d in shape) + "]"
 
 
-def is_graph(analysis: Analysis) -> bool:
-    """Whether some layer reads other than the layer before it (then tables show inputs)."""
-    return any(r.inputs != (analysis.layers[r.index - 1].name,)
-               for r in analysis.layers[1:])
+def is_graph(analysis: Analysis, rows=None) -> bool:
+    """Whether some row reads other than the row before it (then tables show inputs)."""
+    rows = analysis.layers if rows is None else rows
+    return any(r.inputs != (rows[i - 1].name,) for i, r in enumerate(rows) if i)
 
 
-def _rows(analysis: Analysis, grouped: bool, legend: _Legend | None = None, inputs=False):
-    for r in analysis.layers:
-        # In a table for reading, "connected to" is blank for the line before (the common
+def _cells(rows, grouped: bool, legend: _Legend | None = None):
+    """Each row's cells by column key."""
+    for i, r in enumerate(rows):
+        # In a table for reading, "connected to" is blank for the row before (the common
         # case), so the branches stand out; CSV gives every input.
-        chained = r.index > 0 and r.inputs == (analysis.layers[r.index - 1].name,)
-        connected = ("" if chained and grouped else ", ".join(r.inputs),) if inputs else ()
-        yield (str(r.index), r.name, r.op, *connected, _shape(r.shape, legend),
-               *(_number(v, grouped, legend)
-                 for v in (r.size, r.params, r.trainable, r.non_trainable, r.macs)))
+        chained = i > 0 and r.inputs == (rows[i - 1].name,)
+        yield {"index": str(r.index), "layer": r.name, "op": r.op,
+               "inputs": "" if chained and grouped else ", ".join(r.inputs),
+               "shape": _shape(r.shape, legend),
+               **{k: _number(getattr(r, k), grouped, legend)
+                  for k in ("size", "params", "trainable", "non_trainable", "macs")}}
 
 
-def _total_row(analysis: Analysis, grouped: bool, legend: _Legend | None = None, inputs=False):
-    return ("", "total", "", *(("",) if inputs else ()), "", "",
-            *(_number(analysis.total(k), grouped, legend)
-              for k in ("params", "trainable", "non_trainable", "macs")))
+def _total_cells(analysis: Analysis, grouped: bool, legend: _Legend | None = None):
+    cells = dict.fromkeys(COLUMNS, "")
+    cells["layer"] = "total"
+    cells.update({k: _number(analysis.total(k), grouped, legend) for k in _TOTALS})
+    return cells
 
 
-def _columns(inputs: bool):
-    return _COLUMNS[:3] + ("connected to",) + _COLUMNS[3:] if inputs else _COLUMNS
+def _default_columns(analysis: Analysis, rows, depth) -> tuple[str, ...]:
+    """Every column ("connected to" for a graph); a folded table, torchinfo's few, leaves out
+    the trainable / non-trainable split (in the total and `--columns`), to fit 100 columns."""
+    graph = is_graph(analysis, rows)
+    split = ("trainable", "non_trainable") if depth is not None else ()
+    return tuple(k for k in COLUMNS if (k != "inputs" or graph) and k not in split)
+
+
+def _layout(analysis: Analysis, depth, columns, grouped: bool, legend=None):
+    """The rows at `depth`, the columns (the default: every one, "connected to" for a graph),
+    and the cells of the rows and of the total row, in those columns."""
+    rows = fold(analysis, depth)
+    columns = columns or _default_columns(analysis, rows, depth)
+    body = [tuple(c[k] for k in columns) for c in _cells(rows, grouped, legend)]
+    total = tuple(_total_cells(analysis, grouped, legend)[k] for k in columns)
+    return columns, body, total
+
+
+def _depth_lines(depth) -> list[str]:
+    if depth is None:
+        return []
+    return [f"depth {depth}: a row whose op is a block's name is a block use folded into one row",
+            "(shape: its output's; counts: sums over its layers)"]
 
 
 def _legend_lines(legend: _Legend) -> list[str]:
@@ -93,7 +134,7 @@ def _legend_lines(legend: _Legend) -> list[str]:
     return ["", "where"] + [f"  {line}" for line in legend.lines]
 
 
-def _heading(analysis: Analysis) -> str:
+def heading(analysis: Analysis) -> str:
     bound = ", ".join(f"{k}={pretty(v)}" for k, v in analysis.bindings.items())
     free = ", ".join(analysis.symbols)
     parts = [f"network {analysis.network.name}"]
@@ -104,14 +145,12 @@ def _heading(analysis: Analysis) -> str:
     return " ".join(parts)
 
 
-def table_text(analysis: Analysis) -> str:
+def table_text(analysis: Analysis, depth: int | None = None, columns=None) -> str:
     legend = _Legend(analysis)
-    graph = is_graph(analysis)
-    columns = _columns(graph)
-    rows = [columns, *_rows(analysis, True, legend, graph),
-            _total_row(analysis, True, legend, graph)]
+    columns, body, total = _layout(analysis, depth, columns, True, legend)
+    rows = [tuple(COLUMNS[k] for k in columns), *body, total]
     widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
-    numeric = {0, *range(len(columns) - 5, len(columns))}
+    numeric = {i for i, k in enumerate(columns) if k in _NUMERIC}
 
     def line(row):
         cells = [c.rjust(w) if i in numeric else c.ljust(w)
@@ -119,36 +158,40 @@ def table_text(analysis: Analysis) -> str:
         return "  ".join(cells).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    out = [_heading(analysis), "", line(rows[0]), rule, *(line(r) for r in rows[1:-1]), rule,
-           line(rows[-1]), *_legend_lines(legend), "", CONVENTION]
+    out = [heading(analysis), "", line(rows[0]), rule, *(line(r) for r in rows[1:-1]), rule]
+    if any(k in _TOTALS for k in columns):
+        out.append(line(rows[-1]))
+    out += [*_legend_lines(legend), "", *_depth_lines(depth), CONVENTION]
     return "\n".join(out)
 
 
-def table_markdown(analysis: Analysis) -> str:
+def table_markdown(analysis: Analysis, depth: int | None = None, columns=None) -> str:
     legend = _Legend(analysis)
-    graph = is_graph(analysis)
-    columns = _columns(graph)
-    numeric = {0, *range(len(columns) - 5, len(columns))}
-    out = [f"**{_heading(analysis)}**", "", "| " + " | ".join(columns) + " |",
-           "|" + "|".join("---:" if i in numeric else "---" for i in range(len(columns))) + "|"]
-    for row in [*_rows(analysis, True, legend, graph), _total_row(analysis, True, legend, graph)]:
-        cells = [c.replace("|", "\\|") for c in row]
-        if row[1] == "total":
-            cells = [f"**{c}**" if c else c for c in cells]
-        out.append("| " + " | ".join(cells) + " |")
+    columns, body, total = _layout(analysis, depth, columns, True, legend)
+    out = [f"**{heading(analysis)}**", "", "| " + " | ".join(COLUMNS[k] for k in columns)
+           + " |", "|" + "|".join("---:" if k in _NUMERIC else "---" for k in columns) + "|"]
+    for row in body:
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+    if any(k in _TOTALS for k in columns):
+        out.append("| " + " | ".join(f"**{c}**" if c else c for c in total) + " |")
     if legend.lines:
         out += ["", "where " + "; ".join(f"`{line}`" for line in legend.lines)]
-    out += ["", f"_{CONVENTION}_"]
+    out += ["", *(f"_{line}_" for line in _depth_lines(depth)), f"_{CONVENTION}_"]
     return "\n".join(out)
 
 
-def table_csv(analysis: Analysis) -> str:
+_CSV_HEADINGS = {"index": "index", "layer": "name", "inputs": "inputs",
+                 "non_trainable": "non_trainable"}
+
+
+def table_csv(analysis: Analysis, depth: int | None = None, columns=None) -> str:
+    columns = columns or tuple(COLUMNS)
+    _, body, total = _layout(analysis, depth, columns, False)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["index", "name", "op", "inputs", "shape", "size", "params", "trainable",
-                     "non_trainable", "macs"])
-    writer.writerows(_rows(analysis, False, None, True))
-    writer.writerow(_total_row(analysis, False, None, True))
+    writer.writerow([_CSV_HEADINGS.get(k, k) for k in columns])
+    writer.writerows(body)
+    writer.writerow(total)
     return buffer.getvalue().rstrip("\n")
 
 
@@ -168,10 +211,11 @@ def json_count(value) -> int | str:
     raise TypeError(f"a bound count must be an integer, got {value!r}")
 
 
-def table_json(analysis: Analysis) -> str:
-    """The machine contract of DESIGN.md: integers when bound, closed-form strings when not."""
-    layers = []
-    for r in analysis.layers:
+def table_json(analysis: Analysis, depth: int | None = None) -> str:
+    """The machine contract of DESIGN.md: integers when bound, closed-form strings when not.
+    At a depth, the rows are folded (`kind` "layer" or "block", `layers` each stands for)."""
+    layers = [] if depth is None else [_json_row(r) for r in fold(analysis, depth)]
+    for r in analysis.layers if depth is None else ():
         layers.append({
             "index": r.index, "name": r.name, "op": r.op, "line": r.layer.span.line,
             "inputs": list(r.inputs), "shape": [json_count(d) for d in r.shape],
@@ -186,11 +230,19 @@ def table_json(analysis: Analysis) -> str:
         "bindings": {k: json_count(v) if v.is_integer else pretty(v)
                      for k, v in analysis.bindings.items()},
         "symbols": list(analysis.symbols),
+        **({} if depth is None else {"depth": depth}),
         "layers": layers,
         "total": {k: json_count(analysis.total(k))
                   for k in ("params", "trainable", "non_trainable", "macs")},
     }
     return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def _json_row(r) -> dict:
+    return {"index": r.index, "name": r.name, "op": r.op, "kind": r.kind, "layers": r.layers,
+            "line": r.line, "inputs": list(r.inputs), "shape": [json_count(d) for d in r.shape],
+            **{k: json_count(getattr(r, k))
+               for k in ("size", "params", "trainable", "non_trainable", "macs")}}
 
 
 def _padding_text(analysis: Analysis, r, axis: int) -> str:
@@ -213,7 +265,7 @@ def _padding_text(analysis: Analysis, r, axis: int) -> str:
 
 
 def solve_text(analysis: Analysis) -> str:
-    out = [_heading(analysis), ""]
+    out = [heading(analysis), ""]
     reports = input_size_report(analysis)
     out.append("input sizes:")
     if not reports:
