@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 
 import sympy
 
@@ -87,12 +88,6 @@ def _columns(inputs: bool):
     return _COLUMNS[:3] + ("connected to",) + _COLUMNS[3:] if inputs else _COLUMNS
 
 
-def _legend_lines(legend: _Legend) -> list[str]:
-    if not legend.lines:
-        return []
-    return ["", "where"] + [f"  {line}" for line in legend.lines]
-
-
 def _heading(analysis: Analysis) -> str:
     bound = ", ".join(f"{k}={pretty(v)}" for k, v in analysis.bindings.items())
     free = ", ".join(analysis.symbols)
@@ -104,40 +99,59 @@ def _heading(analysis: Analysis) -> str:
     return " ".join(parts)
 
 
-def table_text(analysis: Analysis) -> str:
+@dataclass(frozen=True)
+class TableCells:
+    """A table for reading, as cells: the heading, the columns, one row per layer, the total
+    row, the legend's lines (`h1 = …` for a symbolic network) and which columns are numbers."""
+
+    heading: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    total: tuple[str, ...]
+    legend: tuple[str, ...]
+    numeric: frozenset[int]
+
+
+def table_cells(analysis: Analysis) -> TableCells:
     legend = _Legend(analysis)
     graph = is_graph(analysis)
     columns = _columns(graph)
-    rows = [columns, *_rows(analysis, True, legend, graph),
-            _total_row(analysis, True, legend, graph)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
-    numeric = {0, *range(len(columns) - 5, len(columns))}
+    return TableCells(
+        heading=_heading(analysis), columns=columns,
+        rows=tuple(_rows(analysis, True, legend, graph)),
+        total=_total_row(analysis, True, legend, graph), legend=tuple(legend.lines),
+        numeric=frozenset({0, *range(len(columns) - 5, len(columns))}))
+
+
+def table_text(analysis: Analysis) -> str:
+    cells = table_cells(analysis)
+    rows = [cells.columns, *cells.rows, cells.total]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(cells.columns))]
 
     def line(row):
-        cells = [c.rjust(w) if i in numeric else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths))]
-        return "  ".join(cells).rstrip()
+        cells_ = [c.rjust(w) if i in cells.numeric else c.ljust(w)
+                  for i, (c, w) in enumerate(zip(row, widths))]
+        return "  ".join(cells_).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
-    out = [_heading(analysis), "", line(rows[0]), rule, *(line(r) for r in rows[1:-1]), rule,
-           line(rows[-1]), *_legend_lines(legend), "", CONVENTION]
+    legend = ["", "where"] + [f"  {line}" for line in cells.legend] if cells.legend else []
+    out = [cells.heading, "", line(rows[0]), rule, *(line(r) for r in rows[1:-1]), rule,
+           line(rows[-1]), *legend, "", CONVENTION]
     return "\n".join(out)
 
 
 def table_markdown(analysis: Analysis) -> str:
-    legend = _Legend(analysis)
-    graph = is_graph(analysis)
-    columns = _columns(graph)
-    numeric = {0, *range(len(columns) - 5, len(columns))}
-    out = [f"**{_heading(analysis)}**", "", "| " + " | ".join(columns) + " |",
-           "|" + "|".join("---:" if i in numeric else "---" for i in range(len(columns))) + "|"]
-    for row in [*_rows(analysis, True, legend, graph), _total_row(analysis, True, legend, graph)]:
-        cells = [c.replace("|", "\\|") for c in row]
-        if row[1] == "total":
-            cells = [f"**{c}**" if c else c for c in cells]
-        out.append("| " + " | ".join(cells) + " |")
-    if legend.lines:
-        out += ["", "where " + "; ".join(f"`{line}`" for line in legend.lines)]
+    cells = table_cells(analysis)
+    out = [f"**{cells.heading}**", "", "| " + " | ".join(cells.columns) + " |",
+           "|" + "|".join("---:" if i in cells.numeric else "---"
+                          for i in range(len(cells.columns))) + "|"]
+    for row in [*cells.rows, cells.total]:
+        shown = [c.replace("|", "\\|") for c in row]
+        if row is cells.total:
+            shown = [f"**{c}**" if c else c for c in shown]
+        out.append("| " + " | ".join(shown) + " |")
+    if cells.legend:
+        out += ["", "where " + "; ".join(f"`{line}`" for line in cells.legend)]
     out += ["", f"_{CONVENTION}_"]
     return "\n".join(out)
 
@@ -168,7 +182,7 @@ def json_count(value) -> int | str:
     raise TypeError(f"a bound count must be an integer, got {value!r}")
 
 
-def table_json(analysis: Analysis) -> str:
+def table_document(analysis: Analysis) -> dict:
     """The machine contract of DESIGN.md: integers when bound, closed-form strings when not."""
     layers = []
     for r in analysis.layers:
@@ -181,7 +195,7 @@ def table_json(analysis: Analysis) -> str:
             "padding": None if r.padding is None else [[json_count(p) for p in axis]
                                                        for axis in r.padding],
         })
-    document = {
+    return {
         "network": analysis.network.name,
         "bindings": {k: json_count(v) if v.is_integer else pretty(v)
                      for k, v in analysis.bindings.items()},
@@ -190,7 +204,10 @@ def table_json(analysis: Analysis) -> str:
         "total": {k: json_count(analysis.total(k))
                   for k in ("params", "trainable", "non_trainable", "macs")},
     }
-    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def table_json(analysis: Analysis) -> str:
+    return json.dumps(table_document(analysis), indent=2, ensure_ascii=False)
 
 
 def _padding_text(analysis: Analysis, r, axis: int) -> str:
