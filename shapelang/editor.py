@@ -212,6 +212,13 @@ class Document:
         inside = [s for s in self.scopes if s.holds(line)]
         return min(inside, key=lambda s: s.last_line - s.first_line) if inside else None
 
+    def scope_near(self, line: int) -> Scope | None:
+        """The scope holding `line`, or else (a line being typed past the end of a body, in
+        text that no longer parses) the last one that begins before it."""
+        before = [s for s in self.scopes if s.first_line <= line]
+        return self.scope_at(line) or (max(before, key=lambda s: s.first_line)
+                                       if before else None)
+
     # ---- what each layer line produced -----------------------------------------------------
     @cached_property
     def _by_statement(self) -> dict:
@@ -307,15 +314,30 @@ class Document:
             return block.span
         for where in ([scope] if scope is not None else []) + self.scopes:
             if name in where.lets:
-                return where.lets[name].span
+                return self._let_name(where.lets[name])
         for function in self.network.functions:
             if function.name == name:
-                return function.span
+                return self._let_name(function)
         parameters = scope.block.parameters if scope is not None and scope.block else ()
         for parameter in (*parameters, *self.network.parameters):
             if parameter.name == name:
                 return parameter.span
         return None
+
+    def text_of(self, span: ir.Span) -> str:
+        """The source text of a span on one line (`…` when it goes on)."""
+        line = self.lines[span.line - 1] if 0 < span.line <= len(self.lines) else ""
+        end = span.end_col if span.end_line == span.line else len(line) + 1
+        return line[span.col - 1:end - 1] + ("" if span.end_line == span.line else " …")
+
+    def _let_name(self, statement) -> ir.Span:
+        """Where a `let`'s name is written (its statement's span begins at `let`)."""
+        span = statement.span
+        line = self.lines[span.line - 1] if 0 < span.line <= len(self.lines) else ""
+        found = re.compile(rf"\blet\s+({re.escape(statement.name)})\b").search(line, span.col - 1)
+        if found is None:
+            return span
+        return ir.Span(span.file, span.line, found.start(1) + 1, span.line, found.end(1) + 1)
 
     def _is_expect(self, line: int) -> bool:
         """Whether the line is an `expect`, whose subject may be a label without `@`."""
@@ -379,9 +401,7 @@ class Document:
 
     def _block_markdown(self, block: ir.Block) -> str:
         parameters = ", ".join(
-            p.name + (f" = {self.lines[p.default.span.line - 1][p.default.span.col - 1:p.default.span.end_col - 1]}"
-                      if p.default is not None and p.default.span.line == p.default.span.end_line
-                      else "")
+            p.name + (f" = {self.text_of(p.default.span)}" if p.default is not None else "")
             for p in block.parameters) or "none"
         uses = self.block_uses.get(block.name, [])
         where = ", ".join(f"line {u.span.line}" + (f" (`{u.label}`)" if u.label else "")
@@ -435,7 +455,7 @@ class Document:
         known = self.parsed
         word = re.search(r"@?[A-Za-z_0-9]*$", text).group()
         if word.startswith("@"):
-            scope = known.scope_at(line) if known is not None else None
+            scope = known.scope_near(line) if known is not None else None
             names = list(scope.labels) if scope is not None else []
             if scope is not None and scope.block is not None:
                 names.insert(0, "input")  # a block's input

@@ -29,9 +29,11 @@ class Session:
         self.client = LanguageClient("shapelang-test", "1")
         self.published: asyncio.Queue = asyncio.Queue()
         self.refreshes = 0
+        self.versions: list[tuple[str, int]] = []  # every publication's (uri, version)
 
         @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         def on_diagnostics(params):
+            self.versions.append((params.uri, params.version))
             self.published.put_nowait(params)
 
         @self.client.feature(types.WORKSPACE_INLAY_HINT_REFRESH)
@@ -143,9 +145,10 @@ async def _session_on_alexnet(tmp_path: Path):
         options = await session.completion(uri, position_of(edited, "conv1: conv 96 ", 15))
     finally:
         await session.stop()
-    return {"opened": opened, "after_edit": after_edit, "hints": hints, "conv1_hover": conv1_hover,
-                "param_hover": param_hover, "definition": definition, "options": options,
-                "refreshes": session.refreshes, "text": text, "edited": edited, "uri": uri}
+    return {"opened": opened, "after_edit": after_edit, "hints": hints,
+            "conv1_hover": conv1_hover, "param_hover": param_hover, "definition": definition,
+            "options": options, "refreshes": session.refreshes, "versions": session.versions,
+            "text": text, "edited": edited, "uri": uri}
 
 
 def test_lsp_without_pygls_says_what_to_install(run_cli, monkeypatch):
@@ -169,6 +172,10 @@ def test_a_session_on_alexnet(tmp_path):
     found = run(_session_on_alexnet(tmp_path))
     text, edited = found["text"], found["edited"]
     assert list(found["opened"]) == []  # the example is clean at its defaults
+
+    # four changes sent at once, debounced: fewer analyses than changes, the last one shown
+    edits = [version for uri, version in found["versions"] if uri == found["uri"]][1:]
+    assert edits[-1] == 5 and len(edits) < 4
 
     # after the edit, what `check` says about the same text, with the same codes and lines
     checked = shapelang.loads(edited, "x.net").analyse().diagnostics
