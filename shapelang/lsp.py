@@ -34,6 +34,9 @@ _COMPLETION_KIND = {"op": types.CompletionItemKind.Class,
                     "label": types.CompletionItemKind.Variable,
                     "keyword": types.CompletionItemKind.Keyword}
 
+#: The protocol's diagnostic, which carries a shapelang `Diagnostic`'s code (not a new one).
+ProtocolDiagnostic = types.Diagnostic
+
 log = logging.getLogger(__name__)
 
 
@@ -89,7 +92,7 @@ class ShapelangServer(LanguageServer):
         except Exception:
             log.exception("analysing %s", uri)
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-                uri=uri, version=version, diagnostics=[types.Diagnostic(
+                uri=uri, version=version, diagnostics=[ProtocolDiagnostic(
                     range=types.Range(start=types.Position(line=0, character=0),
                                       end=types.Position(line=0, character=1)),
                     message="shapelang: internal error (a bug in shapelang, not in your file): "
@@ -116,7 +119,7 @@ class ShapelangServer(LanguageServer):
             related = [types.DiagnosticRelatedInformation(
                 location=types.Location(uri=uri, range=self.to_range(document, r.span)),
                 message=r.message) for r in item.related] or None
-            found.append(types.Diagnostic(
+            found.append(ProtocolDiagnostic(
                 range=self.to_range(document, span), message=item.text,
                 severity=_SEVERITY[d.severity], code=d.code, source="shapelang",
                 related_information=related))
