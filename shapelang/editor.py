@@ -52,9 +52,12 @@ class EditorDiagnostic:
 
     @property
     def text(self) -> str:
-        """The message, then the hint on a line of its own."""
+        """The message, then its notes (where in a block's uses it happened, when the
+        diagnostics carry them) and its hint, each on a line of its own."""
         d = self.diagnostic
-        return printable(d.message) + (f"\nhint: {printable(d.hint)}" if d.hint else "")
+        notes = [f"note: {printable(note)}" for note in getattr(d, "notes", ())]
+        hint = [f"hint: {printable(d.hint)}"] if d.hint else []
+        return "\n".join([printable(d.message), *notes, *hint])
 
 
 @dataclass(frozen=True)
