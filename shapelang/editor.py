@@ -238,13 +238,25 @@ class Document:
             produced.setdefault(span, instances)
         return produced
 
+    @cached_property
+    def _instance_totals(self) -> dict:
+        """Block use path → [its parameters in all, its layers], in one pass over the nodes
+        (each node counts towards the uses it lies in: at most the nesting limit of them)."""
+        totals = {instance.name: [sympy.Integer(0), 0] for instance in self.analysis.instances}
+        for node in self.analysis.nodes:
+            parts = node.path.split(".")
+            for depth in range(1, len(parts)):
+                total = totals.get(".".join(parts[:depth]))
+                if total is not None:
+                    total[0] += node.params
+                    total[1] += 1
+        return totals
+
     def _instance_values(self, instance) -> tuple:
         """A block use's output shape and parameters in all."""
         output = self.analysis.by_name(instance.output)
         shape = output.shape if output is not None else self.analysis.shapes.get(instance.output)
-        nodes = self.analysis.nodes_in(instance.name)
-        params = sum((n.params for n in nodes), sympy.Integer(0))
-        return shape, params
+        return shape, self._instance_totals[instance.name][0]
 
     def _values(self, produced) -> list[tuple]:
         return [(item.shape, item.params) if isinstance(item, Node)
@@ -382,7 +394,7 @@ class Document:
             for instance in produced[:SHOWN_USES]:
                 shape, params = self._instance_values(instance)
                 shown = shape_text(shape) if shape is not None else "—"
-                layers = len(self.analysis.nodes_in(instance.name))
+                layers = self._instance_totals[instance.name][1]
                 rows.append(f"| `{instance.name}` | {shown} | {count(params)} | {layers} |")
             more = len(produced) - SHOWN_USES
             return "\n".join(
