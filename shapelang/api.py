@@ -12,7 +12,7 @@ that shapelang's own modules read (solve, report, codegen) is `result.analysis`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,21 +21,21 @@ import sympy
 from . import ir
 from .analysis import Analysis, LayerResult, analyse, parse_binding
 from .diagnostics import ERROR, NOTE, WARNING, Diagnostic, DiagnosticError, did_you_mean
+from .notebook import analysis_html, analysis_markdown, error_text, sources_of
 from .parser import parse
+from .report import table_document
 
 #: What `Result.total` adds up over the layers.
 QUANTITIES = ("params", "trainable", "non_trainable", "macs", "flops", "size")
 
 
 class ShapelangError(Exception):
-    """A `.net` file has errors; `.diagnostics` holds all of them."""
+    """A `.net` file has errors. Its text shows every diagnostic as `shapelang check` does
+    (where, message, source line, caret, hint); `.diagnostics` holds them all."""
 
-    def __init__(self, diagnostics: list[Diagnostic]):
-        self.diagnostics = diagnostics
-        first = diagnostics[0]
-        where = f"{first.span.file}:{first.span.line}:{first.span.col}: " if first.span else ""
-        more = f" (and {len(diagnostics) - 1} more)" if len(diagnostics) > 1 else ""
-        super().__init__(f"{where}error[{first.code}]: {first.message}{more}")
+    def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str] | None = None):
+        self.diagnostics = list(diagnostics)
+        super().__init__(error_text(self.diagnostics, sources or {}))
 
 
 def plain(value):
@@ -143,13 +143,42 @@ class Result:
     def raise_for_errors(self) -> Result:
         """This result, or `ShapelangError` listing every error."""
         if self.errors:
-            raise ShapelangError(self.errors)
+            raise ShapelangError(self.errors, sources_of(self.analysis))
         return self
 
+    def to_dict(self) -> dict:
+        """`shapelang table --format json`'s document: JSON integers when bound, the closed
+        form's text when not; `json.dumps` takes it as it is."""
+        return table_document(self.analysis)
+
+    def to_dataframe(self):
+        """One row per layer (the `Layer` fields, indexed by the layer's index): a
+        `pandas.DataFrame` (pandas is imported only here: the `notebook` extra)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("to_dataframe() needs pandas: pip install 'shapelang[notebook]'"
+                              ) from None
+        rows = [asdict(layer) for layer in self.layers]
+        columns = [f.name for f in fields(Layer)]
+        return pandas.DataFrame.from_records(rows, columns=columns).set_index("index")
+
+    def _repr_html_(self) -> str:
+        return analysis_html(self.analysis)
+
+    def _repr_markdown_(self) -> str:
+        return analysis_markdown(self.analysis)
+
     def __repr__(self) -> str:
-        state = "ok" if self.ok else f"{len(self.errors)} error(s)"
-        return (f"<shapelang.Result {self.network}: {len(self.layers)} layers, "
-                f"{len(self.warnings)} warning(s), {state}>")
+        params = self.total("params")
+        params = f"{params:,} params" if isinstance(params, int) else (
+            f"params a closed form in {', '.join(self.symbols)}")
+        counts = [f"{len(found)} {word}{'' if len(found) == 1 else 's'}"
+                  for found, word in ((self.errors, "error"), (self.warnings, "warning"))
+                  if found]
+        return (f"<Analysis {self.network}: {len(self.layers)} "
+                f"layer{'' if len(self.layers) == 1 else 's'}, "
+                + ", ".join([params, *counts]) + ">")
 
 
 def _bindings(values: dict) -> dict:
@@ -194,7 +223,7 @@ class Network:
         try:
             return emit_keras(analysis)
         except DiagnosticError as exc:
-            raise ShapelangError([exc.diagnostic]) from None
+            raise ShapelangError([exc.diagnostic], sources_of(analysis)) from None
 
     def to_keras(self, **bindings):
         """A `keras.Model` built from the generated program (imports Keras)."""
@@ -204,7 +233,7 @@ class Network:
         try:
             return build_keras_model(analysis)
         except DiagnosticError as exc:
-            raise ShapelangError([exc.diagnostic]) from None
+            raise ShapelangError([exc.diagnostic], sources_of(analysis)) from None
 
     def torch_source(self, *, logits: bool = False, **bindings) -> str:
         """The generated PyTorch program's text (`logits`: without the final softmax);
@@ -215,7 +244,7 @@ class Network:
         try:
             return emit_torch(analysis, logits=logits)
         except DiagnosticError as exc:
-            raise ShapelangError([exc.diagnostic]) from None
+            raise ShapelangError([exc.diagnostic], sources_of(analysis)) from None
 
     def to_torch(self, *, logits: bool = False, **bindings):
         """A `torch.nn.Module` built from the generated program (imports PyTorch): input
@@ -226,7 +255,7 @@ class Network:
         try:
             return build_torch_model(analysis, logits=logits)
         except DiagnosticError as exc:
-            raise ShapelangError([exc.diagnostic]) from None
+            raise ShapelangError([exc.diagnostic], sources_of(analysis)) from None
 
     def __repr__(self) -> str:
         return f"<shapelang.Network {self.name}>"
@@ -237,7 +266,7 @@ def loads(text: str, path: str = "<string>") -> Network:
     try:
         return Network(parse(text, path))
     except DiagnosticError as exc:
-        raise ShapelangError([exc.diagnostic]) from None
+        raise ShapelangError([exc.diagnostic], {path: text}) from None
 
 
 def load(path) -> Network:

@@ -220,6 +220,17 @@ def cmd_solve(args) -> int:
     return _report_then_diagnostics(args, report.solve_text)
 
 
+# ---- lsp: the language server (the `lsp` extra) ---------------------------------------------
+def cmd_lsp(args) -> int:
+    try:
+        from .lsp import serve
+    except ImportError as exc:
+        raise UsageError(f"`shapelang lsp` needs pygls ({exc}): pip install 'shapelang[lsp]'"
+                         ) from None
+    serve()
+    return EXIT_CLEAN
+
+
 def write_file(path: str, text: str):
     """Write `text` to `path` whole or not at all: into a new file in the target's directory,
     then renamed over the target. A device or a pipe (`/dev/stdout`, `/dev/full`) is written
@@ -593,6 +604,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("path", metavar="PATH", nargs="?")
     train.add_argument("--backend", choices=("keras", "torch"), default="keras")
     train.set_defaults(run=cmd_train)
+
+    lsp = commands.add_parser("lsp", help="the language server an editor starts (stdio)")
+    lsp.add_argument("--stdio", action="store_true",
+                     help="talk over standard input and output (the default and only way)")
+    lsp.set_defaults(run=cmd_lsp)
 
     explain = commands.add_parser("explain", help="what a diagnostic code means (all of them "
                                   "without CODE)")

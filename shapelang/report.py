@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 
 import sympy
 
@@ -145,6 +146,30 @@ def heading(analysis: Analysis) -> str:
     return " ".join(parts)
 
 
+@dataclass(frozen=True)
+class TableCells:
+    """A table for reading, as cells: the heading, the columns' titles, one row per layer (or
+    folded block use), the total row, the legend's lines (`h1 = …` for a symbolic network) and
+    which columns are numbers."""
+
+    heading: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    total: tuple[str, ...]
+    legend: tuple[str, ...]
+    numeric: frozenset[int]
+
+
+def table_cells(analysis: Analysis, depth: int | None = None, columns=None) -> TableCells:
+    legend = _Legend(analysis)
+    columns, body, total = _layout(analysis, depth, columns, True, legend)
+    return TableCells(
+        heading=heading(analysis), columns=tuple(COLUMNS[k] for k in columns),
+        rows=tuple(tuple(row) for row in body), total=tuple(total),
+        legend=tuple(legend.lines),
+        numeric=frozenset(i for i, k in enumerate(columns) if k in _NUMERIC))
+
+
 def table_text(analysis: Analysis, depth: int | None = None, columns=None) -> str:
     legend = _Legend(analysis)
     columns, body, total = _layout(analysis, depth, columns, True, legend)
@@ -153,9 +178,9 @@ def table_text(analysis: Analysis, depth: int | None = None, columns=None) -> st
     numeric = {i for i, k in enumerate(columns) if k in _NUMERIC}
 
     def line(row):
-        cells = [c.rjust(w) if i in numeric else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths))]
-        return "  ".join(cells).rstrip()
+        cells_ = [c.rjust(w) if i in numeric else c.ljust(w)
+                  for i, (c, w) in enumerate(zip(row, widths))]
+        return "  ".join(cells_).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     out = [heading(analysis), "", line(rows[0]), rule, *(line(r) for r in rows[1:-1]), rule]
@@ -211,7 +236,7 @@ def json_count(value) -> int | str:
     raise TypeError(f"a bound count must be an integer, got {value!r}")
 
 
-def table_json(analysis: Analysis, depth: int | None = None) -> str:
+def table_document(analysis: Analysis, depth: int | None = None) -> dict:
     """The machine contract of DESIGN.md: integers when bound, closed-form strings when not.
     At a depth, the rows are folded (`kind` "layer" or "block", `layers` each stands for)."""
     layers = [] if depth is None else [_json_row(r) for r in fold(analysis, depth)]
@@ -225,7 +250,7 @@ def table_json(analysis: Analysis, depth: int | None = None) -> str:
             "padding": None if r.padding is None else [[json_count(p) for p in axis]
                                                        for axis in r.padding],
         })
-    document = {
+    return {
         "network": analysis.network.name,
         "bindings": {k: json_count(v) if v.is_integer else pretty(v)
                      for k, v in analysis.bindings.items()},
@@ -235,7 +260,10 @@ def table_json(analysis: Analysis, depth: int | None = None) -> str:
         "total": {k: json_count(analysis.total(k))
                   for k in ("params", "trainable", "non_trainable", "macs")},
     }
-    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def table_json(analysis: Analysis, depth: int | None = None) -> str:
+    return json.dumps(table_document(analysis, depth), indent=2, ensure_ascii=False)
 
 
 def _json_row(r) -> dict:
