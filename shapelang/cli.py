@@ -188,7 +188,53 @@ def cmd_table(args) -> int:
 
     render = {"text": report.table_text, "json": report.table_json,
               "markdown": report.table_markdown, "csv": report.table_csv}[args.format]
+    memory = _memory_options(args)
+    if memory is not None:
+        if args.format == "csv":
+            raise UsageError("--batch-size: the csv format has no memory section (use text, "
+                             "markdown or json)")
+        table = render
+        return _report_then_diagnostics(args, lambda analysis: table(analysis,
+                                                                     memory(analysis)))
     return _report_then_diagnostics(args, render)
+
+
+# ---- memory: `table --batch-size B [--optimizer O] [--mixed-precision]` ----------------------
+def _memory_options(args):
+    """A function of the analysis giving its memory, or None without --batch-size."""
+    from .memory import OPTIMIZER_SLOTS, estimate, optimizer_of
+
+    if args.batch_size is None:
+        if args.optimizer or args.mixed_precision:
+            raise UsageError("--optimizer and --mixed-precision need --batch-size B")
+        return None
+    if args.optimizer is not None and args.optimizer not in OPTIMIZER_SLOTS:
+        raise UsageError(f"--optimizer {args.optimizer}: one of {', '.join(OPTIMIZER_SLOTS)}")
+    return lambda analysis: estimate(analysis, args.batch_size,
+                                     optimizer_of(dict(analysis.train), args.optimizer),
+                                     args.mixed_precision)
+
+
+def _batch_size(text: str) -> int:
+    try:
+        value = limits.read_decimal(text)
+    except ValueError:
+        value = None
+    if value is None or value.denominator != 1 or not 1 <= value <= limits.MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"a whole number from 1 to {limits.MAX_BATCH_SIZE:,}, got {limits.shorten(text)}")
+    return int(value)
+
+
+def _with_memory_options(p):
+    p.add_argument("--batch-size", type=_batch_size, metavar="B",
+                   help="add the memory of training and inference at batch size B")
+    p.add_argument("--optimizer", metavar="NAME",
+                   help="the optimizer whose state is counted (default: the train: block's, "
+                   "else adam): sgd, momentum (sgd with momentum), adam, rmsprop, …")
+    p.add_argument("--mixed-precision", action="store_true",
+                   help="float16 activations (weights stay float32)")
+    return p
 
 
 def cmd_solve(args) -> int:
@@ -376,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     table = with_set(commands.add_parser("table", help="every layer's shape, size, parameters"))
     table.add_argument("path", metavar="PATH")
     table.add_argument("--format", choices=("text", "json", "markdown", "csv"), default="text")
+    _with_memory_options(table)
     table.set_defaults(run=cmd_table)
 
     solve = with_set(commands.add_parser("solve", help="paddings, valid and exact input sizes"))

@@ -104,7 +104,7 @@ def _heading(analysis: Analysis) -> str:
     return " ".join(parts)
 
 
-def table_text(analysis: Analysis) -> str:
+def table_text(analysis: Analysis, memory=None) -> str:
     legend = _Legend(analysis)
     graph = is_graph(analysis)
     columns = _columns(graph)
@@ -121,10 +121,12 @@ def table_text(analysis: Analysis) -> str:
     rule = "  ".join("-" * w for w in widths)
     out = [_heading(analysis), "", line(rows[0]), rule, *(line(r) for r in rows[1:-1]), rule,
            line(rows[-1]), *_legend_lines(legend), "", CONVENTION]
+    if memory is not None:
+        out += ["", *memory_lines(memory), "", MEMORY_CONVENTION]
     return "\n".join(out)
 
 
-def table_markdown(analysis: Analysis) -> str:
+def table_markdown(analysis: Analysis, memory=None) -> str:
     legend = _Legend(analysis)
     graph = is_graph(analysis)
     columns = _columns(graph)
@@ -139,6 +141,8 @@ def table_markdown(analysis: Analysis) -> str:
     if legend.lines:
         out += ["", "where " + "; ".join(f"`{line}`" for line in legend.lines)]
     out += ["", f"_{CONVENTION}_"]
+    if memory is not None:
+        out += ["", "```", *memory_lines(memory), "```", "", f"_{MEMORY_CONVENTION}_"]
     return "\n".join(out)
 
 
@@ -168,7 +172,7 @@ def json_count(value) -> int | str:
     raise TypeError(f"a bound count must be an integer, got {value!r}")
 
 
-def table_json(analysis: Analysis) -> str:
+def table_json(analysis: Analysis, memory=None) -> str:
     """The machine contract of DESIGN.md: integers when bound, closed-form strings when not."""
     layers = []
     for r in analysis.layers:
@@ -190,6 +194,8 @@ def table_json(analysis: Analysis) -> str:
         "total": {k: json_count(analysis.total(k))
                   for k in ("params", "trainable", "non_trainable", "macs")},
     }
+    if memory is not None:
+        document["memory"] = memory_json(memory)
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
@@ -265,3 +271,50 @@ def solve_text(analysis: Analysis) -> str:
         out += ["", "undecided within the budget (`check --strict` fails on these):"]
         out += [f"  line {d.span.line}: {d.message}" for d in undecided]
     return "\n".join(out)
+
+
+# ---- memory (`table --batch-size B`) ----------------------------------------------------------
+MEMORY_CONVENTION = (
+    "memory: weights float32 (trainable and not; mixed precision keeps them float32), one "
+    "float32 gradient and the optimizer's slots per trainable weight, every layer's output "
+    "kept once for the backward pass (views such as flatten excluded); inference: the weights "
+    "and the most activations alive at once")
+
+
+def _bytes(value) -> str:
+    from .memory import human
+
+    if isinstance(value, sympy.Basic) and not value.is_number:
+        return pretty(value)
+    return f"{int(value):,} B  ({human(value)})"
+
+
+def memory_lines(memory) -> list[str]:
+    """The memory section under a table."""
+    batch = pretty(memory.batch) if isinstance(memory.batch, sympy.Basic) else memory.batch
+    rows = [("parameters", memory.parameters), ("gradients", memory.gradients),
+            (f"optimizer state ({memory.optimizer.slots} per weight)", memory.optimizer_state),
+            ("activations kept for backward", memory.activations),
+            ("training total", memory.training)]
+    if memory.inference is not None:
+        rows += [("inference: activations alive at once", memory.inference_activations),
+                 ("inference total", memory.inference)]
+    width = max(len(name) for name, _ in rows)
+    out = [f"memory at batch size {batch} (activations {memory.activation_dtype}; optimizer "
+           f"{memory.optimizer.describe()}):"]
+    out += [f"  {name:<{width}}  {_bytes(value)}" for name, value in rows]
+
+    def megabytes(value):
+        if isinstance(value, sympy.Basic) and not value.is_number:
+            return pretty(value / 10**6)
+        return f"{int(value) / 1e6:0.2f}"
+
+    out.append(f"  torchinfo's convention (float32): Params size (MB): "
+               f"{megabytes(memory.torchinfo_params)}, Forward/backward pass size (MB): "
+               f"{megabytes(memory.torchinfo_forward_backward)}")
+    return out
+
+
+def memory_json(memory) -> dict:
+    return {k: (v if isinstance(v, (str, bool)) or v is None else json_count(v))
+            for k, v in memory.as_dict().items()}
