@@ -300,8 +300,9 @@ def memory_lines(memory) -> list[str]:
         rows += [("inference: activations alive at once", memory.inference_activations),
                  ("inference total", memory.inference)]
     width = max(len(name) for name, _ in rows)
-    out = [f"memory at batch size {batch} (activations {memory.activation_dtype}; optimizer "
-           f"{memory.optimizer.describe()}):"]
+    heading = (f"memory at batch size {batch} (activations {memory.activation_dtype}; "
+               f"optimizer {memory.optimizer.describe()}):")
+    out = [heading]
     out += [f"  {name:<{width}}  {_bytes(value)}" for name, value in rows]
 
     def megabytes(value):
