@@ -182,3 +182,24 @@ def test_table_memory_cli(run_cli):
 def test_table_memory_usage_errors(run_cli, args):
     code, _, err = run_cli("table", EXAMPLES / "alexnet.net", *args)
     assert code == 2 and "Traceback" not in err
+
+
+def test_memory_benchmark_runs_on_cpu():
+    """bench/memory_peak.py: on a machine without a GPU it prints the estimates only."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "memory_peak.py"), "--batch", "2",
+                           "--networks", "torchvision_alexnet", "alexnet", "--frameworks",
+                           "torch"], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    expected = shapelang.load(EXAMPLES / "torchvision_alexnet.net").analyse().memory(2)
+    from shapelang.memory import human
+
+    assert human(expected["training"]) in done.stdout
+    gpu = "no GPU" not in done.stdout
+    if not gpu:
+        assert "—" in done.stdout
