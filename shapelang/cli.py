@@ -243,6 +243,77 @@ def cmd_solve(args) -> int:
     return _report_then_diagnostics(args, report.solve_text)
 
 
+# ---- fit: `shapelang fit PATH --budget Q<=N --vary NAME=LOW..HIGH [--step S] …` -------------
+class _VaryAction(argparse.Action):
+    """--vary appends a range; --step gives the step of the --vary just before it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        varies = list(getattr(namespace, "varies", None) or [])
+        if option_string == "--step":
+            if not varies or varies[-1][1] is not None:
+                raise argparse.ArgumentError(self, "--step follows the --vary it applies to")
+            varies[-1] = (varies[-1][0], values)
+        else:
+            varies.append((values, None))
+        namespace.varies = varies
+
+
+def cmd_fit(args) -> int:
+    from . import fit, report
+    from .analysis import analyse as analyse_graph
+    from .memory import OPTIMIZER_SLOTS
+
+    if not args.varies:
+        raise UsageError("fit: give at least one --vary NAME=LOW..HIGH")
+    if args.optimizer is not None and args.optimizer not in OPTIMIZER_SLOTS:
+        raise UsageError(f"--optimizer {args.optimizer}: one of {', '.join(OPTIMIZER_SLOTS)}")
+    bindings = _parse_sets(args.set)
+    for name, value in bindings.items():
+        if isinstance(value, str):
+            raise UsageError(f"--set {name}={limits.shorten(value)}: past shapelang's limits")
+    try:
+        text = _read(args.path)
+        network = parse(text, args.path)
+    except DiagnosticError as exc:
+        _print_diagnostics([exc.diagnostic], {args.path: ""}, "text", sys.stderr)
+        return EXIT_DIAGNOSTICS
+    try:
+        varies = []
+        for vary_text, step_text in args.varies:
+            vary = fit.parse_vary(vary_text)
+            if step_text is not None:
+                vary.step = fit.parse_step(step_text)
+            varies.append(vary)
+        settings = fit.Settings(
+            network=network, bindings=bindings,
+            budgets=[fit.parse_budget(b) for b in args.budget or ()], varies=varies,
+            batch_size=args.batch_size, optimizer=args.optimizer,
+            mixed_precision=args.mixed_precision, exact=args.exact)
+        result = fit.fit(settings)
+    except fit.FitError as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "json":
+        import json
+
+        print(json.dumps(fit.report_json(result), indent=2, ensure_ascii=False))
+    else:
+        print(fit.report_text(result, args.path))
+    if args.table:
+        memory = any(b.quantity in fit.MEMORY for b in settings.budgets)
+        evaluator = fit.Evaluator(settings)
+        for line in result.lines:
+            if line.largest is None:
+                continue
+            point_bindings, batch = evaluator.bindings_at(line.largest.values)
+            graph = analyse_graph(network, point_bindings)
+            shown = None
+            if memory:
+                shown = evaluator.memory(graph, evaluator.batch_of(graph, batch))
+            print("\n" + report.table_text(graph, shown))
+    feasible = any(line.feasible for line in result.lines)
+    return EXIT_CLEAN if feasible else EXIT_DIAGNOSTICS
+
+
 def write_file(path: str, text: str):
     """Write `text` to `path` whole or not at all: into a new file in the target's directory,
     then renamed over the target. A device or a pipe (`/dev/stdout`, `/dev/full`) is written
@@ -428,6 +499,27 @@ def build_parser() -> argparse.ArgumentParser:
     solve = with_set(commands.add_parser("solve", help="paddings, valid and exact input sizes"))
     solve.add_argument("path", metavar="PATH")
     solve.set_defaults(run=cmd_solve)
+
+    fit_parser = with_set(commands.add_parser(
+        "fit", help="the parameter values at which the network meets budgets"))
+    fit_parser.add_argument("path", metavar="PATH")
+    fit_parser.add_argument("--budget", action="append", metavar="QUANTITY<=LIMIT",
+                            help="params, trainable, non_trainable, macs, flops, size, memory "
+                            "(training, at the batch size), inference_memory: params<=5e6, "
+                            "memory<=16GiB (repeatable)")
+    fit_parser.add_argument("--vary", action=_VaryAction, dest="varies", metavar="NAME=LOW..HIGH",
+                            help="a parameter's range (repeatable; the last is searched for each "
+                            "value of the others); `batch` is the batch size")
+    fit_parser.add_argument("--step", action=_VaryAction, dest="varies", metavar="STEP",
+                            help="the step of the --vary before it (default 1)")
+    fit_parser.add_argument("--exact", action="store_true",
+                            help="list the feasible input sizes at which no stride leaves rows "
+                            "unread")
+    fit_parser.add_argument("--table", action="store_true",
+                            help="print the network's table at each largest feasible value")
+    fit_parser.add_argument("--format", choices=("text", "json"), default="text")
+    _with_memory_options(fit_parser)
+    fit_parser.set_defaults(run=cmd_fit)
 
     keras = with_set(commands.add_parser("keras", help="emit a Keras 3 program"))
     keras.add_argument("path", metavar="PATH")

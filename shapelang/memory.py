@@ -139,7 +139,7 @@ def torchinfo_forward_backward(graph: AnalysedGraph, batch, values: int = FLOAT3
 def _largest_live(graph: AnalysedGraph, batch, values: int):
     """The most activation bytes alive at once in a forward pass (None while sizes are
     closed forms: a maximum of many of them is not worth sympy's time)."""
-    if any(not n.size.is_number for n in graph.nodes) or not getattr(batch, "is_number", True):
+    if any(not n.size.is_number for n in graph.nodes):
         return None
     last_read = {n.path: n.index for n in graph.nodes}
     for n in graph.nodes:
