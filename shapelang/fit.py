@@ -258,7 +258,8 @@ class Evaluator:
 def _nondecreasing(expr, x, at) -> bool:
     """Whether `expr` is provably nondecreasing in `x` for x ≥ `at` (a sufficient condition:
     False means "not shown", not "decreasing")."""
-    expr = sympy.sympify(expr)
+    if isinstance(expr, int):
+        expr = sympy.Integer(expr)
     if x not in expr.free_symbols:
         return True
     if expr == x:
@@ -318,7 +319,7 @@ def prove_monotone(evaluator: Evaluator, outer_values: tuple, vary: Vary) -> Pro
         return Proof(False, f"the network with {vary.name} unbound has an error ({why})", axis)
     low = vary.low
     for condition in graph.minimum_sizes:
-        if not _nondecreasing(condition.value, x, low):
+        if not _nondecreasing(condition.value - condition.minimum, x, low):
             return Proof(False, f"a minimum-size condition at line {condition.layer.span.line} "
                          f"is not shown nondecreasing in {vary.name}", axis)
     batch_value = x if is_batch else evaluator.batch_of(graph, batch)
@@ -502,7 +503,7 @@ def _quantity_text(budget: Budget, value) -> str:
         from .memory import human
 
         return f"{int(value):,} B ({human(int(value))})"
-    return f"{int(value):,}" if sympy.sympify(value).is_Integer else str(value)
+    return f"{int(value):,}"
 
 
 def _point_text(settings: Settings, point: Point, feasible_word: bool = True) -> str:

@@ -111,7 +111,7 @@ class Memory:
 def estimate(graph: AnalysedGraph, batch, optimizer: Optimizer | None = None,
              mixed_precision: bool = False) -> Memory:
     """The memory of one training step and of inference at `batch` (an int or a symbol)."""
-    batch = sympy.sympify(batch) if isinstance(batch, int) else batch
+    batch = sympy.Integer(batch) if isinstance(batch, int) else batch
     optimizer = optimizer or optimizer_of(dict(graph.train))
     values = FLOAT16 if mixed_precision else FLOAT32
     trainable = graph.total("trainable")

@@ -13,6 +13,7 @@ from conftest import EXAMPLES
 import shapelang
 from shapelang import fit, limits
 from shapelang.analysis import analyse
+from shapelang.diagnostics import ERROR
 
 GIB = 2**30
 
@@ -93,7 +94,7 @@ def _scan(example, budget, name, values):
     for value in values:
         graph = analyse(network, {name: sympy.Rational(value.numerator, value.denominator)})
         errors = [d for d in graph.diagnostics
-                  if d.severity == "error" and not d.code.startswith("SL4")]
+                  if d.severity == ERROR and not d.code.startswith("SL4")]
         if not errors and graph.total("params") <= budget:
             feasible.append(value)
     return feasible
