@@ -39,8 +39,6 @@ QUANTITIES = ("params", "trainable", "non_trainable", "macs", "flops", "size", "
               "inference_memory")
 MEMORY = ("memory", "inference_memory")
 BATCH = "batch"
-#: Warnings of a check undecided with a parameter unbound: an error at some values, perhaps.
-UNDECIDED = ("SL312", "SL313", "SL404")
 
 
 class FitError(ValueError):
@@ -313,7 +311,9 @@ def prove_monotone(evaluator: Evaluator, outer_values: tuple, vary: Vary) -> Pro
         evaluator.analyses += 1
     axes = graph.input_sizes.axes if graph.input_sizes and not is_batch else ()
     axis = next((name for name, _, size in axes if size == x), None)
-    errors = [d for d in graph.diagnostics if d.severity == ERROR or d.code in UNDECIDED]
+    # a check left undecided with the parameter unbound may be an error at some values
+    errors = [d for d in graph.diagnostics
+              if d.severity == ERROR or d.code in ("SL312", "SL313", "SL404")]
     if errors or not graph.complete:
         why = f"{errors[0].code}: {errors[0].message}" if errors else "incomplete"
         return Proof(False, f"the network with {vary.name} unbound has an error ({why})", axis)
