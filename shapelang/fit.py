@@ -203,15 +203,19 @@ class Evaluator:
     def graph(self, bindings: dict, fresh: bool = False) -> AnalysedGraph:
         key = tuple(sorted((k, str(v)) for k, v in bindings.items()))
         if fresh or key not in self._graphs:
-            if time.monotonic() - self.started > limits.MAX_FIT_SECONDS:
-                raise FitError(f"fit stopped after {limits.MAX_FIT_SECONDS:g} s and "
-                               f"{self.analyses:,} analyses: narrow the ranges or coarsen --step")
-            self.analyses += 1
+            self.count_analysis()
             graph = analyse(self.settings.network, bindings, checks=False)
             if fresh:
                 return graph
             self._graphs[key] = graph
         return self._graphs[key]
+
+    def count_analysis(self):
+        """One more analysis, unless the fit's time is up (then a FitError)."""
+        if time.monotonic() - self.started > limits.MAX_FIT_SECONDS:
+            raise FitError(f"fit stopped after {limits.MAX_FIT_SECONDS:g} s and "
+                           f"{self.analyses:,} analyses: narrow the ranges or coarsen --step")
+        self.analyses += 1
 
     def batch_of(self, graph: AnalysedGraph, batch: int | None) -> int:
         if batch is not None:
@@ -265,13 +269,19 @@ def _nondecreasing(expr, x, at) -> bool:
     if isinstance(expr, sympy.Add):
         return all(_nondecreasing(a, x, at) for a in expr.args)
     if isinstance(expr, sympy.Mul):
-        return all(_nonnegative(a, x, at) and _nondecreasing(a, x, at) for a in expr.args)
+        constant = [a for a in expr.args if x not in a.free_symbols]
+        varying = [a for a in expr.args if x in a.free_symbols]
+        if not all(_nonnegative(a, x, at) for a in constant):
+            return False
+        if len(varying) == 1:  # c·f with c ≥ 0
+            return _nondecreasing(varying[0], x, at)
+        return all(_nonnegative(a, x, at) and _nondecreasing(a, x, at) for a in varying)
     if isinstance(expr, (sympy.floor, sympy.ceiling, sympy.Max, sympy.Min)):
         return all(_nondecreasing(a, x, at) for a in expr.args)
     if isinstance(expr, sympy.Pow):
         base, exponent = expr.args
-        return (exponent.is_Integer and exponent > 0 and _nonnegative(base, x, at)
-                and _nondecreasing(base, x, at))
+        return bool(exponent.is_Integer and exponent.is_positive and _nonnegative(base, x, at)
+                    and _nondecreasing(base, x, at))
     return False
 
 
@@ -290,12 +300,14 @@ class Proof:
     monotone: bool
     reason: str
     axis: str | None = None  # the input axis whose size is the searched parameter
+    symbol: sympy.Symbol | None = None  # the searched parameter, unbound
+    quantities: dict | None = None  # each budget's closed form in it
 
 
-def prove_monotone(evaluator: Evaluator, outer_values: tuple, vary: Vary) -> Proof:
-    """Analyse once with `vary` unbound (the other ranges at `outer_values`); show every
-    minimum-size condition and every budget nondecreasing in it."""
-    settings = evaluator.settings
+def prove_valid_from(evaluator: Evaluator, outer_values: tuple, vary: Vary) -> Proof:
+    """Analyse once with `vary` unbound (the other ranges at `outer_values`) and show every
+    minimum-size condition nondecreasing in it: then the values where the network is valid
+    are those from some value on. The proof keeps that analysis for `prove_budgets`."""
     is_batch = vary.name == BATCH and BATCH not in evaluator._parameters()
     bindings, batch = evaluator.bindings_at((*outer_values, vary.low))
     integer = vary.low.denominator == 1 and vary.step.denominator == 1
@@ -304,11 +316,8 @@ def prove_monotone(evaluator: Evaluator, outer_values: tuple, vary: Vary) -> Pro
         graph = evaluator.graph(bindings)
     else:
         bindings[vary.name] = x
-        try:
-            graph = analyse(settings.network, bindings, checks=False)
-        except Exception:  # noqa: BLE001 — a closed form sympy cannot handle: no proof
-            return Proof(False, f"{vary.name} could not be left unbound")
-        evaluator.analyses += 1
+        evaluator.count_analysis()
+        graph = analyse(evaluator.settings.network, bindings, checks=False)
     axes = graph.input_sizes.axes if graph.input_sizes and not is_batch else ()
     axis = next((name for name, _, size in axes if size == x), None)
     # a check left undecided with the parameter unbound may be an error at some values
@@ -317,24 +326,27 @@ def prove_monotone(evaluator: Evaluator, outer_values: tuple, vary: Vary) -> Pro
     if errors or not graph.complete:
         why = f"{errors[0].code}: {errors[0].message}" if errors else "incomplete"
         return Proof(False, f"the network with {vary.name} unbound has an error ({why})", axis)
-    low = vary.low
     for condition in graph.minimum_sizes:
-        if not _nondecreasing(condition.value - condition.minimum, x, low):
+        if not _nondecreasing(condition.value - condition.minimum, x, vary.low):
             return Proof(False, f"a minimum-size condition at line {condition.layer.span.line} "
                          f"is not shown nondecreasing in {vary.name}", axis)
     batch_value = x if is_batch else evaluator.batch_of(graph, batch)
-    quantities = evaluator.quantities(graph, batch_value)
-    for budget in settings.budgets:
-        value = quantities[budget.quantity]
+    return Proof(True, "", axis, x, evaluator.quantities(graph, batch_value))
+
+
+def prove_budgets(evaluator: Evaluator, proof: Proof, vary: Vary, valid_from) -> Proof:
+    """Show every budget's closed form nondecreasing in `vary` from its first valid value."""
+    for budget in evaluator.settings.budgets:
+        value = proof.quantities[budget.quantity]
         if value is None:
-            return Proof(False, f"{budget.quantity} needs bound sizes", axis)
-        if not _nondecreasing(value, x, low):
+            return Proof(False, f"{budget.quantity} needs bound sizes", proof.axis)
+        if not _nondecreasing(value, proof.symbol, valid_from):
             return Proof(False, f"{budget.quantity} is not shown nondecreasing in {vary.name}",
-                         axis)
-    names = ["validity", *(b.quantity for b in settings.budgets)]
+                         proof.axis)
+    names = ["validity", *(b.quantity for b in evaluator.settings.budgets)]
     shown = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
     return Proof(True, f"{shown} nondecreasing in {vary.name} (proven from the closed forms)",
-                 axis)
+                 proof.axis)
 
 
 # ---- the search ------------------------------------------------------------------------------
@@ -349,12 +361,13 @@ class Line:
     largest: Point | None  # the largest feasible value, re-analysed
     beyond: Point | None  # the next step beyond it, re-analysed (None at the range's end)
     exact: list[Point] = field(default_factory=list)  # feasible values whose axis is exact
+    first: Point | None = None  # where nothing fits: the range's first value, for its reason
     axis: str | None = None  # the input axis the searched parameter sizes
     exact_note: str | None = None
 
 
 def search_line(evaluator: Evaluator, outer: tuple, vary: Vary) -> Line:
-    proof = prove_monotone(evaluator, outer, vary)
+    proof = prove_valid_from(evaluator, outer, vary)
     n = vary.count
     at = {}
 
@@ -363,8 +376,13 @@ def search_line(evaluator: Evaluator, outer: tuple, vary: Vary) -> Line:
             at[i] = evaluator.point((*outer, vary.value(i)))
         return at[i]
 
+    first_valid = _first(lambda i: point(i).valid, 0, n) if proof.monotone else None
+    if proof.monotone and first_valid < n:
+        proof = prove_budgets(evaluator, proof, vary, vary.value(first_valid))
+    elif proof.monotone:
+        proof = Proof(True, f"validity nondecreasing in {vary.name} (proven from the closed "
+                      "forms)", proof.axis)
     if proof.monotone:
-        first_valid = _first(lambda i: point(i).valid, 0, n)
         last = _first(lambda i: not point(i).feasible, first_valid, n) - 1
         runs = [] if last < first_valid else [(vary.value(first_valid), vary.value(last))]
         method = "bisection"
@@ -387,6 +405,8 @@ def search_line(evaluator: Evaluator, outer: tuple, vary: Vary) -> Line:
         method = "scan"
         largest = max((i for i in range(n) if point(i).feasible), default=None)
     line = Line(outer, method, proof.reason, runs, None, None, axis=proof.axis)
+    if not runs:
+        line.first = point(0)
     if largest is not None:
         line.largest = evaluator.point((*outer, vary.value(largest)), fresh=True)
         if largest + 1 < n:
@@ -552,6 +572,8 @@ def report_text(result: FitResult, path: str) -> str:
             out.append(f"  search: scan of every value — no monotone search: {line.reason}")
         if not line.feasible:
             out.append(f"  feasible: no value of {searched.name} in the range")
+            if line.first is not None:
+                out.append(f"  first value: {_point_text(settings, line.first)}")
         else:
             runs = ", ".join(_show(a) if a == b else f"{_show(a)}..{_show(b)}"
                              for a, b in line.feasible)

@@ -3,6 +3,7 @@ through the Python API (the boundary fits its budget, the next step does not), a
 brute-force scan of the same grid, and against arithmetic done by hand (ResNet-50's exact
 sizes from its strides; the largest batch from memory's two terms). Budgets and ranges are
 read by fit's own parsers: anything else, or a range too large, is a usage error at once."""
+import itertools
 import json
 from fractions import Fraction
 
@@ -227,3 +228,66 @@ def test_syntax_error_is_a_diagnostic(run_cli, tmp_path):
     bad.write_text("network x(\n")
     code, _, err = run_cli("fit", bad, "--vary", "H=1..2")
     assert code == 1 and "error[SL1" in err
+
+
+# ---- the monotonicity proof ------------------------------------------------------------------
+H = sympy.Symbol("H", positive=True, integer=True)
+S = sympy.Symbol("s", positive=True)
+
+
+@pytest.mark.parametrize("expr, at, proven", [
+    (H - 11, 1, True), (-H, 1, False), (sympy.floor(H / 2) * sympy.floor(H / 3), 1, True),
+    (H * (H - 5), 1, False), (H * (H - 5), 5, True),
+    (sympy.Rational(1, 2) * sympy.floor(H / 4 - 3), 1, True),
+    (sympy.ceiling(48 * S) * sympy.ceiling(128 * S), Fraction(1, 100), True),
+    (sympy.Max(H, 3), 1, True), (sympy.Min(H, 10 - H), 1, False), (H**2, 1, True),
+    (1 / H, 1, False), (sympy.floor(H / 8 + sympy.Rational(1, 2)) * 8 - H, 1, False),
+])
+def test_nondecreasing_table(expr, at, proven):
+    x = H if H in expr.free_symbols else S
+    assert fit._nondecreasing(expr, x, at) is proven
+
+
+def test_what_is_proven_holds_at_every_point():
+    """Random closed forms of the kinds the analysis writes: where the proof says
+    nondecreasing from 1, no two consecutive values in 1..60 decrease."""
+    import random
+
+    rng = random.Random(13)
+    atoms = [H, H - 7, sympy.floor(H / 3), sympy.ceiling(H / 2 - 5), sympy.floor((H - 11) / 4) + 1,
+             sympy.Integer(3), -H, sympy.Min(H, 20 - H)]
+
+    def random_expr(depth):
+        if depth == 0:
+            return rng.choice(atoms)
+        a, b = random_expr(depth - 1), random_expr(depth - 1)
+        return rng.choice([a + b, a * b, sympy.floor(a / 2), sympy.Max(a, b), 3 * a - b])
+
+    proven = 0
+    for _ in range(300):
+        expr = random_expr(rng.randint(1, 3))
+        if fit._nondecreasing(expr, H, 1):
+            proven += 1
+            values = [expr.subs(H, h) for h in range(1, 61)]
+            assert all(a <= b for a, b in itertools.pairwise(values)), expr
+    assert proven > 30
+
+
+def _alexnet_valid(size: int) -> bool:
+    """AlexNet along one axis, by hand: conv 11 stride 4, then three 3×3 stride-2 max pools
+    (the convolutions between them keep the size)."""
+    if size < 11:
+        return False
+    size = (size - 11) // 4 + 1
+    for _ in range(3):
+        if size < 3:
+            return False
+        size = (size - 3) // 2 + 1
+    return True
+
+
+def test_first_valid_size_by_bisection(run_cli):
+    _, found = run_fit(run_cli, EXAMPLES / "alexnet.net", "--vary", "H=10..80")
+    line, = found["lines"]
+    assert line["search"] == "bisection"
+    assert line["feasible"] == [[min(h for h in range(10, 81) if _alexnet_valid(h)), 80]]
