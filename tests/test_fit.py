@@ -291,3 +291,19 @@ def test_first_valid_size_by_bisection(run_cli):
     line, = found["lines"]
     assert line["search"] == "bisection"
     assert line["feasible"] == [[min(h for h in range(10, 81) if _alexnet_valid(h)), 80]]
+
+
+@pytest.mark.parametrize("args", [
+    ("examples/alexnet_scaled.net", "--set", "H=270", "--set", "W=480", "--budget",
+     "params<=1_000_000", "--vary", "scale=0.01..1", "--step", "0.001"),
+    ("examples/resnet50.net", "--budget", "memory<=80GiB", "--vary", "batch=1..4096",
+     "--optimizer", "adam"),
+    ("examples/resnet50.net", "--vary", "H=200..300", "--exact"),
+])
+def test_readme_shows_real_output(run_cli, args, monkeypatch):
+    from conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    code, out, _ = run_cli("fit", *args)
+    assert code == 0
+    assert f"```\n{out.rstrip()}\n```" in (ROOT / "README.md").read_text(encoding="utf-8")

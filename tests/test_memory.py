@@ -203,3 +203,14 @@ def test_memory_benchmark_runs_on_cpu():
     gpu = "no GPU" not in done.stdout
     if not gpu:
         assert "—" in done.stdout
+
+
+def test_readme_shows_real_output(run_cli, monkeypatch):
+    from conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    code, out, _ = run_cli("table", "examples/torchvision_resnet50.net", "--batch-size", "32",
+                           "--optimizer", "adam")
+    assert code == 0
+    section = out[out.index("memory at batch size"):].rstrip()
+    assert f"```\n{section}\n```" in (ROOT / "README.md").read_text(encoding="utf-8")
