@@ -260,7 +260,6 @@ class _VaryAction(argparse.Action):
 
 def cmd_fit(args) -> int:
     from . import fit, report
-    from .analysis import analyse as analyse_graph
     from .memory import OPTIMIZER_SLOTS
 
     if not args.varies:
@@ -292,26 +291,40 @@ def cmd_fit(args) -> int:
         result = fit.fit(settings)
     except fit.FitError as exc:
         raise UsageError(str(exc)) from None
+    tables = _fit_tables(settings, result) if args.table else {}
     if args.format == "json":
         import json
 
-        print(json.dumps(fit.report_json(result), indent=2, ensure_ascii=False))
+        document = fit.report_json(result)
+        for index, (graph, memory) in tables.items():
+            document["lines"][index]["table"] = json.loads(report.table_json(graph, memory))
+        print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         print(fit.report_text(result, args.path))
-    if args.table:
-        memory = any(b.quantity in fit.MEMORY for b in settings.budgets)
-        evaluator = fit.Evaluator(settings)
-        for line in result.lines:
-            if line.largest is None:
-                continue
-            point_bindings, batch = evaluator.bindings_at(line.largest.values)
-            graph = analyse_graph(network, point_bindings)
-            shown = None
-            if memory:
-                shown = evaluator.memory(graph, evaluator.batch_of(graph, batch))
-            print("\n" + report.table_text(graph, shown))
+        for graph, memory in tables.values():
+            print("\n" + report.table_text(graph, memory))
     feasible = any(line.feasible for line in result.lines)
     return EXIT_CLEAN if feasible else EXIT_DIAGNOSTICS
+
+
+def _fit_tables(settings, result) -> dict:
+    """For --table: each line's largest fitting point analysed, with its memory where a budget
+    is one (line index → (graph, memory or None))."""
+    from . import fit
+    from .analysis import analyse as analyse_graph
+
+    evaluator = fit.Evaluator(settings)
+    tables = {}
+    for index, line in enumerate(result.lines):
+        if line.largest is None:
+            continue
+        bindings, batch = evaluator.bindings_at(line.largest.values)
+        graph = analyse_graph(settings.network, bindings)
+        memory = None
+        if any(b.quantity in fit.MEMORY for b in settings.budgets):
+            memory = evaluator.memory(graph, evaluator.batch_of(graph, batch))
+        tables[index] = (graph, memory)
+    return tables
 
 
 def write_file(path: str, text: str):

@@ -184,17 +184,17 @@ class Evaluator:
         self.analyses = 0
         self._graphs: dict = {}
         self.started = time.monotonic()
-        self.batch_varied = any(v.name == BATCH and BATCH not in self._parameters()
-                                for v in settings.varies)
+        self._parameters = {p.name for p in settings.network.parameters}
 
-    def _parameters(self):
-        return {p.name for p in self.settings.network.parameters}
+    def is_batch(self, vary: Vary) -> bool:
+        """Whether `vary` is the batch size (`batch`, where no network parameter has the name)."""
+        return vary.name == BATCH and BATCH not in self._parameters
 
     def bindings_at(self, values) -> tuple[dict, int]:
         bindings = dict(self.settings.bindings)
         batch = None
         for vary, value in zip(self.settings.varies, values):
-            if vary.name == BATCH and BATCH not in self._parameters():
+            if self.is_batch(vary):
                 batch = int(value)
             else:
                 bindings[vary.name] = sympy.Rational(value.numerator, value.denominator)
@@ -308,7 +308,7 @@ def prove_valid_from(evaluator: Evaluator, outer_values: tuple, vary: Vary) -> P
     """Analyse once with `vary` unbound (the other ranges at `outer_values`) and show every
     minimum-size condition nondecreasing in it: then the values where the network is valid
     are those from some value on. The proof keeps that analysis for `prove_budgets`."""
-    is_batch = vary.name == BATCH and BATCH not in evaluator._parameters()
+    is_batch = evaluator.is_batch(vary)
     bindings, batch = evaluator.bindings_at((*outer_values, vary.low))
     integer = vary.low.denominator == 1 and vary.step.denominator == 1
     x = sympy.Symbol(vary.name, positive=True, integer=integer or None)

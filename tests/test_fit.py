@@ -307,3 +307,11 @@ def test_readme_shows_real_output(run_cli, args, monkeypatch):
     code, out, _ = run_cli("fit", *args)
     assert code == 0
     assert f"```\n{out.rstrip()}\n```" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_table_in_json(run_cli):
+    _, found = run_fit(run_cli, EXAMPLES / "resnet50.net", "--budget", "memory<=80GiB",
+                       "--vary", "batch=1..4096", "--optimizer", "adam", "--table")
+    line, = found["lines"]
+    assert line["table"]["memory"]["batch_size"] == line["largest"]["values"]["batch"]
+    assert line["table"]["memory"]["training"] == line["largest"]["quantities"]["memory"]
