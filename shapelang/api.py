@@ -140,6 +140,20 @@ class Result:
             raise ValueError(f"total({what!r}): one of {', '.join(map(repr, QUANTITIES))}")
         return plain(sympy.Integer(0) + sum(getattr(layer, what) for layer in self.layers))
 
+    def memory(self, batch_size: int = 1, optimizer: str | None = None,
+               mixed_precision: bool = False) -> dict:
+        """Bytes of one training step and of inference at `batch_size` (`shapelang table
+        --batch-size`): `parameters gradients optimizer_state activations training
+        inference_activations inference`, torchinfo's `torchinfo_params_size` and
+        `torchinfo_forward_backward_size`, and what they assume (`batch_size`,
+        `activation_dtype`, `optimizer`, `optimizer_slots`). `optimizer` defaults to the
+        `train:` block's (else adam); `momentum` is SGD with momentum."""
+        from .memory import estimate, optimizer_of
+
+        memory = estimate(self.analysis, batch_size, optimizer_of(dict(self.analysis.train),
+                                                                  optimizer), mixed_precision)
+        return {key: plain(value) for key, value in memory.as_dict().items()}
+
     def raise_for_errors(self) -> Result:
         """This result, or `ShapelangError` listing every error."""
         if self.errors:

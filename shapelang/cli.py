@@ -189,11 +189,18 @@ def cmd_table(args) -> int:
     columns = _columns_option(args)
     if columns and args.format == "json":
         raise UsageError("--columns is for text, markdown and csv; JSON holds every column")
+    memory = _memory_options(args)
+    if memory is not None and args.format == "csv":
+        raise UsageError("--batch-size: the csv format has no memory section (use text, "
+                         "markdown or json)")
     if args.format == "json":
-        return _report_then_diagnostics(args, lambda a: report.table_json(a, args.depth))
-    render = {"text": report.table_text, "markdown": report.table_markdown,
-              "csv": report.table_csv}[args.format]
-    return _report_then_diagnostics(args, lambda a: render(a, args.depth, columns))
+        return _report_then_diagnostics(args, lambda a: report.table_json(
+            a, args.depth, memory and memory(a)))
+    if args.format == "csv":
+        return _report_then_diagnostics(args, lambda a: report.table_csv(a, args.depth, columns))
+    render = {"text": report.table_text, "markdown": report.table_markdown}[args.format]
+    return _report_then_diagnostics(args, lambda a: render(a, args.depth, columns,
+                                                           memory and memory(a)))
 
 
 def _columns_option(args):
@@ -214,6 +221,44 @@ def _depth(text: str) -> int:
     return int(text)
 
 
+# ---- memory: `table --batch-size B [--optimizer O] [--mixed-precision]` ----------------------
+def _memory_options(args):
+    """A function of the analysis giving its memory, or None without --batch-size."""
+    from .memory import OPTIMIZER_SLOTS, estimate, optimizer_of
+
+    if args.batch_size is None:
+        if args.optimizer or args.mixed_precision:
+            raise UsageError("--optimizer and --mixed-precision need --batch-size B")
+        return None
+    if args.optimizer is not None and args.optimizer not in OPTIMIZER_SLOTS:
+        raise UsageError(f"--optimizer {args.optimizer}: one of {', '.join(OPTIMIZER_SLOTS)}")
+    return lambda analysis: estimate(analysis, args.batch_size,
+                                     optimizer_of(dict(analysis.train), args.optimizer),
+                                     args.mixed_precision)
+
+
+def _batch_size(text: str) -> int:
+    try:
+        value = limits.read_decimal(text)
+    except ValueError:
+        value = None
+    if value is None or value.denominator != 1 or not 1 <= value <= limits.MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"a whole number from 1 to {limits.MAX_BATCH_SIZE:,}, got {limits.shorten(text)}")
+    return int(value)
+
+
+def _with_memory_options(p):
+    p.add_argument("--batch-size", type=_batch_size, metavar="B",
+                   help="add the memory of training and inference at batch size B")
+    p.add_argument("--optimizer", metavar="NAME",
+                   help="the optimizer whose state is counted (default: the train: block's, "
+                   "else adam): sgd, momentum (sgd with momentum), adam, rmsprop, …")
+    p.add_argument("--mixed-precision", action="store_true",
+                   help="float16 activations (weights stay float32)")
+    return p
+
+
 def cmd_solve(args) -> int:
     from . import report
 
@@ -229,6 +274,91 @@ def cmd_lsp(args) -> int:
                          ) from None
     serve()
     return EXIT_CLEAN
+
+
+# ---- fit: `shapelang fit PATH --budget Q<=N --vary NAME=LOW..HIGH [--step S] …` -------------
+class _VaryAction(argparse.Action):
+    """--vary appends a range; --step gives the step of the --vary just before it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        varies = list(getattr(namespace, "varies", None) or [])
+        if option_string == "--step":
+            if not varies or varies[-1][1] is not None:
+                raise argparse.ArgumentError(self, "--step follows the --vary it applies to")
+            varies[-1] = (varies[-1][0], values)
+        else:
+            varies.append((values, None))
+        namespace.varies = varies
+
+
+def cmd_fit(args) -> int:
+    from . import fit, report
+    from .memory import OPTIMIZER_SLOTS
+
+    if not args.varies:
+        raise UsageError("fit: give at least one --vary NAME=LOW..HIGH")
+    if args.optimizer is not None and args.optimizer not in OPTIMIZER_SLOTS:
+        raise UsageError(f"--optimizer {args.optimizer}: one of {', '.join(OPTIMIZER_SLOTS)}")
+    bindings = _parse_sets(args.set)
+    for name, value in bindings.items():
+        if isinstance(value, str):
+            raise UsageError(f"--set {name}={limits.shorten(value)}: past shapelang's limits")
+    try:
+        text = _read(args.path)
+        network = parse(text, args.path)
+    except DiagnosticError as exc:
+        _print_diagnostics([exc.diagnostic], {args.path: ""}, "text", sys.stderr)
+        return EXIT_DIAGNOSTICS
+    try:
+        varies = []
+        for vary_text, step_text in args.varies:
+            vary = fit.parse_vary(vary_text)
+            if step_text is not None:
+                vary.step = fit.parse_step(step_text)
+            varies.append(vary)
+        settings = fit.Settings(
+            network=network, bindings=bindings,
+            budgets=[fit.parse_budget(b) for b in args.budget or ()], varies=varies,
+            batch_size=args.batch_size, optimizer=args.optimizer,
+            mixed_precision=args.mixed_precision, exact=args.exact)
+        result = fit.fit(settings)
+    except fit.FitError as exc:
+        raise UsageError(str(exc)) from None
+    tables = _fit_tables(settings, result) if args.table else {}
+    if args.format == "json":
+        import json
+
+        document = fit.report_json(result)
+        for index, (graph, memory) in tables.items():
+            table = report.table_json(graph, memory=memory)
+            document["lines"][index]["table"] = json.loads(table)
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        print(fit.report_text(result, args.path))
+        for graph, memory in tables.values():
+            print("\n" + report.table_text(graph, memory=memory))
+    feasible = any(line.feasible for line in result.lines)
+    return EXIT_CLEAN if feasible else EXIT_DIAGNOSTICS
+
+
+def _fit_tables(settings, result) -> dict:
+    """For --table: each line's largest fitting point analysed, with its memory where a budget
+    is one (line index → (graph, memory or None))."""
+    from . import fit
+    from .analysis import analyse as analyse_graph
+
+    evaluator = fit.Evaluator(settings)
+    tables = {}
+    for index, line in enumerate(result.lines):
+        if line.largest is None:
+            continue
+        bindings, batch = evaluator.bindings_at(line.largest.values)
+        graph = analyse_graph(settings.network, bindings)
+        memory = None
+        if any(b.quantity in fit.MEMORY for b in settings.budgets):
+            memory = evaluator.memory(graph, evaluator.batch_of(graph, batch))
+        tables[index] = (graph, memory)
+    return tables
 
 
 def write_file(path: str, text: str):
@@ -569,11 +699,33 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--columns", metavar="COL,…",
                        help="the columns, in order: index, layer, op, inputs, shape, size, "
                        "params, trainable, non_trainable, macs")
+    _with_memory_options(table)
     table.set_defaults(run=cmd_table)
 
     solve = with_set(commands.add_parser("solve", help="paddings, valid and exact input sizes"))
     solve.add_argument("path", metavar="PATH")
     solve.set_defaults(run=cmd_solve)
+
+    fit_parser = with_set(commands.add_parser(
+        "fit", help="the parameter values at which the network meets budgets"))
+    fit_parser.add_argument("path", metavar="PATH")
+    fit_parser.add_argument("--budget", action="append", metavar="QUANTITY<=LIMIT",
+                            help="params, trainable, non_trainable, macs, flops, size, memory "
+                            "(training, at the batch size), inference_memory: params<=5e6, "
+                            "memory<=16GiB (repeatable)")
+    fit_parser.add_argument("--vary", action=_VaryAction, dest="varies", metavar="NAME=LOW..HIGH",
+                            help="a parameter's range (repeatable; the last is searched for each "
+                            "value of the others); `batch` is the batch size")
+    fit_parser.add_argument("--step", action=_VaryAction, dest="varies", metavar="STEP",
+                            help="the step of the --vary before it (default 1)")
+    fit_parser.add_argument("--exact", action="store_true",
+                            help="list the feasible input sizes at which no stride leaves rows "
+                            "unread")
+    fit_parser.add_argument("--table", action="store_true",
+                            help="print the network's table at each largest feasible value")
+    fit_parser.add_argument("--format", choices=("text", "json"), default="text")
+    _with_memory_options(fit_parser)
+    fit_parser.set_defaults(run=cmd_fit)
 
     keras = with_set(commands.add_parser("keras", help="emit a Keras 3 program"))
     keras.add_argument("path", metavar="PATH")

@@ -249,3 +249,16 @@ def check_value(value) -> None:
         check_number(value)
     else:
         check_closed_form(value)
+
+
+# ---- memory and `fit` ------------------------------------------------------------------------
+#: A batch size (`table --batch-size`, `fit --vary batch=…`).
+MAX_BATCH_SIZE = 10**9
+#: Points of one `fit` grid (every --vary's values multiplied): a monotone search reads about
+#: log2 of them; more are refused, not searched.
+MAX_FIT_POINTS = 10**7
+#: Analyses one `fit` may run where no monotonicity is proven (a scan): a larger grid is a
+#: diagnostic telling how to narrow it, not minutes of work.
+MAX_FIT_SCAN = 1_000
+#: Wall-clock seconds for one `fit`, all its analyses together.
+MAX_FIT_SECONDS = 120.0

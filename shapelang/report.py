@@ -170,7 +170,7 @@ def table_cells(analysis: Analysis, depth: int | None = None, columns=None) -> T
         numeric=frozenset(i for i, k in enumerate(columns) if k in _NUMERIC))
 
 
-def table_text(analysis: Analysis, depth: int | None = None, columns=None) -> str:
+def table_text(analysis: Analysis, depth: int | None = None, columns=None, memory=None) -> str:
     legend = _Legend(analysis)
     columns, body, total = _layout(analysis, depth, columns, True, legend)
     rows = [tuple(COLUMNS[k] for k in columns), *body, total]
@@ -187,10 +187,13 @@ def table_text(analysis: Analysis, depth: int | None = None, columns=None) -> st
     if any(k in _TOTALS for k in columns):
         out.append(line(rows[-1]))
     out += [*_legend_lines(legend), "", *_depth_lines(depth), CONVENTION]
+    if memory is not None:
+        out += ["", *memory_lines(memory), "", MEMORY_CONVENTION]
     return "\n".join(out)
 
 
-def table_markdown(analysis: Analysis, depth: int | None = None, columns=None) -> str:
+def table_markdown(analysis: Analysis, depth: int | None = None, columns=None,
+                   memory=None) -> str:
     legend = _Legend(analysis)
     columns, body, total = _layout(analysis, depth, columns, True, legend)
     out = [f"**{heading(analysis)}**", "", "| " + " | ".join(COLUMNS[k] for k in columns)
@@ -202,6 +205,8 @@ def table_markdown(analysis: Analysis, depth: int | None = None, columns=None) -
     if legend.lines:
         out += ["", "where " + "; ".join(f"`{line}`" for line in legend.lines)]
     out += ["", *(f"_{line}_" for line in _depth_lines(depth)), f"_{CONVENTION}_"]
+    if memory is not None:
+        out += ["", "```", *memory_lines(memory), "```", "", f"_{MEMORY_CONVENTION}_"]
     return "\n".join(out)
 
 
@@ -236,7 +241,7 @@ def json_count(value) -> int | str:
     raise TypeError(f"a bound count must be an integer, got {value!r}")
 
 
-def table_document(analysis: Analysis, depth: int | None = None) -> dict:
+def table_document(analysis: Analysis, depth: int | None = None, memory=None) -> dict:
     """The machine contract of DESIGN.md: integers when bound, closed-form strings when not.
     At a depth, the rows are folded (`kind` "layer" or "block", `layers` each stands for)."""
     layers = [] if depth is None else [_json_row(r) for r in fold(analysis, depth)]
@@ -250,7 +255,7 @@ def table_document(analysis: Analysis, depth: int | None = None) -> dict:
             "padding": None if r.padding is None else [[json_count(p) for p in axis]
                                                        for axis in r.padding],
         })
-    return {
+    document = {
         "network": analysis.network.name,
         "bindings": {k: json_count(v) if v.is_integer else pretty(v)
                      for k, v in analysis.bindings.items()},
@@ -260,10 +265,13 @@ def table_document(analysis: Analysis, depth: int | None = None) -> dict:
         "total": {k: json_count(analysis.total(k))
                   for k in ("params", "trainable", "non_trainable", "macs")},
     }
+    if memory is not None:
+        document["memory"] = memory_json(memory)
+    return document
 
 
-def table_json(analysis: Analysis, depth: int | None = None) -> str:
-    return json.dumps(table_document(analysis, depth), indent=2, ensure_ascii=False)
+def table_json(analysis: Analysis, depth: int | None = None, memory=None) -> str:
+    return json.dumps(table_document(analysis, depth, memory), indent=2, ensure_ascii=False)
 
 
 def _json_row(r) -> dict:
@@ -345,3 +353,51 @@ def solve_text(analysis: Analysis) -> str:
         out += ["", "undecided within the budget (`check --strict` fails on these):"]
         out += [f"  line {d.span.line}: {d.message}" for d in undecided]
     return "\n".join(out)
+
+
+# ---- memory (`table --batch-size B`) ----------------------------------------------------------
+MEMORY_CONVENTION = (
+    "memory: weights float32 (trainable and not; mixed precision keeps them float32), one "
+    "float32 gradient and the optimizer's slots per trainable weight, every layer's output "
+    "kept once for the backward pass (views such as flatten excluded); inference: the weights "
+    "and the most activations alive at once")
+
+
+def _bytes(value) -> str:
+    from .memory import human
+
+    if isinstance(value, sympy.Basic) and not value.is_number:
+        return pretty(value)
+    return f"{int(value):,} B  ({human(value)})"
+
+
+def memory_lines(memory) -> list[str]:
+    """The memory section under a table."""
+    batch = pretty(memory.batch) if isinstance(memory.batch, sympy.Basic) else memory.batch
+    rows = [("parameters", memory.parameters), ("gradients", memory.gradients),
+            (f"optimizer state ({memory.optimizer.slots} per weight)", memory.optimizer_state),
+            ("activations kept for backward", memory.activations),
+            ("training total", memory.training)]
+    if memory.inference is not None:
+        rows += [("inference: activations alive at once", memory.inference_activations),
+                 ("inference total", memory.inference)]
+    width = max(len(name) for name, _ in rows)
+    heading = (f"memory at batch size {batch} (activations {memory.activation_dtype}; "
+               f"optimizer {memory.optimizer.describe()}):")
+    out = [heading]
+    out += [f"  {name:<{width}}  {_bytes(value)}" for name, value in rows]
+
+    def megabytes(value):
+        if isinstance(value, sympy.Basic) and not value.is_number:
+            return pretty(value / 10**6)
+        return f"{int(value) / 1e6:0.2f}"
+
+    out.append(f"  torchinfo's convention (float32): Params size (MB): "
+               f"{megabytes(memory.torchinfo_params)}, Forward/backward pass size (MB): "
+               f"{megabytes(memory.torchinfo_forward_backward)}")
+    return out
+
+
+def memory_json(memory) -> dict:
+    return {k: (v if isinstance(v, (str, bool)) or v is None else json_count(v))
+            for k, v in memory.as_dict().items()}
