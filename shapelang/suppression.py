@@ -1,0 +1,158 @@
+"""Suppression comments, and the filter that turns a file's diagnostics into those reported.
+
+`# shapelang: ignore[SL305]` (codes or code names, comma-separated) suppresses those codes on
+its line; a bare `# shapelang: ignore` every code there. flake8's spelling works too:
+`# noqa` and `# noqa: SL305` (codes of other tools in it are theirs and left alone). A
+diagnostic is suppressed by a comment on any line of its span. The language has no strings,
+so a `#` always starts a comment.
+
+The filter keeps a diagnostic when its code is selected (`config.Selection`) and no comment
+suppresses it; a comment naming no code is reported (SL151), and under `--strict` a comment
+that suppresses nothing (SL150).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .codes import ERROR, WARNING, lookup
+from .config import Selection, always_reported
+from .diagnostics import Diagnostic, printable, source_lines
+from .ir import Span
+
+_IGNORE = re.compile(r"shapelang:\s*ignore(?P<rest>.*)$")
+_BRACKETED = re.compile(r"\s*\[(?P<codes>[^\]#]*)\]")
+_NOQA = re.compile(r"\bnoqa\b(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[,\s]+[A-Za-z0-9_\-]+)*))?",
+                   re.IGNORECASE)
+
+
+@dataclass
+class Suppression:
+    span: Span  # the directive, from `#` to its end
+    text: str  # the directive as written
+    codes: tuple[str, ...] | None  # None: every code on the line
+    used: set[str] = field(default_factory=set)
+
+    def covers(self, code: str) -> bool:
+        return self.codes is None or code in self.codes
+
+
+def _bad(span: Span, message: str) -> Diagnostic:
+    return Diagnostic("SL151", WARNING, message, span)
+
+
+def _codes(words, span: Span, problems: list) -> tuple[str, ...]:
+    found = []
+    for word in words:
+        named = lookup(word)
+        if named is None:
+            problems.append(_bad(span, f"`{printable(word)}` in this suppression comment is no "
+                                       "code or code name, so it suppresses nothing"))
+        elif named.code not in found:
+            found.append(named.code)
+    return tuple(found)
+
+
+def _directive(line: str, number: int, path: str, problems: list) -> Suppression | None:
+    hash_at = line.find("#")
+    if hash_at < 0:
+        return None
+    comment = line[hash_at:]
+    ignore = _IGNORE.search(comment)
+    if ignore:
+        start = hash_at + ignore.start()
+        rest = ignore.group("rest")
+        bracketed = _BRACKETED.match(rest)
+        end = start + len(ignore.group(0)) - len(rest) + (bracketed.end() if bracketed else 0)
+        span = Span(path, number, hash_at + 1, number, end + 1)
+        text = comment[:end - hash_at]
+        if bracketed:
+            words = [w.strip() for w in bracketed.group("codes").split(",")]
+            if not any(words):
+                problems.append(_bad(span, "this suppression comment names no code between its "
+                                           "brackets, so it suppresses nothing"))
+                return None
+            codes = _codes([w for w in words if w], span, problems)
+            return Suppression(span, text, codes) if codes else None
+        if rest[:1] == "[" or (rest and not rest[0].isspace() and rest[0] != "#"):
+            problems.append(_bad(span.to(Span(path, number, 1, number, len(line) + 1)),
+                                 "a malformed suppression comment: write "
+                                 "`# shapelang: ignore` or `# shapelang: ignore[CODE, …]`"))
+            return None
+        return Suppression(span, text, None)
+    noqa = _NOQA.search(comment)
+    if noqa:
+        span = Span(path, number, hash_at + 1, number, hash_at + noqa.end() + 1)
+        text = comment[:noqa.end()]
+        if noqa.group("codes") is None:
+            return Suppression(span, text, None)
+        ours = [w for w in re.split(r"[,\s]+", noqa.group("codes")) if w.upper().startswith("SL")]
+        codes = _codes(ours, span, problems)
+        return Suppression(span, text, codes) if codes else None
+    return None
+
+
+def read_suppressions(text: str, path: str) -> tuple[list[Suppression], list[Diagnostic]]:
+    """The suppression comments of a source, and an SL151 for each one that names no code."""
+    found, problems = [], []
+    for number, line in enumerate(source_lines(text), start=1):
+        if "#" in line:
+            suppression = _directive(line, number, path, problems)
+            if suppression is not None:
+                found.append(suppression)
+    return found, problems
+
+
+def reported(diagnostics, text: str, path: str, selection: Selection, strict: bool
+             ) -> list[Diagnostic]:
+    """The diagnostics of the file `path` (source `text`) that are reported: selected and not
+    suppressed, with the comments' own problems."""
+    suppressions, problems = read_suppressions(text, path)
+    by_line: dict[int, list[Suppression]] = {}
+    for s in suppressions:
+        by_line.setdefault(s.span.line, []).append(s)
+    kept = []
+    for d in diagnostics:
+        if always_reported(d.code):
+            kept.append(d)
+            continue
+        if not selection.enabled(d.code):
+            continue
+        if d.span is not None and d.span.file == path:
+            lines = range(d.span.line, max(d.span.end_line, d.span.line) + 1)
+            covering = [s for n in lines for s in by_line.get(n, ()) if s.covers(d.code)]
+            if covering:
+                for s in covering:
+                    s.used.add(d.code)
+                continue
+        kept.append(d)
+    added = [p for p in problems if selection.enabled(p.code)]
+    errors = any(d.severity == ERROR for d in diagnostics)
+    if strict and not errors:
+        unused = (_unused(s, selection) for s in suppressions)
+        added += [u for u in unused if u is not None and selection.enabled(u.code)]
+    if added:
+        kept = sorted([*kept, *added], key=Diagnostic.sort_key)
+    return kept
+
+
+def _unused(s: Suppression, selection: Selection) -> Diagnostic | None:
+    shown = printable(s.text)
+    if s.codes is None:
+        if s.used:
+            return None
+        return Diagnostic("SL150", WARNING, f"`{shown}` suppresses nothing: no diagnostic is "
+                          "reported on this line", s.span,
+                          "remove the comment")
+    unused = [c for c in s.codes if c not in s.used]
+    if not unused:
+        return None
+    reasons = [f"{c} (not selected)" if not selection.enabled(c) else c for c in unused]
+    what = "is" if len(unused) == 1 else "are"
+    if len(unused) == len(s.codes):
+        return Diagnostic("SL150", WARNING, f"`{shown}` suppresses nothing: "
+                          f"{', '.join(reasons)} {what} not reported on this line", s.span,
+                          "remove the comment")
+    return Diagnostic("SL150", WARNING, f"`{shown}`: {', '.join(reasons)} {what} not reported "
+                      "on this line", s.span,
+                      f"remove {', '.join(unused)} from the comment")
