@@ -140,7 +140,8 @@ def _settings(resolver: config.Resolver, path: str) -> config.Settings:
 def _files(args, resolver: config.Resolver) -> tuple[list[str], list[tuple[str, str]]]:
     """The files of PATH…, directories searched; each directory that could not be searched or
     holds no .net file is reported on stderr."""
-    found, problems = files.expand(args.paths, lambda p: _settings(resolver, p).excludes(p))
+    found, problems = files.expand(
+        args.paths, lambda path, named: _settings(resolver, path).excludes(path, named))
     for _, message in problems:
         print(f"shapelang: error: {message}", file=sys.stderr)
     return found, problems

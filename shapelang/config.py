@@ -1,13 +1,16 @@
-"""What a check reports, as ruff decides it: `select` / `ignore` by code or prefix, from the
-`[tool.shapelang]` table of the nearest `pyproject.toml` above each file, then the command
-line, which wins.
+"""What a check reports, as ruff decides it: `select` / `ignore` by code, code name or prefix,
+from the `[tool.shapelang]` table of the nearest `pyproject.toml` above each file, then from the
+command line, which wins.
 
-A code is reported when the longest selector in `select` + `extend-select` that matches it is
-longer than the longest in `ignore` + `extend-ignore` that does (`select = ["SL3"]` with
-`ignore = ["SL305"]` drops SL305 only; `select = ["SL305"]` with `ignore = ["SL3"]` keeps it).
-A command-line `--select` or `--ignore` replaces the table's list; `--extend-select` and
-`--extend-ignore` add to it. Errors of the file and its syntax (SL101–SL108) are reported
-whatever is selected: the file was not analysed at all.
+Two layers, the table's then the command line's. Within a layer, a code is turned on when the
+longest selector of `select` + `extend-select` matching it is longer than the longest of
+`ignore` + `extend-ignore` matching it, off when an ignore matches at least as long, and
+otherwise keeps its state from the layer before — unless the layer has a `select`, which
+starts afresh (what it does not match is off). So `select = ["SL3"]` with `ignore = ["SL305"]`
+reports the SL3xx codes but SL305; `select = ["SL305"]` with `ignore = ["SL3"]` reports SL305;
+and `--extend-select SL308` (or `--select SL308`) reports SL308 although the table ignores it.
+`extend-ignore` is `ignore` (ruff's other spelling). Errors of the file and its syntax
+(SL101–SL108) are reported whatever is selected: the file was not analysed at all.
 """
 from __future__ import annotations
 
@@ -21,8 +24,8 @@ from .codes import CODES, ERROR, lookup
 from .diagnostics import did_you_mean
 
 TABLE = "tool.shapelang"
-KEYS = ("select", "extend-select", "ignore", "extend-ignore", "strict", "exclude")
-ALL = ("SL",)
+KEYS = ("select", "extend-select", "ignore", "extend-ignore", "strict", "exclude",
+        "force-exclude")
 
 
 class ConfigError(Exception):
@@ -57,16 +60,31 @@ def parse_selectors(values, where: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class Selection:
-    select: tuple[str, ...] = ALL
+class Layer:
+    """One layer's selectors (prefixes); `select` None: not given in this layer."""
+
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Selection:
+    layers: tuple[Layer, ...] = ()
 
     def enabled(self, code: str) -> bool:
         if always_reported(code):
             return True
-        chosen = max((len(p) for p in self.select if code.startswith(p)), default=0)
-        dropped = max((len(p) for p in self.ignore if code.startswith(p)), default=0)
-        return chosen > dropped
+        on = True
+        for layer in self.layers:
+            chosen = max((len(p) for p in (*(layer.select or ()), *layer.extend_select)
+                          if code.startswith(p)), default=0)
+            dropped = max((len(p) for p in layer.ignore if code.startswith(p)), default=0)
+            if chosen > dropped:
+                on = True
+            elif dropped or layer.select is not None:
+                on = False
+        return on
 
 
 @dataclass(frozen=True)
@@ -79,6 +97,7 @@ class Options:
     extend_ignore: tuple[str, ...] = ()
     strict: bool | None = None
     exclude: tuple[str, ...] = ()
+    force_exclude: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,13 +107,15 @@ class Settings:
     selection: Selection
     strict: bool
     exclude: tuple[str, ...]  # glob patterns, relative to `root`
+    force_exclude: bool  # `exclude` applies to files named on the command line too
     root: Path | None  # the directory of the pyproject.toml they came from
     source: Path | None  # that pyproject.toml
 
-    def excludes(self, path: str) -> bool:
-        """Whether `exclude` drops `path` (found in a directory search): a pattern matching
-        the path relative to the table's directory, one of its directories, or its name."""
-        if not self.exclude or self.root is None:
+    def excludes(self, path: str, named: bool) -> bool:
+        """Whether `exclude` drops `path` — found in a directory search, or `named` on the
+        command line under `force-exclude`: a pattern matching the path relative to the
+        table's directory, one of its directories, or its name."""
+        if not self.exclude or self.root is None or (named and not self.force_exclude):
             return False
         try:
             relative = PurePath(os.path.relpath(os.path.abspath(path), self.root))
@@ -109,16 +130,14 @@ class Settings:
 
 def merged(table: Options, command_line: Options, root: Path | None, source: Path | None
            ) -> Settings:
-    def pick(first, second):
-        return first if first is not None else second
+    def layer(options: Options) -> Layer:
+        return Layer(options.select, options.extend_select,
+                     (*(options.ignore or ()), *options.extend_ignore))
 
-    select = pick(command_line.select, pick(table.select, ALL))
-    ignore = pick(command_line.ignore, pick(table.ignore, ()))
-    return Settings(
-        Selection(select + table.extend_select + command_line.extend_select,
-                  ignore + table.extend_ignore + command_line.extend_ignore),
-        strict=bool(pick(command_line.strict, table.strict)),
-        exclude=table.exclude, root=root, source=source)
+    strict = command_line.strict if command_line.strict is not None else table.strict
+    return Settings(Selection((layer(table), layer(command_line))), strict=bool(strict),
+                    exclude=table.exclude, force_exclude=table.force_exclude, root=root,
+                    source=source)
 
 
 def _load_toml(text: str, where: Path) -> dict:
@@ -173,9 +192,9 @@ def options_of(table: dict, path: Path) -> Options:
                               f"({close or 'its keys: ' + ', '.join(KEYS)})")
         if canonical in found:
             raise ConfigError(f"{where}: `{key}` given twice")
-        if canonical == "strict":
+        if canonical in ("strict", "force-exclude"):
             if not isinstance(value, bool):
-                raise ConfigError(f"{where} strict: expected true or false, got {value!r}")
+                raise ConfigError(f"{where} {key}: expected true or false, got {value!r}")
         elif not isinstance(value, list):
             raise ConfigError(f"{where} {key}: expected a list of strings, got {value!r}")
         elif canonical == "exclude":

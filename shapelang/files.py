@@ -3,8 +3,8 @@
 A directory search skips hidden directories (`.git`, `.venv`, …), `node_modules`,
 `__pycache__` and `site-packages`, does not follow symbolic links to directories (so it
 ends), and leaves out what the nearest `[tool.shapelang]` table's `exclude` names. A file named
-on the command line is read whatever its name and whatever `exclude` says. A file reached twice
-is read once.
+on the command line is read whatever its name, and whatever `exclude` says unless the table
+sets `force-exclude` (as pre-commit names every file). A file reached twice is read once.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__", "site-packages"}
 SUFFIX = ".net"
 
 
-def _search(directory: str, excluded: Callable[[str], bool]
+def _search(directory: str, excluded: Callable[[str, bool], bool]
             ) -> tuple[list[str], list[tuple[str, str]]]:
     found, problems = [], []
 
@@ -27,16 +27,17 @@ def _search(directory: str, excluded: Callable[[str], bool]
         directories[:] = sorted(
             d for d in directories
             if not d.startswith(".") and d not in SKIPPED_DIRECTORIES
-            and not excluded(os.path.join(root, d)))
+            and not excluded(os.path.join(root, d), False))
         found += [os.path.join(root, n) for n in names
-                  if n.endswith(SUFFIX) and not excluded(os.path.join(root, n))]
+                  if n.endswith(SUFFIX) and not excluded(os.path.join(root, n), False)]
     return sorted(found), problems
 
 
-def expand(paths, excluded: Callable[[str], bool]
+def expand(paths, excluded: Callable[[str, bool], bool]
            ) -> tuple[list[str], list[tuple[str, str]]]:
     """The files to read, in order, and (path, message) for each directory that could not be
-    searched or holds no `.net` file."""
+    searched or holds no `.net` file. `excluded(path, named)`: whether to leave out a path
+    found in a search, or named on the command line."""
     files, problems, seen = [], [], set()
     for path in paths:
         if os.path.isdir(path):
@@ -45,7 +46,7 @@ def expand(paths, excluded: Callable[[str], bool]
             if not found and not trouble:
                 problems.append((path, f"{path}: no {SUFFIX} files in this directory or below"))
         else:
-            found = [path]
+            found = [] if excluded(path, True) else [path]
         for file in found:
             key = os.path.realpath(file)
             if key not in seen:
