@@ -552,6 +552,9 @@ def main(argv=None) -> int:
     try:
         if args.command == "train":
             return args.run(args, rest)
+        if hasattr(args, "paths"):  # paths after an option (`check . --ignore SL305 b.net`)
+            args.paths += [r for r in rest if not r.startswith("-")]
+            rest = [r for r in rest if r.startswith("-")]
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return args.run(args)

@@ -28,7 +28,7 @@ def _search(directory: str, excluded: Callable[[str, bool], bool]
             d for d in directories
             if not d.startswith(".") and d not in SKIPPED_DIRECTORIES
             and not excluded(os.path.join(root, d), False))
-        found += [os.path.join(root, n) for n in names
+        found += [os.path.normpath(os.path.join(root, n)) for n in names
                   if n.endswith(SUFFIX) and not excluded(os.path.join(root, n), False)]
     return sorted(found), problems
 

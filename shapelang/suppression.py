@@ -103,14 +103,31 @@ def read_suppressions(text: str, path: str) -> tuple[list[Suppression], list[Dia
     return found, problems
 
 
+def _statement_lines(text: str) -> dict[int, range]:
+    """Each line continued by a backslash, or ending such a run, with the lines of its
+    statement: a comment can stand only on the last of them."""
+    lines = source_lines(text)
+    statements, start = {}, None
+    for number, line in enumerate(lines, start=1):
+        continued = line.endswith("\\") and "#" not in line
+        if continued and start is None:
+            start = number
+        if not continued and start is not None:
+            statements.update({n: range(start, number + 1) for n in range(start, number + 1)})
+            start = None
+    return statements
+
+
 def reported(diagnostics, text: str, path: str, selection: Selection, strict: bool
              ) -> list[Diagnostic]:
     """The diagnostics of the file `path` (source `text`) that are reported: selected and not
     suppressed, with the comments' own problems."""
     suppressions, problems = read_suppressions(text, path)
     by_line: dict[int, list[Suppression]] = {}
+    statements = _statement_lines(text) if suppressions else {}
     for s in suppressions:
-        by_line.setdefault(s.span.line, []).append(s)
+        for line in statements.get(s.span.line, (s.span.line,)):
+            by_line.setdefault(line, []).append(s)
     kept = []
     for d in diagnostics:
         if always_reported(d.code):
