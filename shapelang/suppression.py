@@ -41,15 +41,25 @@ def _bad(span: Span, message: str) -> Diagnostic:
     return Diagnostic("SL151", WARNING, message, span)
 
 
+_NAMED_AT_MOST = 5  # unknown words a message names; the rest are counted
+
+
 def _codes(words, span: Span, problems: list) -> tuple[str, ...]:
-    found = []
+    """The codes `words` name; one SL151 for the words that name none."""
+    found, unknown = [], []
     for word in words:
         named = lookup(word)
         if named is None:
-            problems.append(_bad(span, f"`{printable(word)}` in this suppression comment is no "
-                                       "code or code name, so it suppresses nothing"))
+            unknown.append(word)
         elif named.code not in found:
             found.append(named.code)
+    if unknown:
+        shown = ", ".join(f"`{printable(w[:40])}`" for w in unknown[:_NAMED_AT_MOST])
+        more = (f" and {len(unknown) - _NAMED_AT_MOST} more" if len(unknown) > _NAMED_AT_MOST
+                else "")
+        what = "is no code or code name" if len(unknown) == 1 else "are no codes or code names"
+        problems.append(_bad(span, f"{shown}{more} in this suppression comment {what}, so "
+                                   "it suppresses nothing there"))
     return tuple(found)
 
 

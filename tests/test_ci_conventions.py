@@ -88,6 +88,25 @@ def test_suppression_comments(run_cli, tmp_path, comment, silenced, malformed):
     assert set(codes) <= {"SL305", "SL151"}
 
 
+@pytest.mark.parametrize("comment", [
+    "# shapelang: ignore[" + "SL999, " * 30_000 + "]",
+    "# noqa: " + "SL999 " * 40_000,
+    "# shapelang: ignore[" + "[" * 200_000,
+    "#" * 250_000,
+], ids=["unknown-codes", "noqa-codes", "brackets", "hashes"])
+def test_a_hostile_comment_is_one_diagnostic_quickly(run_cli, tmp_path, comment):
+    import time
+
+    path = tmp_path / "hostile.net"
+    path.write_text("network n():\n    input [4, 4, 3]  " + comment + "\n    flatten\n")
+    started = time.monotonic()
+    code, out, _ = run_cli("check", path, "--strict")
+    assert time.monotonic() - started < 10
+    malformed = 0 if comment.startswith("##") else 1
+    assert (code, out.count("warning[SL151]")) == (malformed, malformed)  # --strict: fails
+    assert len(out) < 5_000
+
+
 def test_a_suppression_covers_every_line_of_a_continued_statement(run_cli, tmp_path):
     path = tmp_path / "continued.net"
     path.write_text("network n(H = 270):\n    input [H, 227, 3]\n    conv 96 k=11 \\\n"
