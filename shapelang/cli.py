@@ -147,9 +147,9 @@ def _files(args, resolver: config.Resolver) -> tuple[list[str], list[tuple[str, 
     return found, problems
 
 
-def _reported(path: str, text: str, diagnostics, settings: config.Settings,
-              strict: bool) -> list[Diagnostic]:
-    return suppression.reported(diagnostics, text, path, settings.selection, strict)
+def _reported(path: str, text: str, diagnostics, settings: config.Settings
+              ) -> list[Diagnostic]:
+    return suppression.reported(diagnostics, text, path, settings.selection)
 
 
 def cmd_check(args) -> int:
@@ -169,7 +169,7 @@ def cmd_check(args) -> int:
             unreadable.append((path, str(exc)))
             continue
         sources[path] = text
-        diagnostics = _reported(path, text, diagnostics, settings, settings.strict)
+        diagnostics = _reported(path, text, diagnostics, settings)
         checked.append((path, diagnostics))
         everything += diagnostics
         failed = failed or any(d.severity == ERROR or (settings.strict and d.severity == WARNING)
@@ -231,7 +231,7 @@ def _report_then_diagnostics(args, render, combine=None) -> int:
             print(f"shapelang: error: {exc}", file=sys.stderr)
             unreadable = True
             continue
-        diagnostics = _reported(path, text, diagnostics, settings, strict=False)
+        diagnostics = _reported(path, text, diagnostics, settings)
         if analysis is not None and analysis.complete and analysis.layers:
             if combine is not None and several:
                 reports.append((path, render(analysis)))
@@ -488,8 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--format", choices=("auto", "text", "json", "github", "sarif"),
                        default="auto", help="auto: github under GitHub Actions, else text")
     check.add_argument("--strict", action=argparse.BooleanOptionalAction, default=None,
-                       help="warnings fail too, and unused suppression comments are reported "
-                       "(overrides [tool.shapelang] strict)")
+                       help="warnings fail too (overrides [tool.shapelang] strict)")
     check.set_defaults(run=cmd_check)
 
     table = with_paths_and_selection(commands.add_parser(

@@ -99,14 +99,14 @@ CODES: dict[str, Code] = _define(
          "keep one `train:` block with every setting in it"),
     # ---- SL15x: suppression comments (`# shapelang: ignore[…]`) --------------------------
     Code("SL150", "unused-suppression", WARNING,
-         "a suppression comment that suppresses nothing (reported under `--strict`)",
+         "a suppression comment that suppresses nothing (`check --strict` fails on it)",
          "A `# shapelang: ignore[CODE]` (or `# noqa`) comment on a line where no diagnostic of "
          "that code is reported, in a file without errors: the problem it silenced was fixed, "
          "the code was deselected, or it names the wrong code or line. A stale suppression "
          "would silence the next, different problem on that line without anyone deciding to. "
-         "Only `check --strict` (or `strict = true` in `[tool.shapelang]`) reports it; a file "
-         "with an error is not searched for them, because an error can keep later lines from "
-         "being analysed.",
+         "Like every warning it fails `check --strict` (or `strict = true` in "
+         "`[tool.shapelang]`); `--extend-ignore SL150` stops it. A file with an error is not "
+         "searched for them, because an error can keep later lines from being analysed.",
          "remove the comment, or the codes in it that are not reported on this line"),
     Code("SL151", "bad-suppression", WARNING,
          "a suppression comment naming no code, or malformed",

@@ -7,8 +7,8 @@ diagnostic is suppressed by a comment on any line of its span. The language has 
 so a `#` always starts a comment.
 
 The filter keeps a diagnostic when its code is selected (`config.Selection`) and no comment
-suppresses it; a comment naming no code is reported (SL151), and under `--strict` a comment
-that suppresses nothing (SL150).
+suppresses it; a comment naming no code is reported (SL151), and so is a comment that
+suppresses nothing in a file without errors (SL150: `check --strict` fails on it).
 """
 from __future__ import annotations
 
@@ -128,8 +128,7 @@ def _statement_lines(text: str) -> dict[int, range]:
     return statements
 
 
-def reported(diagnostics, text: str, path: str, selection: Selection, strict: bool
-             ) -> list[Diagnostic]:
+def reported(diagnostics, text: str, path: str, selection: Selection) -> list[Diagnostic]:
     """The diagnostics of the file `path` (source `text`) that are reported: selected and not
     suppressed, with the comments' own problems."""
     suppressions, problems = read_suppressions(text, path)
@@ -155,7 +154,7 @@ def reported(diagnostics, text: str, path: str, selection: Selection, strict: bo
         kept.append(d)
     added = [p for p in problems if selection.enabled(p.code)]
     errors = any(d.severity == ERROR for d in diagnostics)
-    if strict and not errors:
+    if not errors:
         unused = (_unused(s, selection) for s in suppressions)
         added += [u for u in unused if u is not None and selection.enabled(u.code)]
     if added:

@@ -59,24 +59,24 @@ def test_an_inline_comment_silences_the_warning_of_its_line(run_cli, repo, tmp_p
     assert code == 0 and f"{bare}:4:5: warning[SL305]" in out and "last 3 rows" in out
 
 
-@pytest.mark.parametrize("comment, silenced, malformed", [
-    ("# shapelang: ignore[SL305]", True, 0),
-    ("# shapelang: ignore[unread-rows]", True, 0),  # by the code's name
-    ("# shapelang:ignore[SL308, SL305]", True, 0),
-    ("# shapelang: ignore", True, 0),  # bare: every code of the line
-    ("# noqa: SL305", True, 0),  # flake8's spelling
-    ("# noqa", True, 0),
-    ("# why: shapelang: ignore[SL305]", True, 0),  # after other words of the comment
-    ("# shapelang: ignore[SL308]", False, 0),  # another code
-    ("# noqa: E501", False, 0),  # another tool's code
-    ("# shapelang: ignore[SL999]", False, 1),  # no such code: SL151
-    ("# shapelang: ignore[SL305, SL999]", True, 1),
-    ("# shapelang: ignore[]", False, 1),
-    ("# shapelang: ignore[SL305", False, 1),  # unclosed
-    ("# shapelang: ignored", False, 1),
-    ("# shapelang ignore[SL305]", False, 0),  # no colon: an ordinary comment
+@pytest.mark.parametrize("comment, silenced, malformed, unused", [
+    ("# shapelang: ignore[SL305]", True, 0, 0),
+    ("# shapelang: ignore[unread-rows]", True, 0, 0),  # by the code's name
+    ("# shapelang:ignore[SL308, SL305]", True, 0, 1),  # SL308: not reported there
+    ("# shapelang: ignore", True, 0, 0),  # bare: every code of the line
+    ("# noqa: SL305", True, 0, 0),  # flake8's spelling
+    ("# noqa", True, 0, 0),
+    ("# why: shapelang: ignore[SL305]", True, 0, 0),  # after other words of the comment
+    ("# shapelang: ignore[SL308]", False, 0, 1),  # another code
+    ("# noqa: E501", False, 0, 0),  # another tool's code
+    ("# shapelang: ignore[SL999]", False, 1, 0),  # no such code: SL151
+    ("# shapelang: ignore[SL305, SL999]", True, 1, 0),
+    ("# shapelang: ignore[]", False, 1, 0),
+    ("# shapelang: ignore[SL305", False, 1, 0),  # unclosed
+    ("# shapelang: ignored", False, 1, 0),
+    ("# shapelang ignore[SL305]", False, 0, 0),  # no colon: an ordinary comment
 ])
-def test_suppression_comments(run_cli, tmp_path, comment, silenced, malformed):
+def test_suppression_comments(run_cli, tmp_path, comment, silenced, malformed, unused):
     path = tmp_path / "frames.net"
     text = without_comments((FIXTURE / "nets" / "frames.net").read_text()).split("\n")
     text[3] += "   " + comment
@@ -85,7 +85,8 @@ def test_suppression_comments(run_cli, tmp_path, comment, silenced, malformed):
     codes = [c for c, *_ in found]
     assert ("SL305" not in codes) == silenced
     assert codes.count("SL151") == malformed
-    assert set(codes) <= {"SL305", "SL151"}
+    assert codes.count("SL150") == unused
+    assert set(codes) <= {"SL305", "SL151", "SL150"}
 
 
 @pytest.mark.parametrize("comment", [
@@ -143,8 +144,9 @@ def test_command_line_selection_wins_over_the_table(run_cli, repo, flags):
 
 
 def test_command_line_strict_wins_over_the_table(run_cli, repo):
-    assert reported(run_cli, "nets/stale.net")[0] == 1
-    assert reported(run_cli, "nets/stale.net", "--no-strict") == (0, [])
+    stale = [("SL150", "nets/stale.net", 4, 32)]
+    assert reported(run_cli, "nets/stale.net") == (1, stale)  # the table's strict = true
+    assert reported(run_cli, "nets/stale.net", "--no-strict") == (0, stale)
 
 
 def test_the_nearest_table_applies(run_cli, repo):
@@ -205,17 +207,19 @@ def test_a_selector_that_matches_no_code_is_a_usage_error(run_cli, args, words):
     assert code == 2 and all(w in err for w in words) and "Traceback" not in err
 
 
-# ---- an unused suppression, reported under --strict ---------------------------------------------
-def test_an_unused_suppression_is_reported_under_strict_only(run_cli, repo, tmp_path):
+# ---- an unused suppression, reported (a warning: --strict fails on it) -------------------------
+def test_an_unused_suppression_is_reported_and_fails_under_strict(run_cli, repo, tmp_path):
     code, out, _ = run_cli("check", "nets/stale.net", "--strict")
     assert code == 1
     assert ("nets/stale.net:4:32: warning[SL150]: `# shapelang: ignore[SL305]` suppresses "
             "nothing: SL305 is not reported on this line") in out
-    outside = tmp_path / "stale.net"
+    outside = tmp_path / "stale.net"  # no table: not strict
     shutil.copy(repo / "nets" / "stale.net", outside)
-    assert reported(run_cli, outside) == (0, [])  # not strict: not reported
-    assert reported(run_cli, outside, "--strict")[1] == [("SL150", str(outside), 4, 32)]
+    assert reported(run_cli, outside) == (0, [("SL150", str(outside), 4, 32)])
+    assert reported(run_cli, outside, "--strict") == (1, [("SL150", str(outside), 4, 32)])
     assert reported(run_cli, outside, "--strict", "--ignore", "SL150") == (0, [])
+    outside.write_text(without_comments(outside.read_text()))  # and without it: clean
+    assert reported(run_cli, outside, "--strict") == (0, [])
 
 
 def test_a_partly_used_suppression_names_its_unused_codes(run_cli, tmp_path):
@@ -245,12 +249,12 @@ def test_directories_are_searched_for_net_files(run_cli, repo):
                                  for part in p.relative_to(repo).parts))
     assert expected == ["nets/branches/probe.net", "nets/frames.net", "nets/stale.net"]
     code, out, _ = run_cli("check", ".", "--no-strict")
-    assert (code, out) == (0, "3 files checked: 0 errors, 0 warnings\n")
+    assert code == 0 and out.endswith("\n3 files checked: 0 errors, 1 warning\n")
     code, out, _ = run_cli("check", "nets", "nets/frames.net", "--no-strict")  # read once
-    assert out.endswith("3 files checked: 0 errors, 0 warnings\n")
+    assert out.endswith("\n3 files checked: 0 errors, 1 warning\n")
     code, out, _ = run_cli("check", ".", "--no-strict", "--extend-select", "SL308")
     assert [line.split(":")[0] for line in out.splitlines() if "warning[" in line] == [
-        "nets/branches/probe.net"]
+        "nets/branches/probe.net", "nets/stale.net"]
 
 
 def test_excluded_paths_are_not_checked_even_when_named(run_cli, repo, tmp_path):
@@ -364,7 +368,7 @@ def test_table_and_solve_search_directories(run_cli, repo):
         "nets/branches/probe.net", "nets/frames.net", "nets/stale.net"]
     singles = [run_cli("solve", p)[1] for p in ("nets/frames.net", "nets/stale.net")]
     code, out, err = run_cli("solve", "nets/frames.net", "nets/stale.net")
-    assert code == 0 and "SL305" not in err  # frames.net's comment holds for solve too
+    assert code == 0 and "warning[SL305]" not in err  # frames.net's comment holds for solve
     assert out == f"==> nets/frames.net <==\n{singles[0]}\n==> nets/stale.net <==\n{singles[1]}"
 
 
