@@ -216,12 +216,14 @@ def _report_then_diagnostics(args, render, combine=None) -> int:
     """For table / solve, file by file: the report whenever every layer has a shape (a failed
     `expect` or an empty domain leaves it true), then on stderr each error in full and each
     warning or note as one line. The exit code is `check`'s, without `--strict`.
-    Several files: each report under a `==> PATH <==` line, or, with `combine`, all of them
-    as one document, printed once at the end (`combine([(path, report), …])`)."""
+    Several paths or a directory: each report under a `==> PATH <==` line, or, with
+    `combine`, all of them as one document, printed once at the end
+    (`combine([(path, report), …])`), even when the paths come to one file."""
     bindings = _parse_sets(args.set)
     resolver = config.Resolver(_command_line_options(args))
     paths, problems = _files(args, resolver)
-    several = len(paths) > 1
+    # one document for one file named; for several paths or a directory, one per file found
+    several = len(args.paths) > 1 or any(os.path.isdir(p) for p in args.paths)
     reports, failed, unreadable = [], False, bool(problems)
     for number, path in enumerate(paths):
         settings = _settings(resolver, path)

@@ -1,8 +1,8 @@
 """The files a command reads: each path as given, a directory searched for `*.net`.
 
-A directory search skips hidden directories (`.git`, `.venv`, …), `node_modules`,
-`__pycache__` and `site-packages`, does not follow symbolic links to directories (so it
-ends), and leaves out what the nearest `[tool.shapelang]` table's `exclude` names. A file named
+A directory search reads regular files only (a named pipe called `x.net` would block the
+read), skips hidden directories (`.git`, `.venv`, …), `node_modules`, `__pycache__` and
+`site-packages`, does not follow symbolic links to directories (so it ends), and leaves out what the nearest `[tool.shapelang]` table's `exclude` names. A file named
 on the command line is read whatever its name, and whatever `exclude` says unless the table
 sets `force-exclude` (as pre-commit names every file). A file reached twice is read once.
 """
@@ -29,7 +29,8 @@ def _search(directory: str, excluded: Callable[[str, bool], bool]
             if not d.startswith(".") and d not in SKIPPED_DIRECTORIES
             and not excluded(os.path.join(root, d), False))
         found += [os.path.normpath(os.path.join(root, n)) for n in names
-                  if n.endswith(SUFFIX) and not excluded(os.path.join(root, n), False)]
+                  if n.endswith(SUFFIX) and os.path.isfile(os.path.join(root, n))
+                  and not excluded(os.path.join(root, n), False)]
     return sorted(found), problems
 
 

@@ -257,6 +257,17 @@ def test_directories_are_searched_for_net_files(run_cli, repo):
         "nets/branches/probe.net", "nets/stale.net"]
 
 
+def test_a_directory_search_reads_regular_files_and_ends(run_cli, tmp_path):
+    nets = tmp_path / "nets"
+    nets.mkdir()
+    shutil.copy(EXAMPLES / "lenet.net", nets / "lenet.net")
+    os.mkfifo(nets / "pipe.net")  # opening it would block until a writer comes
+    (nets / "loop").symlink_to(tmp_path, target_is_directory=True)  # not followed
+    (nets / "link.net").symlink_to(nets / "lenet.net")  # the same file: read once
+    code, out, _ = run_cli("check", tmp_path)
+    assert (code, out) == (0, "1 file checked: 0 errors, 0 warnings\n")
+
+
 def test_excluded_paths_are_not_checked_even_when_named(run_cli, repo, tmp_path):
     code, found = reported(run_cli, "drafts/unfinished.net", "nets/frames.net")
     assert (code, found) == (0, [])
@@ -360,6 +371,14 @@ def test_table_takes_several_paths(run_cli):
     combined = run_cli("table", lenet, alexnet, "--format", "csv")[1].splitlines()
     assert combined == ["file," + rows[0][0], *(f"{lenet},{r}" for r in rows[0][1:]),
                         *(f"{alexnet},{r}" for r in rows[1][1:])]
+
+
+def test_a_directory_gives_a_list_even_of_one_document(run_cli, repo):
+    single = json.loads(run_cli("table", "nets/stale.net", "--format", "json")[1])
+    os.remove("nets/frames.net")
+    shutil.rmtree("nets/branches")
+    found = json.loads(run_cli("table", "nets", "--format", "json")[1])
+    assert found == [{"file": "nets/stale.net", **single}]
 
 
 def test_table_and_solve_search_directories(run_cli, repo):
