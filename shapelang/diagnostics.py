@@ -114,11 +114,9 @@ _HINT_STYLE = "\x1b[1;32m"
 
 def wants_colour(stream, environ) -> bool:
     """Colour on a terminal: `stream` is one, `NO_COLOR` is unset or empty (no-color.org) and
-    `TERM` is not `dumb`; `FORCE_COLOR` (non-empty) forces it, piped or not."""
+    `TERM` is not `dumb`. Never when piped or redirected."""
     if environ.get("NO_COLOR"):
         return False
-    if environ.get("FORCE_COLOR"):
-        return True
     try:
         terminal = stream.isatty()
     except (AttributeError, ValueError):
