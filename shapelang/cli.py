@@ -147,11 +147,6 @@ def _files(args, resolver: config.Resolver) -> tuple[list[str], list[tuple[str, 
     return found, problems
 
 
-def _reported(path: str, text: str, diagnostics, settings: config.Settings
-              ) -> list[Diagnostic]:
-    return suppression.reported(diagnostics, text, path, settings.selection)
-
-
 def cmd_check(args) -> int:
     bindings = _parse_sets(args.set)
     fmt = args.format
@@ -169,7 +164,7 @@ def cmd_check(args) -> int:
             unreadable.append((path, str(exc)))
             continue
         sources[path] = text
-        diagnostics = _reported(path, text, diagnostics, settings)
+        diagnostics = suppression.reported(diagnostics, text, path, settings.selection)
         checked.append((path, diagnostics))
         everything += diagnostics
         failed = failed or any(d.severity == ERROR or (settings.strict and d.severity == WARNING)
@@ -224,8 +219,9 @@ def _report_then_diagnostics(args, render, combine=None) -> int:
     paths, problems = _files(args, resolver)
     # one document for one file named; for several paths or a directory, one per file found
     several = len(args.paths) > 1 or any(os.path.isdir(p) for p in args.paths)
+    combined = combine is not None and several
     reports, failed, unreadable = [], False, bool(problems)
-    for number, path in enumerate(paths):
+    for path in paths:
         settings = _settings(resolver, path)
         try:
             text, analysis, diagnostics = load_and_analyse(path, bindings)
@@ -233,16 +229,18 @@ def _report_then_diagnostics(args, render, combine=None) -> int:
             print(f"shapelang: error: {exc}", file=sys.stderr)
             unreadable = True
             continue
-        diagnostics = _reported(path, text, diagnostics, settings)
+        diagnostics = suppression.reported(diagnostics, text, path, settings.selection)
         if analysis is not None and analysis.complete and analysis.layers:
-            if combine is not None and several:
+            if combined:
                 reports.append((path, render(analysis)))
             else:
-                heading = f"{chr(10) if number else ''}==> {path} <==\n" if several else ""
-                print(heading + render(analysis))
+                if several:
+                    print(f"\n==> {path} <==" if reports else f"==> {path} <==")
+                    reports.append((path, None))
+                print(render(analysis))
                 sys.stdout.flush()  # the report first, then what is wrong with it
         failed = _print_after_report(path, text, diagnostics) or failed
-    if reports:
+    if combined:
         print(combine(reports))
     if unreadable:
         return EXIT_USAGE
