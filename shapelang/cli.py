@@ -23,6 +23,7 @@ from .diagnostics import (
     WARNING,
     Diagnostic,
     DiagnosticError,
+    printable,
     render_github,
     render_json,
     render_line,
@@ -143,7 +144,7 @@ def _files(args, resolver: config.Resolver) -> tuple[list[str], list[tuple[str, 
     found, problems = files.expand(
         args.paths, lambda path, named: _settings(resolver, path).excludes(path, named))
     for _, message in problems:
-        print(f"shapelang: error: {message}", file=sys.stderr)
+        print(f"shapelang: error: {printable(message)}", file=sys.stderr)
     return found, problems
 
 
@@ -160,7 +161,7 @@ def cmd_check(args) -> int:
         try:
             text, _, diagnostics = load_and_analyse(path, bindings)
         except UsageError as exc:  # reported, and the other files are still checked
-            print(f"shapelang: error: {exc}", file=sys.stderr)
+            print(f"shapelang: error: {printable(str(exc))}", file=sys.stderr)
             unreadable.append((path, str(exc)))
             continue
         sources[path] = text
@@ -226,7 +227,7 @@ def _report_then_diagnostics(args, render, combine=None) -> int:
         try:
             text, analysis, diagnostics = load_and_analyse(path, bindings)
         except UsageError as exc:
-            print(f"shapelang: error: {exc}", file=sys.stderr)
+            print(f"shapelang: error: {printable(str(exc))}", file=sys.stderr)
             unreadable = True
             continue
         diagnostics = suppression.reported(diagnostics, text, path, settings.selection)
@@ -560,7 +561,7 @@ def main(argv=None) -> int:
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     except UsageError as exc:
-        print(f"shapelang: error: {exc}", file=sys.stderr)
+        print(f"shapelang: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except DiagnosticError as exc:  # the code generator's SL55x: the file analysed cleanly
         print(render_text(exc.diagnostic, {}), file=sys.stderr)

@@ -21,7 +21,7 @@ from pathlib import Path, PurePath
 
 from . import limits
 from .codes import CODES, ERROR, lookup
-from .diagnostics import did_you_mean
+from .diagnostics import did_you_mean, printable
 
 TABLE = "tool.shapelang"
 KEYS = ("select", "extend-select", "ignore", "extend-ignore", "strict", "exclude",
@@ -45,7 +45,8 @@ def parse_selectors(values, where: str) -> tuple[str, ...]:
     found = []
     for value in values:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected codes or prefixes as strings, got {value!r}")
+            raise ConfigError(f"{where}: expected codes or prefixes as strings, got "
+                              f"{printable(repr(value))[:60]}")
         for word in (w.strip() for w in value.split(",")):
             if not word:
                 continue
@@ -53,7 +54,8 @@ def parse_selectors(values, where: str) -> tuple[str, ...]:
             prefix = named.code if named else word.upper()
             if not any(code.startswith(prefix) for code in CODES):
                 close = did_you_mean(word, [*CODES, *(c.name for c in CODES.values())])
-                raise ConfigError(f"{where}: `{word}` is no code, code name or prefix of codes "
+                raise ConfigError(f"{where}: `{printable(word[:40])}` is no code, code name or "
+                                  "prefix of codes "
                                   f"({close or '`shapelang explain` lists every code'})")
             found.append(prefix)
     return tuple(found)
@@ -181,6 +183,12 @@ def read_table(path: Path) -> Options | None:
     return options_of(table, path)
 
 
+def _shown(value) -> str:
+    """A value of the table in a message: its TOML-ish repr, escaped and cut short."""
+    text = printable(repr(value))
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
 def options_of(table: dict, path: Path) -> Options:
     where = f"{path}: [{TABLE}]"
     found = {}
@@ -188,15 +196,15 @@ def options_of(table: dict, path: Path) -> Options:
         canonical = key.replace("_", "-")
         if canonical not in KEYS:
             close = did_you_mean(canonical, KEYS)
-            raise ConfigError(f"{where}: unknown key `{key}` "
+            raise ConfigError(f"{where}: unknown key {_shown(key)} "
                               f"({close or 'its keys: ' + ', '.join(KEYS)})")
         if canonical in found:
-            raise ConfigError(f"{where}: `{key}` given twice")
+            raise ConfigError(f"{where}: {_shown(key)} given twice")
         if canonical in ("strict", "force-exclude"):
             if not isinstance(value, bool):
-                raise ConfigError(f"{where} {key}: expected true or false, got {value!r}")
+                raise ConfigError(f"{where} {key}: expected true or false, got {_shown(value)}")
         elif not isinstance(value, list):
-            raise ConfigError(f"{where} {key}: expected a list of strings, got {value!r}")
+            raise ConfigError(f"{where} {key}: expected a list of strings, got {_shown(value)}")
         elif canonical == "exclude":
             if not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{where} exclude: expected a list of glob patterns")

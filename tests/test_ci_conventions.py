@@ -285,21 +285,25 @@ def test_a_directory_without_net_files_is_a_usage_error(run_cli, tmp_path):
 
 # ---- [tool.shapelang] that cannot be read ------------------------------------------------------
 @pytest.mark.parametrize("table, words", [
-    ("[tool.shapelang]\nselct = [\"SL3\"]\n", ["unknown key `selct`", "did you mean `select`?"]),
+    ("[tool.shapelang]\nselct = [\"SL3\"]\n", ["unknown key 'selct'", "did you mean `select`?"]),
     ("[tool.shapelang]\nignore = \"SL305\"\n", ["ignore: expected a list of strings"]),
     ("[tool.shapelang]\nignore = [\"SL999\"]\n", ["`SL999` is no code"]),
     ("[tool.shapelang]\nstrict = \"yes\"\n", ["strict: expected true or false"]),
     ("[tool.shapelang]\nselect = [\n", ["not valid TOML"]),
     ("[tool.shapelang]\nx = " + "[" * 20_000 + "\n", ["TOML"]),
     ("[tool]\nshapelang = 3\n", ["must be a table"]),
+    ("[tool.shapelang]\n\"\\u001b[2J\" = 1\n", ["unknown key '\\x1b[2J'"]),
+    ("[tool.shapelang]\nignore = \"" + "x" * 100_000 + "\"\n", ["expected a list"]),
+    ("[tool.shapelang]\nignore = [\"" + "x" * 100_000 + "\"]\n", ["is no code"]),
 ], ids=["unknown-key", "not-a-list", "unknown-code", "not-a-bool", "bad-toml", "deep",
-        "not-a-table"])
+        "not-a-table", "escape", "long-value", "long-code"])
 def test_a_table_that_cannot_be_read_is_a_usage_error(run_cli, tmp_path, table, words):
     (tmp_path / "pyproject.toml").write_text(table)
     shutil.copy(EXAMPLES / "lenet.net", tmp_path / "lenet.net")
     code, _, err = run_cli("check", tmp_path / "lenet.net")
     assert code == 2 and str(tmp_path / "pyproject.toml") in err
     assert all(w in err for w in words) and "Traceback" not in err
+    assert "\x1b" not in err and len(err) < 1_000  # escaped, and short
 
 
 # ---- SARIF, validated against the OASIS SARIF 2.1.0 schema --------------------------------------
