@@ -295,8 +295,9 @@ def test_a_directory_without_net_files_is_a_usage_error(run_cli, tmp_path):
     ("[tool.shapelang]\n\"\\u001b[2J\" = 1\n", ["unknown key '\\x1b[2J'"]),
     ("[tool.shapelang]\nignore = \"" + "x" * 100_000 + "\"\n", ["expected a list"]),
     ("[tool.shapelang]\nignore = [\"" + "x" * 100_000 + "\"]\n", ["is no code"]),
+    ("# " + "x" * 300_000 + "\n[tool.shapelang]\n", ["larger than 262,144 bytes"]),
 ], ids=["unknown-key", "not-a-list", "unknown-code", "not-a-bool", "bad-toml", "deep",
-        "not-a-table", "escape", "long-value", "long-code"])
+        "not-a-table", "escape", "long-value", "long-code", "too-large"])
 def test_a_table_that_cannot_be_read_is_a_usage_error(run_cli, tmp_path, table, words):
     (tmp_path / "pyproject.toml").write_text(table)
     shutil.copy(EXAMPLES / "lenet.net", tmp_path / "lenet.net")
