@@ -2,8 +2,10 @@
 
 `# shapelang: ignore[SL305]` (codes or code names, comma-separated) suppresses those codes on
 its line; a bare `# shapelang: ignore` every code there. flake8's spelling works too:
-`# noqa` and `# noqa: SL305` (codes of other tools in it are theirs and left alone). A
-diagnostic is suppressed by a comment on any line of its span. The language has no strings,
+`# noqa` and `# noqa: SL305` (codes of other tools in it are theirs and left alone). Each
+starts a comment, or a `#` after another comment on the line (`# why # shapelang: ignore`),
+so prose that mentions them suppresses nothing. A diagnostic is suppressed by a comment on
+any line of its span or of its backslash-continued statement. The language has no strings,
 so a `#` always starts a comment.
 
 The filter keeps a diagnostic when its code is selected (`config.Selection`) and no comment
@@ -20,9 +22,9 @@ from .config import Selection, always_reported
 from .diagnostics import Diagnostic, printable, source_lines
 from .ir import Span
 
-_IGNORE = re.compile(r"shapelang:\s*ignore(?P<rest>.*)$")
+_IGNORE = re.compile(r"#\s*shapelang:\s*ignore(?P<rest>.*)$")
 _BRACKETED = re.compile(r"\s*\[(?P<codes>[^\]#]*)\]")
-_NOQA = re.compile(r"\bnoqa\b(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[,\s]+[A-Za-z0-9_\-]+)*))?",
+_NOQA = re.compile(r"#\s*noqa\b(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[,\s]+[A-Za-z0-9_\-]+)*))?",
                    re.IGNORECASE)
 
 
@@ -64,18 +66,17 @@ def _codes(words, span: Span, problems: list) -> tuple[str, ...]:
 
 
 def _directive(line: str, number: int, path: str, problems: list) -> Suppression | None:
+    """The suppression comment of a line, if any (the first; SL151s go to `problems`)."""
     hash_at = line.find("#")
     if hash_at < 0:
         return None
-    comment = line[hash_at:]
-    ignore = _IGNORE.search(comment)
+    ignore = _IGNORE.search(line, hash_at)
     if ignore:
-        start = hash_at + ignore.start()
         rest = ignore.group("rest")
         bracketed = _BRACKETED.match(rest)
-        end = start + len(ignore.group(0)) - len(rest) + (bracketed.end() if bracketed else 0)
-        span = Span(path, number, hash_at + 1, number, end + 1)
-        text = comment[:end - hash_at]
+        end = ignore.start("rest") + (bracketed.end() if bracketed else 0)
+        span = Span(path, number, ignore.start() + 1, number, end + 1)
+        text = line[ignore.start():end]
         if bracketed:
             words = [w.strip() for w in bracketed.group("codes").split(",")]
             if not any(words):
@@ -90,10 +91,10 @@ def _directive(line: str, number: int, path: str, problems: list) -> Suppression
                                  "`# shapelang: ignore` or `# shapelang: ignore[CODE, …]`"))
             return None
         return Suppression(span, text, None)
-    noqa = _NOQA.search(comment)
+    noqa = _NOQA.search(line, hash_at)
     if noqa:
-        span = Span(path, number, hash_at + 1, number, hash_at + noqa.end() + 1)
-        text = comment[:noqa.end()]
+        span = Span(path, number, noqa.start() + 1, number, noqa.end() + 1)
+        text = noqa.group(0)
         if noqa.group("codes") is None:
             return Suppression(span, text, None)
         ours = [w for w in re.split(r"[,\s]+", noqa.group("codes")) if w.upper().startswith("SL")]

@@ -66,7 +66,10 @@ def test_an_inline_comment_silences_the_warning_of_its_line(run_cli, repo, tmp_p
     ("# shapelang: ignore", True, 0, 0),  # bare: every code of the line
     ("# noqa: SL305", True, 0, 0),  # flake8's spelling
     ("# noqa", True, 0, 0),
-    ("# why: shapelang: ignore[SL305]", True, 0, 0),  # after other words of the comment
+    ("# why # shapelang: ignore[SL305]", True, 0, 0),  # a second comment on the line
+    ("#shapelang:ignore[SL305]#noqa", True, 0, 0),
+    ("# why: shapelang: ignore[SL305]", False, 0, 0),  # prose that mentions it
+    ("# read the noqa docs", False, 0, 0),
     ("# shapelang: ignore[SL308]", False, 0, 1),  # another code
     ("# noqa: E501", False, 0, 0),  # another tool's code
     ("# shapelang: ignore[SL999]", False, 1, 0),  # no such code: SL151
