@@ -15,7 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import limits
+from . import config, files, limits, suppression
 from .analysis import Analysis, analyse, parse_binding
 from .diagnostics import (
     ERROR,
@@ -23,10 +23,12 @@ from .diagnostics import (
     WARNING,
     Diagnostic,
     DiagnosticError,
+    printable,
     render_github,
     render_json,
     render_line,
     render_text,
+    wants_colour,
 )
 from .ir import Span
 from .parser import parse
@@ -104,12 +106,46 @@ def _print_diagnostics(diagnostics, sources, fmt, stream):
         for d in diagnostics:
             print(render_github(d), file=stream)
     else:
+        colour = wants_colour(stream, os.environ)
         for d in diagnostics:
-            print(render_text(d, sources) + "\n", file=stream)
+            print(render_text(d, sources, colour) + "\n", file=stream)
 
 
 def _plural(n, word):
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# ---- check, table, solve: files, settings, suppressions (issue 12) ------------------------
+def _command_line_options(args) -> config.Options:
+    def selectors(values, flag):
+        return None if values is None else config.parse_selectors(values, flag)
+
+    try:
+        return config.Options(
+            select=selectors(args.select, "--select"),
+            extend_select=selectors(args.extend_select, "--extend-select") or (),
+            ignore=selectors(args.ignore, "--ignore"),
+            extend_ignore=selectors(args.extend_ignore, "--extend-ignore") or (),
+            strict=getattr(args, "strict", None))
+    except config.ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _settings(resolver: config.Resolver, path: str) -> config.Settings:
+    try:
+        return resolver.settings(path)
+    except config.ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _files(args, resolver: config.Resolver) -> tuple[list[str], list[tuple[str, str]]]:
+    """The files of PATH…, directories searched; each directory that could not be searched or
+    holds no .net file is reported on stderr."""
+    found, problems = files.expand(
+        args.paths, lambda path, named: _settings(resolver, path).excludes(path, named))
+    for _, message in problems:
+        print(f"shapelang: error: {printable(message)}", file=sys.stderr)
+    return found, problems
 
 
 def cmd_check(args) -> int:
@@ -117,32 +153,44 @@ def cmd_check(args) -> int:
     fmt = args.format
     if fmt == "auto":
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
-    everything, sources, unreadable = [], {}, []
-    for path in args.paths:
+    resolver = config.Resolver(_command_line_options(args))
+    paths, searches = _files(args, resolver)
+    everything, sources, checked, unreadable, failed = [], {}, [], [], False
+    for path in paths:
+        settings = _settings(resolver, path)
         try:
             text, _, diagnostics = load_and_analyse(path, bindings)
         except UsageError as exc:  # reported, and the other files are still checked
-            print(f"shapelang: error: {exc}", file=sys.stderr)
-            unreadable.append(path)
+            print(f"shapelang: error: {printable(str(exc))}", file=sys.stderr)
+            unreadable.append((path, str(exc)))
             continue
         sources[path] = text
+        diagnostics = suppression.reported(diagnostics, text, path, settings.selection)
+        checked.append((path, diagnostics))
         everything += diagnostics
+        failed = failed or any(d.severity == ERROR or (settings.strict and d.severity == WARNING)
+                               for d in diagnostics)
     errors = sum(d.severity == ERROR for d in everything)
     warnings = sum(d.severity == WARNING for d in everything)
     if fmt == "json":
         print(render_json(everything))
+    elif fmt == "sarif":
+        from .sarif import render_sarif
+
+        print(render_sarif(checked, sources, searches + unreadable))
     else:
         _print_diagnostics(everything, sources, fmt, sys.stdout)
         if fmt == "text":
-            checked = len(args.paths) - len(unreadable)
-            summary = (f"{_plural(checked, 'file')} checked: {_plural(errors, 'error')}, "
+            summary = (f"{_plural(len(checked), 'file')} checked: {_plural(errors, 'error')}, "
                        f"{_plural(warnings, 'warning')}")
             if unreadable:
                 summary += f"; {_plural(len(unreadable), 'file')} could not be read"
+            if searches:
+                directories = "directory" if len(searches) == 1 else "directories"
+                summary += f"; {len(searches)} {directories} without .net files or unreadable"
             print(summary)
-    if unreadable:
+    if unreadable or searches:
         return EXIT_USAGE
-    failed = errors or (args.strict and warnings)
     return EXIT_DIAGNOSTICS if failed else EXIT_CLEAN
 
 
@@ -160,27 +208,84 @@ def _analysed_or_report(args) -> Analysis | None:
 _SUMMARY_LINES = 20  # warnings and notes listed under a report; the rest are counted
 
 
-def _report_then_diagnostics(args, render) -> int:
-    """For table / solve: the report whenever every layer has a shape (a failed `expect` or an
-    empty domain leaves it true), then on stderr each error in full and each warning or note
-    as one line. The exit code is `check`'s."""
-    text, analysis, diagnostics = load_and_analyse(args.path, _parse_sets(args.set))
-    if analysis is not None and analysis.complete and analysis.layers:
-        print(render(analysis))
-        sys.stdout.flush()  # the report first, then what is wrong with it
+def _report_then_diagnostics(args, render, combine=None) -> int:
+    """For table / solve, file by file: the report whenever every layer has a shape (a failed
+    `expect` or an empty domain leaves it true), then on stderr each error in full and each
+    warning or note as one line. The exit code is `check`'s, without `--strict`.
+    Several paths or a directory: each report under a `==> PATH <==` line, or, with
+    `combine`, all of them as one document, printed once at the end
+    (`combine([(path, report), …])`), even when the paths come to one file."""
+    bindings = _parse_sets(args.set)
+    resolver = config.Resolver(_command_line_options(args))
+    paths, problems = _files(args, resolver)
+    # one document for one file named; for several paths or a directory, one per file found
+    several = len(args.paths) > 1 or any(os.path.isdir(p) for p in args.paths)
+    combined = combine is not None and several
+    reports, failed, unreadable = [], False, bool(problems)
+    for path in paths:
+        settings = _settings(resolver, path)
+        try:
+            text, analysis, diagnostics = load_and_analyse(path, bindings)
+        except UsageError as exc:
+            print(f"shapelang: error: {printable(str(exc))}", file=sys.stderr)
+            unreadable = True
+            continue
+        diagnostics = suppression.reported(diagnostics, text, path, settings.selection)
+        if analysis is not None and analysis.complete and analysis.layers:
+            if combined:
+                reports.append((path, render(analysis)))
+            else:
+                if several:
+                    print(f"\n==> {path} <==" if reports else f"==> {path} <==")
+                    reports.append((path, None))
+                print(render(analysis))
+                sys.stdout.flush()  # the report first, then what is wrong with it
+        failed = _print_after_report(path, text, diagnostics) or failed
+    if combined:
+        print(combine(reports))
+    if unreadable:
+        return EXIT_USAGE
+    return EXIT_DIAGNOSTICS if failed else EXIT_CLEAN
+
+
+def _print_after_report(path: str, text: str, diagnostics) -> bool:
+    """A report's diagnostics on stderr (errors in full, the rest a line each); whether one is
+    an error."""
     errors = [d for d in diagnostics if d.severity == ERROR]
     others = [d for d in diagnostics if d.severity != ERROR]
-    _print_diagnostics(errors, {args.path: text}, "text", sys.stderr)
+    _print_diagnostics(errors, {path: text}, "text", sys.stderr)
     if others:
         counts = ", ".join(_plural(sum(d.severity == severity for d in others), severity)
                            for severity in (WARNING, NOTE) if any(d.severity == severity
                                                                   for d in others))
         shown = others[:_SUMMARY_LINES]
         more = [f"… and {len(others) - len(shown)} more"] if len(others) > len(shown) else []
-        where = f"`shapelang check {args.path}` shows them with their source lines and hints"
+        where = f"`shapelang check {path}` shows them with their source lines and hints"
         print("\n".join([*(render_line(d) for d in shown), *more, f"{counts}: {where}"]),
               file=sys.stderr)
-    return EXIT_DIAGNOSTICS if errors else EXIT_CLEAN
+    return bool(errors)
+
+
+def _json_documents(reports) -> str:
+    """Several `table --format json` documents: one list, each with its file first."""
+    import json
+
+    return json.dumps([{"file": path, **json.loads(report)} for path, report in reports],
+                      indent=2, ensure_ascii=False)
+
+
+def _csv_documents(reports) -> str:
+    """Several `table --format csv` tables: one, with a `file` column first."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for number, (path, report) in enumerate(reports):
+        rows = list(csv.reader(io.StringIO(report)))
+        writer.writerows([["file", *row] if i == 0 else [path, *row]
+                          for i, row in enumerate(rows) if i or not number])
+    return buffer.getvalue().rstrip("\n")
 
 
 def cmd_table(args) -> int:
@@ -194,13 +299,18 @@ def cmd_table(args) -> int:
         raise UsageError("--batch-size: the csv format has no memory section (use text, "
                          "markdown or json)")
     if args.format == "json":
-        return _report_then_diagnostics(args, lambda a: report.table_json(
-            a, args.depth, memory and memory(a)))
-    if args.format == "csv":
-        return _report_then_diagnostics(args, lambda a: report.table_csv(a, args.depth, columns))
-    render = {"text": report.table_text, "markdown": report.table_markdown}[args.format]
-    return _report_then_diagnostics(args, lambda a: render(a, args.depth, columns,
-                                                           memory and memory(a)))
+        def render(a):
+            return report.table_json(a, args.depth, memory and memory(a))
+    elif args.format == "csv":
+        def render(a):
+            return report.table_csv(a, args.depth, columns)
+    else:
+        readable = {"text": report.table_text, "markdown": report.table_markdown}[args.format]
+
+        def render(a):
+            return readable(a, args.depth, columns, memory and memory(a))
+    combine = {"json": _json_documents, "csv": _csv_documents}.get(args.format)
+    return _report_then_diagnostics(args, render, combine)
 
 
 def _columns_option(args):
@@ -683,15 +793,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bind a network parameter (repeatable)")
         return p
 
-    check = with_set(commands.add_parser("check", help="report every problem (a CI gate)"))
-    check.add_argument("paths", nargs="+", metavar="PATH")
-    check.add_argument("--format", choices=("auto", "text", "json", "github"), default="auto",
-                       help="auto: github under GitHub Actions, else text")
-    check.add_argument("--strict", action="store_true", help="warnings fail too")
+    def with_paths_and_selection(p):
+        p.add_argument("paths", nargs="+", metavar="PATH",
+                       help=".net files, or directories searched for them")
+        for flag, what in (("--select", "report only these (replaces the table's select)"),
+                           ("--extend-select", "report these too"),
+                           ("--ignore", "do not report these (replaces the table's ignore)"),
+                           ("--extend-ignore", "do not report these either")):
+            p.add_argument(flag, action="append", metavar="CODES",
+                           help=f"{what}: codes, code names or prefixes (SL305,SL3), "
+                           "comma-separated; the table is [tool.shapelang] in pyproject.toml")
+        return with_set(p)
+
+    check = with_paths_and_selection(commands.add_parser(
+        "check", help="report every problem (a CI gate)"))
+    check.add_argument("--format", choices=("auto", "text", "json", "github", "sarif"),
+                       default="auto", help="auto: github under GitHub Actions, else text")
+    check.add_argument("--strict", action=argparse.BooleanOptionalAction, default=None,
+                       help="warnings fail too (overrides [tool.shapelang] strict)")
     check.set_defaults(run=cmd_check)
 
-    table = with_set(commands.add_parser("table", help="every layer's shape, size, parameters"))
-    table.add_argument("path", metavar="PATH")
+    table = with_paths_and_selection(commands.add_parser(
+        "table", help="every layer's shape, size, parameters"))
     table.add_argument("--format", choices=("text", "json", "markdown", "csv"), default="text")
     table.add_argument("--depth", type=_depth, metavar="N",
                        help="fold each block use N deep into one row with summed counts "
@@ -702,8 +825,8 @@ def build_parser() -> argparse.ArgumentParser:
     _with_memory_options(table)
     table.set_defaults(run=cmd_table)
 
-    solve = with_set(commands.add_parser("solve", help="paddings, valid and exact input sizes"))
-    solve.add_argument("path", metavar="PATH")
+    solve = with_paths_and_selection(commands.add_parser(
+        "solve", help="paddings, valid and exact input sizes"))
     solve.set_defaults(run=cmd_solve)
 
     fit_parser = with_set(commands.add_parser(
@@ -784,13 +907,16 @@ def main(argv=None) -> int:
     try:
         if args.command == "train":
             return args.run(args, rest)
+        if hasattr(args, "paths"):  # paths after an option (`check . --ignore SL305 b.net`)
+            args.paths += [r for r in rest if not r.startswith("-")]
+            rest = [r for r in rest if r.startswith("-")]
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return args.run(args)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     except UsageError as exc:
-        print(f"shapelang: error: {exc}", file=sys.stderr)
+        print(f"shapelang: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except DiagnosticError as exc:  # the code generator's SL55x: the file analysed cleanly
         print(render_text(exc.diagnostic, {}), file=sys.stderr)

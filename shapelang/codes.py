@@ -3,8 +3,9 @@ documentation. Every diagnostic shapelang reports names one of these (a test sca
 package), the README's code table is rendered from them, and `shapelang explain CODE` prints
 one.
 
-Codes by stage: SL1xx the file and its syntax, SL2xx names, arguments and types, SL3xx shapes,
-SL4xx `expect`, SL5xx the training runtime (SL501–SL511) and the code generator (SL550–SL552).
+Codes by stage: SL1xx the file and its syntax (SL150–SL151: its suppression comments), SL2xx
+names, arguments and types, SL3xx shapes, SL4xx `expect`, SL5xx the training runtime
+(SL501–SL511) and the code generator (SL550–SL552).
 
 Plain data: this module imports nothing from shapelang, so that the training runtime, which
 must run without the analysis, can import it too. `shapelang explain --markdown` prints the
@@ -96,6 +97,23 @@ CODES: dict[str, Code] = _define(
          "The `train:` block holds the defaults of the generated program's training; two of "
          "them would leave it unclear which default wins.",
          "keep one `train:` block with every setting in it"),
+    # ---- SL15x: suppression comments (`# shapelang: ignore[…]`) --------------------------
+    Code("SL150", "unused-suppression", WARNING,
+         "a suppression comment that suppresses nothing (`check --strict` fails on it)",
+         "A `# shapelang: ignore[CODE]` (or `# noqa`) comment on a line where no diagnostic of "
+         "that code is reported, in a file without errors: the problem it silenced was fixed, "
+         "the code was deselected, or it names the wrong code or line. A stale suppression "
+         "would silence the next, different problem on that line without anyone deciding to. "
+         "Like every warning it fails `check --strict` (or `strict = true` in "
+         "`[tool.shapelang]`); `--extend-ignore SL150` stops it. A file with an error is not "
+         "searched for them, because an error can keep later lines from being analysed.",
+         "remove the comment, or the codes in it that are not reported on this line"),
+    Code("SL151", "bad-suppression", WARNING,
+         "a suppression comment naming no code, or malformed",
+         "A `# shapelang: ignore[…]` comment whose brackets name something that is neither a "
+         "code (`SL305`) nor a code's name (`unread-rows`), or whose bracket is not closed. It "
+         "suppresses nothing, so the diagnostic it was meant for is still reported.",
+         "name codes as `shapelang explain` lists them: `# shapelang: ignore[SL305]`"),
     # ---- SL2xx: names, arguments and types --------------------------------------------------
     Code("SL201", "unknown-layer-kind", ERROR,
          "unknown layer kind",

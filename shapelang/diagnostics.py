@@ -109,23 +109,46 @@ def _echo(line: str, col: int, end: int) -> tuple[str, str]:
     return text, " " * before + "^" * max(width, 1)
 
 
-def render_text(d: Diagnostic, sources: dict[str, str]) -> str:
+# ANSI styles of `render_text(colour=True)`: only ever around text made printable.
+_BOLD, _RESET = "\x1b[1m", "\x1b[0m"
+_SEVERITY_STYLE = {ERROR: "\x1b[1;31m", WARNING: "\x1b[1;33m", NOTE: "\x1b[1;36m"}
+_HINT_STYLE = "\x1b[1;32m"
+
+
+def wants_colour(stream, environ) -> bool:
+    """Colour on a terminal: `stream` is one, `NO_COLOR` is unset or empty (no-color.org) and
+    `TERM` is not `dumb`. Never when piped or redirected."""
+    if environ.get("NO_COLOR"):
+        return False
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+    return terminal and environ.get("TERM") != "dumb"
+
+
+def render_text(d: Diagnostic, sources: dict[str, str], colour: bool = False) -> str:
+    def style(text: str, on: str) -> str:
+        return f"{on}{text}{_RESET}" if colour else text
+
     message = printable(d.message)
+    label = style(f"{d.severity}[{d.code}]", _SEVERITY_STYLE[d.severity])
     if d.span is None:
-        out = [f"{d.severity}[{d.code}]: {message}"]
+        out = [f"{label}: {style(message, _BOLD)}"]
     else:
         s = d.span
-        out = [f"{printable(s.file)}:{s.line}:{s.col}: {d.severity}[{d.code}]: {message}"]
+        where = style(f"{printable(s.file)}:{s.line}:{s.col}:", _BOLD)
+        out = [f"{where} {label}: {style(message, _BOLD)}"]
         lines = source_lines(sources.get(s.file, ""))
         if 0 < s.line <= len(lines) and sources.get(s.file):
             text = lines[s.line - 1]
             end = s.end_col if s.end_line == s.line else len(text) + 1
             echoed, caret = _echo(text, s.col, min(end, len(text) + 1))
             out.append("    " + echoed)
-            out.append("    " + caret)
+            out.append("    " + style(caret, _SEVERITY_STYLE[d.severity]))
     out += [f"note: {printable(note)}" for note in d.notes]
     if d.hint:
-        out.append(f"hint: {printable(d.hint)}")
+        out.append(f"{style('hint:', _HINT_STYLE)} {printable(d.hint)}")
     return "\n".join(out)
 
 
