@@ -26,8 +26,8 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 PIL_Image = pytest.importorskip("PIL.Image")
 
-from shapelang import runtime  # noqa: E402
-from shapelang.runtime import data as runtime_data  # noqa: E402
+from shapelang import runtime
+from shapelang.runtime import data as runtime_data
 
 ROOT = Path(__file__).resolve().parents[1]
 FINAL = re.compile(r"^final: .*$", re.MULTILINE)
@@ -379,8 +379,8 @@ def test_synthetic_binary_output(capsys, tmp_path):
 
 def test_keras_losses_on_probabilities_and_logits():
     """The loss of one batch against Keras's formulas, written out here with numpy."""
-    from shapelang.runtime.torch_settings import _per_example_loss, _recipe
     from shapelang.runtime.settings import _Settings
+    from shapelang.runtime.torch_settings import _per_example_loss, _recipe
 
     probabilities = np.array([[0.7, 0.3, 0.0], [0.2, 0.2, 0.6]], dtype=np.float32)
     one_hot = np.array([[0, 0, 1], [0, 0, 1]], dtype=np.float32)
@@ -593,7 +593,7 @@ def test_grid_writes_one_row_per_combination(capsys, tmp_path):
     x, y = separable(200)
     data = npz(tmp_path / "data.npz", x=x, y=y)
     results = tmp_path / "grid.csv"
-    code, out, err = run(capsys, ["train", "--data", data, "--epochs", 2, "--grid",
+    code, _, err = run(capsys, ["train", "--data", data, "--epochs", 2, "--grid",
                                   "batch=16,64", "--grid", "lr=0.01,0.05", "--results", results,
                                   "--checkpoint-dir", tmp_path / "ckpt", "-q"],
                          build_model=lambda: Dense(6, 2), input_shape=(6,), units=2,
@@ -632,7 +632,7 @@ def test_jit_compiles_with_torch_compile(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(torch, "compile", lambda model, **k: compiled.append(model) or original(model, **k))
     x, y = separable(64)
     data = npz(tmp_path / "data.npz", x=x, y=y)
-    code, out, err = run(capsys, ["train", "--data", data, "--epochs", 1, "--jit", "-q",
+    code, _, err = run(capsys, ["train", "--data", data, "--epochs", 1, "--jit", "-q",
                                   "--checkpoint-dir", tmp_path / "ckpt"],
                          build_model=lambda: Dense(6, 2), input_shape=(6,), units=2)  # fmt: skip
     assert code == 0, err

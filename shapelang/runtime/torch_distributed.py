@@ -61,7 +61,8 @@ class _Cluster:
                 outcome = ("output", str(error.path), error.reason)
         outcome = self.from_chief(outcome)
         if outcome[0] == "diagnostic":
-            raise DataError(*outcome[1:])
+            _, code, message, hint = outcome
+            raise DataError(code, message, hint)
         if outcome[0] == "output":
             raise _OutputError(*outcome[1:])
         return outcome[1]
@@ -113,8 +114,13 @@ def _distributed(module, cluster):
     """`module` wrapped in DistributedDataParallel when there is more than one process."""
     if cluster.world == 1:
         return module
+    import warnings
+
     from torch.nn.parallel import DistributedDataParallel
 
+    # a gradient of a convolution over one channel has its own strides; harmless, and said
+    # once a step otherwise
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     if cluster.device.type == "cuda":
         return DistributedDataParallel(module, device_ids=[cluster.device.index])
     return DistributedDataParallel(module)
