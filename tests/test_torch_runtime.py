@@ -253,6 +253,30 @@ def test_batches_are_shuffled_per_epoch_from_the_seed_and_hold_every_example():
     assert sorted(np.concatenate([order(1), held_out])) == list(range(100))
 
 
+@pytest.mark.parametrize("source", ["npz", "shards", "images", "synthetic"])
+def test_each_process_reads_its_share_of_every_global_batch(tmp_path, source):
+    x, y = separable(50)
+    npz(tmp_path / "data.npz", x=x, y=y)
+    for i in range(3):
+        npz(tmp_path / f"part-{i}.npz", x=x[i * 15 : i * 15 + 15], y=y[i * 15 : i * 15 + 15])
+    image_directory(tmp_path / "images", count=12)
+    spec, shape = {"npz": (tmp_path / "data.npz", (6,)), "shards": (tmp_path / "part-*.npz", (6,)),
+                   "images": (tmp_path / "images", (8, 8, 3)),
+                   "synthetic": ("synthetic", (4, 4, 2))}[source]  # fmt: skip
+    data = runtime.load_dataset(spec, shape, 2, "sparse_categorical_crossentropy",
+                                synthetic_size=30)  # fmt: skip
+    for training in (True, False):
+        whole = list(data.batches(7, 2, training=training))
+        shares = [list(data.batches(7, 2, training=training, share=(r, 3))) for r in range(3)]
+        assert all(len(batches) == len(whole) for batches in shares)
+        for number, (x_all, y_all) in enumerate(whole):
+            parts = [batches[number] for batches in shares]
+            sizes = [len(part_x) for part_x, _ in parts]
+            assert sum(sizes) == len(x_all) and max(sizes) - min(sizes) <= 1
+            assert np.array_equal(np.concatenate([part_x for part_x, _ in parts]), x_all)
+            assert np.array_equal(np.concatenate([part_y for _, part_y in parts]), y_all)
+
+
 def test_images_are_decoded_scaled_and_resized_like_the_input(tmp_path):
     images = tmp_path / "images"
     (images / "a").mkdir(parents=True)

@@ -3,7 +3,6 @@
 lazily) or as numpy batches (PyTorch, without TensorFlow).
 """
 
-import concurrent.futures
 import dataclasses
 import glob
 import itertools
@@ -102,14 +101,21 @@ class LoadedData:
             return train, None
         return train, _batched(self.validation, self.validation_count, batch_size)
 
-    def batches(self, batch_size, epoch=0, *, training):
+    def batches(self, batch_size, epoch=0, *, training, share=(0, 1)):
         """The training (`training` True) or held-out examples as numpy ``(x, y)`` batches of
         `batch_size` (the last one may be smaller): ``x`` float32 in the network's input layout
         (channels last), ``y`` encoded for the loss. The training examples come in an order
-        drawn from the seed and `epoch`, the held-out ones always in the same order."""
+        drawn from the seed and `epoch`, the held-out ones always in the same order.
+
+        With ``share=(rank, processes)`` every batch is that process's contiguous part of the
+        global batch (sizes that differ by at most one; empty where the global batch has fewer
+        examples than processes), and only that part is decoded or generated."""
         if not training and not self.validation_count:
             return iter(())
-        return self._source.batches(int(batch_size), int(epoch), training)
+        rank, processes = (int(n) for n in share)
+        if not 0 <= rank < processes:
+            raise ValueError(f"share {share}: the rank must be in 0 .. processes - 1")
+        return self._source.batches(int(batch_size), int(epoch), training, (rank, processes))
 
 
 def _batched(dataset, count, batch_size):
@@ -164,10 +170,13 @@ def load_dataset(
     raise DataError("SL501", f"data source {spec!r} not found", _DATA_HINT)
 
 
-def _in_batches(count, batch_size):
-    """(start, stop) of consecutive batches of `batch_size` over `count` items."""
+def _in_batches(count, batch_size, share=(0, 1)):
+    """(start, stop) of consecutive batches of `batch_size` over `count` items, or of the
+    part of each batch that is the share ``(rank, processes)``."""
+    rank, processes = share
     for start in range(0, count, batch_size):
-        yield start, min(start + batch_size, count)
+        size = min(batch_size, count - start)
+        yield start + rank * size // processes, start + (rank + 1) * size // processes
 
 
 @dataclasses.dataclass
@@ -195,12 +204,12 @@ class _ArraySource:
             dataset(validation, shuffle=False) if len(validation) else None,
         )
 
-    def batches(self, batch_size, epoch, training):
+    def batches(self, batch_size, epoch, training, share):
         if training:
             index = np.random.default_rng([self.seed, epoch]).permutation(self.train_index)
         else:
             index = self.validation_index
-        for start, stop in _in_batches(len(index), batch_size):
+        for start, stop in _in_batches(len(index), batch_size, share):
             chosen = index[start:stop]
             yield self.x[chosen].astype(np.float32), self.y[chosen]
 
@@ -322,13 +331,15 @@ class _SyntheticSource:
         validation = dataset(0, self.held_out) if self.held_out else None
         return dataset(self.held_out, self.size), validation
 
-    def batches(self, batch_size, epoch, training):
+    def batches(self, batch_size, epoch, training, share):
         start, stop = (self.held_out, self.size) if training else (0, self.held_out)
         classes = 2 if self.units == 1 else self.units
-        for first, last in _in_batches(stop - start, batch_size):
+        for first, last in _in_batches(stop - start, batch_size, share):
             generators = [np.random.default_rng([self.seed, start + i]) for i in range(first, last)]
-            x = np.stack([g.standard_normal(self.input_shape, np.float32) for g in generators])
-            labels = np.array([g.integers(classes) for g in generators])
+            x = np.zeros((len(generators), *self.input_shape), np.float32)
+            for row, generator in zip(x, generators):
+                row[...] = generator.standard_normal(self.input_shape, np.float32)
+            labels = np.array([g.integers(classes) for g in generators], dtype=np.int64)
             if self.units == 1:
                 yield x, labels.astype(np.float32).reshape(-1, 1)
             elif self.mode == _SPARSE:
@@ -390,7 +401,9 @@ class _ImageSource:
 
         return scaled(train), scaled(validation) if validation is not None else None
 
-    def batches(self, batch_size, epoch, training):
+    def batches(self, batch_size, epoch, training, share):
+        import concurrent.futures
+
         cut = len(self.files) - self.held_out
         if training:
             index = np.random.default_rng([self.seed, epoch]).permutation(cut)
@@ -399,11 +412,13 @@ class _ImageSource:
         encode = {"binary": _binary_labels, "int": _index_labels, "categorical": _one_hot}
         labels = encode[_image_label_mode(self.units, self.mode)]
         with concurrent.futures.ThreadPoolExecutor(_decoding_threads()) as pool:
-            for start, stop in _in_batches(len(index), batch_size):
+            for start, stop in _in_batches(len(index), batch_size, share):
                 chosen = index[start:stop]
+                images = np.zeros((len(chosen), *self.input_shape), np.float32)
                 paths = [self.files[i] for i in chosen]
-                images = list(pool.map(self._decode, paths))
-                yield np.stack(images), labels(self.labels[chosen], self.units)
+                for row, image in zip(images, pool.map(self._decode, paths)):
+                    row[...] = image
+                yield images, labels(self.labels[chosen], self.units)
 
     def _decode(self, path):
         return _decode_image(path, self.input_shape)
@@ -725,15 +740,17 @@ class _ShardSource:
         dataset = tf.data.Dataset.from_generator(chunks, output_signature=signature)
         return dataset.unbatch().map(_as_float, num_parallel_calls=tf.data.AUTOTUNE)
 
-    def batches(self, batch_size, epoch, training):
-        """The chunks regrouped into batches of `batch_size` (a batch may span two shards)."""
+    def batches(self, batch_size, epoch, training, share):
+        """The chunks regrouped into batches of `batch_size` (a batch may span two shards);
+        every process reads every shard and keeps its share of each batch."""
         left_x = left_y = None  # fewer than batch_size examples, carried into the next chunk
         for x, y in self.chunks(epoch, training):
             if left_x is not None:
                 x, y = np.concatenate([left_x, x]), np.concatenate([left_y, y])
             full = len(x) - len(x) % batch_size
-            for start, stop in _in_batches(full, batch_size):
+            for start, stop in _in_batches(full, batch_size, share):
                 yield x[start:stop].astype(np.float32), y[start:stop]
             left_x, left_y = (x[full:], y[full:]) if full < len(x) else (None, None)
         if left_x is not None:
-            yield left_x.astype(np.float32), left_y
+            ((start, stop),) = _in_batches(len(left_x), batch_size, share)
+            yield left_x[start:stop].astype(np.float32), left_y[start:stop]

@@ -23,11 +23,6 @@ class _Cluster:
     def chief(self):
         return self.rank == 0
 
-    def share(self, count):
-        """This rank's slice of a global batch of `count` examples (contiguous, sizes that
-        differ by at most one)."""
-        return slice(self.rank * count // self.world, (self.rank + 1) * count // self.world)
-
     def sum(self, values):
         """`values` (a 1-D float tensor on the device) summed over every process."""
         if self.world > 1:

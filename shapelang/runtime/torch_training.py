@@ -7,8 +7,6 @@ import contextlib
 import csv
 import math
 import os
-import queue
-import threading
 import time
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from .checkpoints import (
     _locked,
     _plan_checkpoints,
     _save_checkpoint,
+    _truncate_log,
 )
 from .checks import _shape_text
 from .data import load_dataset
@@ -89,16 +88,35 @@ def _train_torch(args, network, settings):
                 f"{data.validation_count} validation examples"
             )
         trainer = _Trainer(args, network, data, cluster, torch)
-        if args.grid:
+        with _compiler_failures(args.jit):
+            if args.grid:
 
-            def train_combination(run_settings, log_path):
-                return trainer.combination(run_settings, log_path)
+                def train_combination(run_settings, log_path):
+                    return trainer.combination(run_settings, log_path)
 
-            return _train_grid(
-                args, network, settings, data, None, directory, args.grid,
-                train=train_combination, chief=cluster.chief,
-            )  # fmt: skip
-        return trainer.single(settings, recipe, directory, plan, payload)
+                return _train_grid(
+                    args, network, settings, data, None, directory, args.grid,
+                    train=train_combination, chief=cluster.chief,
+                )  # fmt: skip
+            return trainer.single(settings, recipe, directory, plan, payload)
+
+
+@contextlib.contextmanager
+def _compiler_failures(jit):
+    """With ``--jit``, a failure of ``torch.compile`` (which compiles at the first step) as
+    SL509 rather than an internal error."""
+    try:
+        yield
+    except Exception as error:
+        compiler = type(error).__module__.startswith(("torch._dynamo", "torch._inductor"))
+        if not (jit and compiler):
+            raise
+        first_line = (str(error) or type(error).__name__).splitlines()[0]
+        raise DataError(
+            "SL509",
+            f"--jit: torch.compile failed: {first_line}",
+            "train without --jit (on a CPU, torch.compile needs a working C++ compiler)",
+        ) from None
 
 
 def _read_checkpoint(path):
@@ -139,6 +157,9 @@ def _resumed_settings(settings, payload, lr):
 def _prefetched(batches, depth=2):
     """The items of `batches`, read ahead by a thread (at most `depth` waiting); an error
     raised reading them is raised here."""
+    import queue
+    import threading
+
     items = queue.Queue(depth)
     stop = threading.Event()
 
@@ -261,22 +282,23 @@ class _Trainer:
     def _train_epoch(self, recipe, runner, optimizer, scaler, batch, epoch):
         """One pass over the training data; (logs, None), or (logs so far, (epoch, batch,
         loss)) at the first batch whose loss is NaN or infinite."""
-        cluster = self.cluster
+        cluster, count = self.cluster, self.data.train_count
         runner.train()
         totals = None
         step = 0
-        batches = _prefetched(self.data.batches(batch, epoch, training=True))
-        for x, y in batches:
-            if len(x) < cluster.world:  # a last global batch too small to share: left out
+        share = (cluster.rank, cluster.world)
+        batches = _prefetched(self.data.batches(batch, epoch, training=True, share=share))
+        for index, (x, y) in enumerate(batches):
+            global_size = min(batch, count - index * batch)
+            if global_size < cluster.world:  # a last global batch too small to share: left out
                 continue
             step += 1
-            share = cluster.share(len(x))
-            inputs, labels = self._tensors(x[share], y[share])
+            inputs, labels = self._tensors(x, y)
             with self._autocast():
                 output = runner(inputs)
             losses = _per_example_loss(recipe, output, labels)
             # the mean over the global batch, once DistributedDataParallel averages gradients
-            loss = losses.sum() * (cluster.world / len(x))
+            loss = losses.sum() * (cluster.world / global_size)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             self._step(recipe, optimizer, scaler)
@@ -318,13 +340,13 @@ class _Trainer:
         torch, cluster = self.torch, self.cluster
         module.eval()
         totals = None
+        share = (cluster.rank, cluster.world)
         with torch.no_grad():
-            for x, y in _prefetched(self.data.batches(batch, training=False)):
-                share = cluster.share(len(x))
-                if share.stop == share.start:
+            for x, y in _prefetched(self.data.batches(batch, training=False, share=share)):
+                if not len(x):
                     batch_totals = torch.zeros(len(recipe.metrics) + 2, device=self.device)
                 else:
-                    inputs, labels = self._tensors(x[share], y[share])
+                    inputs, labels = self._tensors(x, y)
                     with self._autocast():
                         output = module(inputs)
                     losses = _per_example_loss(recipe, output, labels)
@@ -354,8 +376,6 @@ class _Trainer:
             _restore(payload, network, module, optimizer, scaler, self.args.lr)
             if cluster.chief:
                 print(f"resuming from epoch {plan.epoch} ({plan.checkpoint})")
-                from .checkpoints import _truncate_log
-
                 _truncate_log(directory / _LOG_FILE, plan.epoch)
         runner = self._runner(module)
         monitor = "val_loss" if self.data.validation_count else "loss"
