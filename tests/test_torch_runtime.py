@@ -552,6 +552,37 @@ def test_resume_continues_and_refuses_another_network_or_backend(capsys, tmp_pat
     assert code == 1 and "checkpoints of the keras program" in err
 
 
+def test_overwrite_deletes_the_checkpoints_and_a_full_disk_keeps_the_last_good_one(
+    capsys, tmp_path, monkeypatch
+):
+    x, y = separable(100)
+    data = npz(tmp_path / "data.npz", x=x, y=y)
+    checkpoints = tmp_path / "ckpt"
+    common = ["train", "--data", data, "--checkpoint-dir", checkpoints, "-q", "--keep", "all"]
+
+    def train(*argv):
+        return run(capsys, [*common, *argv], build_model=lambda: Dense(6, 2), input_shape=(6,),
+                   units=2)  # fmt: skip
+
+    assert train("--epochs", 3)[0] == 0
+    assert train("--epochs", 1, "--overwrite")[0] == 0
+    assert sorted(path.name for path in checkpoints.glob("*.pt")) == ["epoch-0001.pt"]
+    save = torch.save
+
+    def save_until_full(contents, path):
+        if "epoch-0003" in str(path):
+            Path(path).write_bytes(b"half a checkpoint")
+            raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+        save(contents, path)
+
+    monkeypatch.setattr(torch, "save", save_until_full)
+    code, out, err = train("--epochs", 4, "--resume")
+    assert code == 2 and "epoch-0003.pt: cannot be written" in err and "Traceback" not in err
+    assert json.loads((checkpoints / "state.json").read_text())["checkpoint"] == "epoch-0002.pt"
+    assert sorted(path.name for path in checkpoints.iterdir() if "epoch" in path.name) == [
+        "epoch-0001.pt", "epoch-0002.pt"]  # fmt: skip
+
+
 KILLED_PROGRAM = """
 import sys
 
