@@ -206,13 +206,26 @@ for spec, shape, loss in [
         batches = list(data.batches(16, 0, training=training))
         xs = np.concatenate([x for x, _ in batches])
         ys = np.concatenate([y for _, y in batches])
-        print(spec.split("/")[-1], training, len(xs), xs.shape[1:], xs.dtype, ys.shape[1:],
+        print("batches:", training, len(xs), xs.shape[1:], xs.dtype, ys.shape[1:],
               ys.dtype, max(len(x) for x, _ in batches))
+import torch
+from shapelang.runtime import run_main
+
+
+def build_model():
+    return torch.nn.Sequential(torch.nn.Linear(6, 2), torch.nn.Softmax(dim=1))
+
+
+code = run_main(["train", "--data", str(work / "data.npz"), "--epochs", "1", "-q",
+                 "--checkpoint-dir", str(work / "ckpt")], build_model=build_model,
+                model_name="net", input_shape=(6,), output_units=2, defaults={},
+                backend="torch")
+assert code == 0 and (work / "ckpt" / "epoch-0001.pt").exists()
 assert "tensorflow" not in [m for m, v in sys.modules.items() if v is not None]
 """
 
 
-def test_data_sources_read_as_numpy_batches_without_tensorflow(tmp_path):
+def test_data_sources_read_and_train_without_tensorflow(tmp_path):
     x, y = separable(50)
     npz(tmp_path / "data.npz", x=x, y=y)
     for i in range(3):  # 3 shards of 20: 16 + 4 held out each
@@ -224,7 +237,8 @@ def test_data_sources_read_as_numpy_batches_without_tensorflow(tmp_path):
     result = subprocess.run([sys.executable, script, tmp_path], capture_output=True, text=True,
                             env=environment(), timeout=120, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    rows = [line.split(maxsplit=1) for line in result.stdout.splitlines()]
+    rows = [line.split(maxsplit=1) for line in result.stdout.splitlines()
+            if line.startswith("batches:")]  # fmt: skip
     # held out: ceil(0.2 n) of an array or of each shard; int(0.2 n) of an image directory
     assert [row[1] for row in rows] == [
         "True 40 (6,) float32 () int32 16",
