@@ -592,6 +592,7 @@ def test_overwrite_deletes_the_checkpoints_and_a_full_disk_keeps_the_last_good_o
     monkeypatch.setattr(torch, "save", save_until_full)
     code, out, err = train("--epochs", 4, "--resume")
     assert code == 2 and "epoch-0003.pt: cannot be written" in err and "Traceback" not in err
+    assert "final:" not in out
     assert json.loads((checkpoints / "state.json").read_text())["checkpoint"] == "epoch-0002.pt"
     assert sorted(path.name for path in checkpoints.iterdir() if "epoch" in path.name) == [
         "epoch-0001.pt", "epoch-0002.pt"]  # fmt: skip

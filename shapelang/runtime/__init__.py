@@ -179,7 +179,7 @@ Diagnostics are printed to stderr as ``error[CODE]: message`` and ``hint: ...``:
 code    problem
 ======  =======================================================================================
 SL501   data source not found: no such file or directory, a glob that matches nothing, or a
-        missing optional package (scikit-learn for ``digits``)
+        missing optional package (scikit-learn for ``digits``, Pillow for PyTorch's images)
 SL502   a file that cannot be read as ``.npz`` (damaged, e.g. a bad CRC), one without the arrays
         ``x`` and ``y``, or an image that cannot be decoded
 SL503   the examples' shape differs from the network's input shape (both are named)

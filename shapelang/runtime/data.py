@@ -404,6 +404,12 @@ class _ImageSource:
     def batches(self, batch_size, epoch, training, share):
         import concurrent.futures
 
+        try:
+            import PIL.Image  # noqa: F401 -- decodes the images, in _decode_image
+        except ImportError:
+            raise DataError(
+                "SL501", "reading an image directory here needs Pillow", "pip install pillow"
+            ) from None
         cut = len(self.files) - self.held_out
         if training:
             index = np.random.default_rng([self.seed, epoch]).permutation(cut)
