@@ -33,6 +33,16 @@ ROOT = Path(__file__).resolve().parents[1]
 FINAL = re.compile(r"^final: .*$", re.MULTILINE)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread for these small models: on a loaded two-core machine, PyTorch's
+    OpenMP threads wait for each other ten times longer than they compute."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # --------------------------------------------------------------------------------------------
 # Models (channels first, as the generated program's)
 
