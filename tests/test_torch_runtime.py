@@ -318,6 +318,34 @@ def test_images_are_decoded_scaled_and_resized_like_the_input(tmp_path):
     assert next(iter(gray.batches(8, 0, training=True)))[0].shape == (2, 4, 6, 1)
 
 
+BESIDE_TENSORFLOW = """
+import sys
+
+import tensorflow  # loaded first, as in a test session that ran the Keras tests before
+import torch
+
+from shapelang.runtime import run_main
+
+code = run_main(["train", "--data", "synthetic", "--synthetic-size", "64", "--epochs", "1", "-q",
+                 "--checkpoint-dir", sys.argv[1]], model_name="net", input_shape=(6,),
+                build_model=lambda: torch.nn.Sequential(torch.nn.Linear(6, 2), torch.nn.Softmax(1)),
+                output_units=2, defaults={}, backend="torch")
+print("exit", code)
+"""
+
+
+def test_training_in_a_process_that_loaded_tensorflow(tmp_path):
+    """Triton (imported by torch._dynamo, which building an optimizer imports) crashes beside
+    TensorFlow; the runtime keeps it out there."""
+    pytest.importorskip("tensorflow")
+    script = tmp_path / "beside.py"
+    script.write_text(BESIDE_TENSORFLOW)
+    result = subprocess.run([sys.executable, script, tmp_path / "ckpt"], capture_output=True,
+                            text=True, env={**environment(), "TF_CPP_MIN_LOG_LEVEL": "2"},
+                            timeout=300, check=False)  # fmt: skip
+    assert result.returncode == 0 and "exit 0" in result.stdout, result.stderr[-2000:]
+
+
 # --------------------------------------------------------------------------------------------
 # summary
 

@@ -7,6 +7,7 @@ import contextlib
 import csv
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def _train_torch(args, network, settings):
             "run `torchrun --nproc_per_node N model.py train ...` (--strategy default)",
         )
     _recipe(settings, network.from_logits)  # SL509 before anything is read
+    _keep_triton_out_beside_tensorflow()
     import torch
 
     directory = Path(args.checkpoint_dir or os.path.join("checkpoints", network.name))
@@ -117,6 +119,16 @@ def _compiler_failures(jit):
             f"--jit: torch.compile failed: {first_line}",
             "train without --jit (on a CPU, torch.compile needs a working C++ compiler)",
         ) from None
+
+
+def _keep_triton_out_beside_tensorflow():
+    """Triton, which PyTorch imports when it first needs ``torch._dynamo`` (building an
+    optimizer does), crashes with a segmentation fault in a process that has loaded
+    TensorFlow (Triton 3.8 beside TensorFlow 2.21). Where TensorFlow is loaded, PyTorch is
+    told that Triton is not installed: it then compiles for the CPU without it, and GPU
+    kernels of ``torch.compile`` are unavailable in that process only."""
+    if "tensorflow" in sys.modules and "triton" not in sys.modules:
+        sys.modules["triton"] = None
 
 
 def _read_checkpoint(path):
@@ -338,7 +350,7 @@ class _Trainer:
         if not self.data.validation_count:
             return {}
         torch, cluster = self.torch, self.cluster
-        module.eval()
+        module.train(False)  # evaluation mode
         totals = None
         share = (cluster.rank, cluster.world)
         with torch.no_grad():
