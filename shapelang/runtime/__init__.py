@@ -1,17 +1,26 @@
-"""Training runtime of the programs that ``shapelang keras`` generates.
+"""Training runtime of the programs that ``shapelang keras`` and ``shapelang torch`` generate.
 
 A package that generated programs import (``from shapelang.runtime import run_main``), or,
-with ``shapelang keras --standalone``, a copy of it beside the program (``shapelang_runtime/``).
-It is self-contained: its modules import only the Python standard library, numpy and each other
-(relative imports, so a copy works under any name); TensorFlow, Keras and scikit-learn are
-imported inside the functions that use them. It never imports the analysis. Modules, by concern:
-``errors`` (diagnostics), ``checks`` (data against the network), ``data`` (sources),
-``settings``, ``strategies``, ``fingerprint``, ``checkpoints`` (lock, state, keep, resume),
-``training`` (one run), ``grid``, ``cli`` (the command line and :func:`run_main`).
-The generated ``main()`` calls :func:`run_main`::
+with ``--standalone``, a copy of it beside the program (``shapelang_runtime/``). It is
+self-contained: its modules import only the Python standard library, numpy and each other
+(relative imports, so a copy works under any name); TensorFlow, Keras, PyTorch, Pillow and
+scikit-learn are imported inside the functions that use them, so a PyTorch user needs no
+TensorFlow. It never imports the analysis. Modules, by concern: ``errors`` (diagnostics),
+``checks`` (data against the network), ``data`` (sources), ``settings``, ``strategies``,
+``fingerprint``, ``checkpoints`` (lock, state, keep, resume), ``training`` (one Keras run),
+``grid``, ``cli`` (the command line and :func:`run_main`); for PyTorch ``torch_settings``
+(optimizers, losses, metrics), ``torch_summary``, ``torch_distributed`` (torchrun) and
+``torch_training`` (the loop, checkpoints, one run or a grid's combination). The generated
+``main()`` calls :func:`run_main` (``backend="torch"`` for the PyTorch program)::
 
     python model.py summary
     python model.py train --data SPEC [--epochs N] [--batch-size B] [--lr X] [--resume] ...
+
+``summary`` prints Keras's summary, or for PyTorch one row per sub-module that runs (its name,
+class, output shape channels first as PyTorch has it and channels last as the analysis has it,
+and its parameter count, buffers included), recorded with forward hooks on one zero example;
+then, for both, ``NAME: N parameters (T trainable, B non-trainable)`` (PyTorch: trainable = the
+parameters, non-trainable = the buffers but ``num_batches_tracked``).
 
 Settings: the ``train:`` block's values (the ``defaults`` of :func:`run_main`), where given,
 else ``adam``, ``sparse_categorical_crossentropy``, batch 32, 10 epochs, metrics
@@ -21,7 +30,9 @@ else ``adam``, ``sparse_categorical_crossentropy``, batch 32, 10 epochs, metrics
 seeds the weights and the data. A run ends with a line ``final: epochs=.. loss=.. accuracy=..
 val_loss=.. val_accuracy=.. time=..s examples/s=..`` (the time of ``fit`` itself).
 
-Data sources (``--data SPEC``), all read with ``tf.data`` and prefetched:
+Data sources (``--data SPEC``), opened and checked the same way for both backends, then read
+with ``tf.data`` and prefetched (Keras) or as numpy batches read ahead by a thread (PyTorch;
+:meth:`LoadedData.batches`):
 
 - ``data.npz``: one file with arrays ``x`` (examples) and ``y`` (labels), loaded into memory.
 - ``'shards/part-*.npz'`` (a glob; quote it): several such files, streamed one file after
@@ -29,22 +40,26 @@ Data sources (``--data SPEC``), all read with ``tf.data`` and prefetched:
   shards and of the examples in each is shuffled every epoch). Every shard must have the same
   example shape and dtypes; their headers are checked before training.
 - ``images/``: a directory of class sub-folders of images (``images/cat/*.png``, ...), decoded
-  with ``keras.utils.image_dataset_from_directory``, resized to the network's input height and
-  width and scaled to [0, 1]; the input's channel count picks grayscale (1), RGB (3) or RGBA (4).
+  with ``keras.utils.image_dataset_from_directory`` (Keras) or Pillow (PyTorch; a batch's images
+  in parallel threads), resized bilinearly to the network's input height and width and scaled to
+  [0, 1]; the input's channel count picks grayscale (1), RGB (3) or RGBA (4).
 - ``digits``: scikit-learn's bundled 8x8 handwritten digits (1,797 examples, 10 classes, no
   download), scaled to [0, 1] and laid out as ``(8, 8, 1)``, ``(8, 8)`` or ``(64,)`` to match the
   network's input.
 - ``synthetic``: ``--synthetic-size`` random normal examples of the input shape with random
-  labels, generated on the fly (smoke tests and benchmarks).
+  labels, generated on the fly from the seed and each example's index (smoke tests and
+  benchmarks; ``tf.random`` for Keras and numpy for PyTorch draw different numbers).
 
-Examples are never reshaped or transposed to fit the network: an array of ``(480, 270, 3)``
+Examples are never reshaped or transposed to fit the network (the PyTorch model gets them
+channels first: for examples of rank >= 2 the runtime moves the last axis to position 1, which
+is the generated module's layout, not a fix of the data): an array of ``(480, 270, 3)``
 examples for a ``(270, 480, 3)`` input is an error naming both shapes. Values are used as they
 are (cast to float32); only decoded image files and ``digits`` are scaled to [0, 1]. NaN and
 infinite values are refused: in an ``.npz`` before training; in a shard when it is read (the
 shards are streamed, so a shard's values are first seen in the first epoch). A damaged file is
 an error naming it: an ``.npz`` before training; a shard when it is read; an image whose first
 bytes are no image's before training, any other undecodable image when decoding fails, after
-which every image is decoded once to find it.
+which every image is decoded once to find it (PyTorch: Pillow names it when it fails).
 
 Labels: ``y`` holds class indices (shape ``(n,)`` or ``(n, 1)``) or one-hot rows (``(n, units)``),
 where ``units`` is the width of the network's last layer. For a categorical loss (one whose name
@@ -56,7 +71,10 @@ Validation split (``--validation-split F``, default from the ``train:`` block, e
 ``.npz``, ``digits`` and ``synthetic`` hold out ``ceil(F * n)`` examples, chosen by a shuffle
 seeded with ``--seed`` (the same split every run); shards hold out the last ``ceil(F * n_i)``
 examples of every shard (a tail hold-out, the same every run); an image directory uses Keras's
-seeded split. ``--validation-split 0`` trains without validation.
+seeded split (for both backends: the files shuffled by ``RandomState(seed)``, the last
+``int(F * n)`` held out). ``--validation-split 0`` trains without validation. Training examples
+are shuffled every epoch (Keras: ``tf.data``'s seeded shuffle; PyTorch: a permutation drawn from
+the seed and the epoch, so a resumed run sees the order the killed one would have).
 
 Checkpoints (``--checkpoint-dir``, default ``checkpoints/<model name>``): after every epoch the
 model (with its optimizer state) is written to ``epoch-NNNN.keras`` (NNNN = epochs completed)
@@ -87,6 +105,14 @@ included): no stale lock can block a later run. A directory that cannot be creat
 (a file, no permission, a full disk) is a one-line error naming it, exit code 2; a checkpoint
 that fails to be written leaves no partial file, and ``state.json`` still names the last good one.
 
+PyTorch checkpoints are ``epoch-NNNN.pt`` files (``torch.save`` of a dict: the model's and the
+optimizer's ``state_dict``, the gradient scaler's, the epoch, the input shape, the parameter
+count, and the optimizer, its options and the loss, which a resumed run keeps), loaded with
+``torch.load(..., weights_only=True)``; ``state.json`` then also records ``"backend": "torch"``,
+and each backend's program refuses to resume from the other's checkpoints (SL510). The CSV log
+has Keras's CSVLogger's columns (``epoch`` from 0, then the metrics sorted); there are no
+TensorBoard logs on the PyTorch side.
+
 A loss that becomes NaN or infinite stops training at that batch (SL511, exit code 1); that
 epoch is not checkpointed. In a grid, such a combination stops and cannot be the best; the grid
 fails only when every combination does.
@@ -98,7 +124,7 @@ results CSV (``--results``, default ``grid-results.csv`` there) gets one row per
 the combination, final training and validation loss and accuracy, seconds and examples per
 second, and a ``*`` in the ``best`` column of the row with the best validation accuracy.
 
-Acceleration and distribution: ``--mixed-precision`` sets the ``mixed_float16`` policy before
+Acceleration and distribution (Keras): ``--mixed-precision`` sets the ``mixed_float16`` policy before
 the model is built (the generated model keeps its softmax in float32); ``--jit`` compiles with XLA
 (``jit_compile=True``; without it XLA is off). ``--strategy mirrored`` builds and trains under
 ``tf.distribute.MirroredStrategy`` over all local GPUs (without GPUs, over all logical CPU
@@ -113,6 +139,36 @@ the others to a sub-directory of their own (``worker-1``, ...). Known limitation
 than one worker -- it averages the first batch and every step's metrics with reductions that a
 multi-worker collective all-reduce rejects (keras-team/keras#20585); a one-worker cluster trains.
 
+PyTorch: the model trains on CUDA when it is available, else on the CPU; ``--seed`` seeds
+``torch.manual_seed`` before the model is built, and the data order. Optimizers by their Keras
+names and options, with Keras's defaults: ``sgd`` (``momentum``, ``nesterov``), ``adam``,
+``adamw`` (``beta_1``, ``beta_2``, ``epsilon`` 1e-7, ``amsgrad``; AdamW's ``weight_decay``
+0.004), ``rmsprop`` (``rho`` as torch's ``alpha``, ``momentum``, ``epsilon``, ``centered``),
+``adagrad``, ``adadelta``, ``adamax``; ``weight_decay`` (decoupled, as Keras 3 applies it),
+``clipnorm`` (each gradient by its own norm) and ``clipvalue`` for any of them; other names
+(``nadam``, ``lion``, ``ftrl``) are SL509. Losses: ``sparse_categorical_crossentropy``,
+``categorical_crossentropy``, ``binary_crossentropy``, ``mean_squared_error`` (``mse``) and
+``mean_absolute_error`` (``mae``), on probabilities as Keras computes them (clipped to
+[1e-7, 1 - 1e-7], then the log), or on logits when the program was generated with ``--logits``
+(``run_main(from_logits=True)``: ``F.cross_entropy``, ``binary_cross_entropy_with_logits``);
+others are SL509. Metrics: ``accuracy`` (Keras's choice: binary for one output unit, else by
+class), ``categorical_accuracy``, ``sparse_categorical_accuracy``, ``mean_squared_error``,
+``mean_absolute_error``. ``--mixed-precision`` runs the forward pass under ``torch.autocast``:
+float16 with a ``GradScaler`` on CUDA, bfloat16 on the CPU (the loss in float32). ``--jit``
+compiles the model with ``torch.compile`` (on a CPU it needs a C++ compiler; the first steps
+then take tens of seconds). ``--strategy`` takes only ``default`` (``mirrored`` and
+``multiworker`` are TensorFlow's: SL509): a PyTorch program is distributed by ``torchrun``, e.g.
+``torchrun --nproc_per_node 8 model.py train --data ...`` on one machine, or with ``--nnodes``
+and ``--rdzv-endpoint`` on several. With ``WORLD_SIZE`` > 1 every process joins
+``torch.distributed`` (NCCL on CUDA, each process on the GPU ``LOCAL_RANK``; Gloo on the CPU),
+trains the model in ``DistributedDataParallel`` and reads its own contiguous share of every
+global batch (``--batch-size`` is the global batch, as under Keras's mirrored strategy; a last
+global batch with fewer examples than processes is left out), and the metrics are summed over
+the processes. Rank 0 alone holds the lock, plans and writes the checkpoints, the log and
+``state.json``, and prints; the others get its plan (and, with ``--resume``, the checkpoint it
+read) through the process group, so the checkpoint directory needs to be on rank 0's machine
+only.
+
 Exit codes: 0 success; 1 a data or settings problem, printed as a diagnostic (below); 2 a
 command-line error (argparse), a file or directory that cannot be written, or an internal error
 (with its traceback); 130 interrupted.
@@ -123,7 +179,7 @@ Diagnostics are printed to stderr as ``error[CODE]: message`` and ``hint: ...``:
 code    problem
 ======  =======================================================================================
 SL501   data source not found: no such file or directory, a glob that matches nothing, or a
-        missing optional package (scikit-learn for ``digits``)
+        missing optional package (scikit-learn for ``digits``, Pillow for PyTorch's images)
 SL502   a file that cannot be read as ``.npz`` (damaged, e.g. a bad CRC), one without the arrays
         ``x`` and ``y``, or an image that cannot be decoded
 SL503   the examples' shape differs from the network's input shape (both are named)
@@ -139,11 +195,13 @@ SL508   shards that disagree with each other (example shape or dtypes), or a sha
 SL509   an invalid training setting: unknown optimizer, optimizer option or loss, a learning
         rate that is not a finite number above 0 (or another optimizer option that is not
         finite and at least 0), a bad grid, ``--grid`` with ``--resume``, or an unreadable
-        ``TF_CONFIG``
+        ``TF_CONFIG``; for PyTorch also an optimizer, option, loss or metric it does not
+        know, a TensorFlow ``--strategy``, or a process group that cannot be joined
 SL510   a checkpoint problem: a fresh run into a directory with checkpoints, checkpoints of
         another model or of another network (the first differing layer is named), a
         directory in use by another training, an unreadable or damaged ``state.json`` or
-        checkpoint, or a ``state.json`` naming a file outside the checkpoint directory
+        checkpoint, a ``state.json`` naming a file outside the checkpoint directory, or
+        checkpoints of the other backend's program
 SL511   the loss became NaN or infinite during training
 ======  =======================================================================================
 """

@@ -25,7 +25,13 @@ _LOG_FILE = "training-log.csv"
 _LOCK_FILE = "lock"
 
 
-_CHECKPOINT_NAME = re.compile(r"epoch-(\d{4,})\.keras")
+#: The checkpoint file's suffix by backend: ``epoch-NNNN.keras`` or ``epoch-NNNN.pt``.
+_SUFFIXES = {"keras": ".keras", "torch": ".pt"}
+
+
+def _checkpoint_name(suffix):
+    """The pattern of a checkpoint file's name (NNNN: the epochs completed)."""
+    return re.compile(r"epoch-(\d{4,})" + re.escape(suffix))
 
 
 def _restored_model(checkpoint, network, lr, jit):
@@ -168,9 +174,10 @@ class _Keeper:
     """Which checkpoints stay: the last `keep` (every one when `keep` is None) and the best
     by `monitor` (``val_loss``, or ``loss`` without validation; lower is better)."""
 
-    def __init__(self, keep, monitor, best=None):
+    def __init__(self, keep, monitor, best=None, suffix=".keras"):
         self.keep = keep
         self.monitor = monitor
+        self.suffix = suffix
         same = isinstance(best, dict) and best.get("monitor") == monitor
         self.best = best if same and isinstance(best.get("value"), (int, float)) else None
 
@@ -185,8 +192,8 @@ class _Keeper:
         if self.keep is None:
             return
         found = {}
-        for path in directory.glob("epoch-*.keras"):
-            match = _CHECKPOINT_NAME.fullmatch(path.name)
+        for path in directory.glob(f"epoch-*{self.suffix}"):
+            match = _checkpoint_name(self.suffix).fullmatch(path.name)
             if match:
                 found[int(match.group(1))] = path
         kept = set(sorted(number for number in found if number <= epoch)[-self.keep :])
@@ -198,13 +205,13 @@ class _Keeper:
                     path.unlink()
 
 
-def _save_checkpoint(model, directory, epoch, network, logs, keeper):
-    """Write ``epoch-NNNN.keras`` under a temporary name and rename it, then ``state.json``;
-    then delete the checkpoints that `keeper` does not keep."""
-    final = directory / f"epoch-{epoch:04d}.keras"
+def _save_checkpoint(write, directory, epoch, network, logs, keeper):
+    """Write ``epoch-NNNN.keras`` (``.pt``) with ``write(path)`` under a temporary name and
+    rename it, then ``state.json``; then delete the checkpoints that `keeper` does not keep."""
+    final = directory / f"epoch-{epoch:04d}{_SUFFIXES[network.backend]}"
     partial = final.with_name(f"partial-{final.name}")
     try:
-        model.save(partial)
+        write(partial)
         os.replace(partial, final)
     except OSError as error:
         with contextlib.suppress(OSError):
@@ -219,6 +226,8 @@ def _save_checkpoint(model, directory, epoch, network, logs, keeper):
         "best": keeper.best,
         "fingerprint": network.fingerprint,
     }
+    if network.backend != "keras":  # a Keras state.json names no backend
+        state = {"backend": network.backend, **state}
     _write_atomically(directory / _STATE_FILE, _state_text(state))
     keeper.prune(directory, epoch)
 
@@ -231,7 +240,7 @@ def _checkpoint_callback(directory, network, keeper):
             loss = _float_logs(logs).get("loss")
             if loss is not None and not math.isfinite(loss):
                 return  # a diverged epoch: its weights are not worth keeping
-            _save_checkpoint(self.model, directory, epoch + 1, network, logs, keeper)
+            _save_checkpoint(self.model.save, directory, epoch + 1, network, logs, keeper)
 
     return _EpochCheckpoint()
 
@@ -258,10 +267,11 @@ def _read_state(directory):
     return state
 
 
-def _checkpoint_file(directory, name):
-    """The checkpoint state.json names: a file ``epoch-NNNN.keras`` in DIR itself, no link."""
+def _checkpoint_file(directory, name, suffix=".keras"):
+    """The checkpoint state.json names: a file ``epoch-NNNN.keras`` (``.pt``) in DIR itself,
+    no link."""
     path = directory / name
-    inside = _CHECKPOINT_NAME.fullmatch(name) is not None and not path.is_symlink()
+    inside = _checkpoint_name(suffix).fullmatch(name) is not None and not path.is_symlink()
     if inside and path.exists():
         inside = path.resolve().parent == directory.resolve()
     if not inside:
@@ -269,7 +279,7 @@ def _checkpoint_file(directory, name):
             "SL510",
             f"{directory / _STATE_FILE} names the checkpoint {name!r}, which is not a "
             f"checkpoint file in {directory}",
-            "a checkpoint is a file epoch-NNNN.keras in the checkpoint directory itself; "
+            f"a checkpoint is a file epoch-NNNN{suffix} in the checkpoint directory itself; "
             "start again with --overwrite",
         )
     if not path.is_file():
@@ -285,6 +295,14 @@ def _check_same_network(directory, state, network):
     """Refuse to resume from checkpoints of another network (SL510, naming what changed)."""
     fresh = "start again with --overwrite (it deletes these checkpoints), or train into another "
     fresh += "--checkpoint-dir"
+    written_by = state.get("backend", "keras")
+    if written_by != network.backend:
+        raise DataError(
+            "SL510",
+            f"{directory} holds checkpoints of the {written_by} program of "
+            f"{state.get('model')!r}, and this is its {network.backend} program",
+            fresh,
+        )
     if state.get("model") != network.name:
         raise DataError(
             "SL510",
@@ -314,7 +332,8 @@ def _check_same_network(directory, state, network):
 
 
 def _clear_checkpoints(directory):
-    for pattern in ("epoch-*.keras", "partial-*", _STATE_FILE, _LOG_FILE):
+    patterns = [f"epoch-*{suffix}" for suffix in _SUFFIXES.values()]
+    for pattern in (*patterns, "partial-*", _STATE_FILE, _LOG_FILE):
         for path in directory.glob(pattern):
             path.unlink()
 
@@ -338,9 +357,11 @@ def _plan_checkpoints(directory, network, resume, overwrite):
         return _Plan()
     if resume:
         _check_same_network(directory, state, network)
-        checkpoint = _checkpoint_file(directory, state["checkpoint"])
+        suffix = _SUFFIXES[network.backend]
+        checkpoint = _checkpoint_file(directory, state["checkpoint"], suffix)
         return _Plan(state["epoch"], checkpoint, state)
-    if (state is not None or any(directory.glob("epoch-*.keras"))) and not overwrite:
+    found = any(any(directory.glob(f"epoch-*{suffix}")) for suffix in _SUFFIXES.values())
+    if (state is not None or found) and not overwrite:
         done = f" (last completed epoch: {state['epoch']})" if state else ""
         raise DataError(
             "SL510",

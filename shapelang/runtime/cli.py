@@ -17,6 +17,8 @@ from .fingerprint import _as_json
 from .grid import _GRID_KEYS, _apply_combination, _grid_combinations, _train_grid
 from .settings import _check_numbers, _check_settings, _Network, _settings
 from .strategies import _make_strategy, _precision_policy, _worker_directory
+from .torch_summary import _torch_summary
+from .torch_training import _train_torch
 from .training import _final_line, _train_single
 
 
@@ -32,6 +34,8 @@ def _train(args, network, defaults):
         )
     for combination in _grid_combinations(args.grid):
         _check_numbers(_apply_combination(settings, combination))
+    if network.backend == "torch":
+        return _train_torch(args, network, settings)
     base = Path(args.checkpoint_dir or os.path.join("checkpoints", network.name))
     directory = base if args.grid else _worker_directory(base, args.strategy)
     with _locked(directory):
@@ -72,7 +76,9 @@ def _train(args, network, defaults):
 
 
 def _summary(network):
-    """The ``summary`` command: Keras's summary and the parameter count."""
+    """The ``summary`` command: Keras's summary (or the PyTorch one) and the parameter count."""
+    if network.backend == "torch":
+        return _torch_summary(network)
     model = network.build_model()
     model.summary()
     total = model.count_params()
@@ -166,10 +172,19 @@ def _add_train_arguments(train, model_name):
         help="keep the last N checkpoints besides the best one (default 1; `all` keeps every "
         "epoch's)",
     )
-    train.add_argument("--mixed-precision", action="store_true", help="mixed_float16 policy")
-    train.add_argument("--jit", action="store_true", help="compile with XLA")
     train.add_argument(
-        "--strategy", choices=("default", "mirrored", "multiworker"), default="default"
+        "--mixed-precision",
+        action="store_true",
+        help="mixed_float16 policy (PyTorch: autocast, float16 on CUDA, bfloat16 on CPU)",
+    )
+    train.add_argument(
+        "--jit", action="store_true", help="compile with XLA (PyTorch: torch.compile)"
+    )
+    train.add_argument(
+        "--strategy",
+        choices=("default", "mirrored", "multiworker"),
+        default="default",
+        help="TensorFlow's distribution (PyTorch: default only; distributed by torchrun)",
     )
     train.add_argument(
         "--grid",
@@ -207,17 +222,31 @@ def _build_parser(model_name):
 
 
 def run_main(
-    argv, *, build_model, model_name, input_shape, output_units, defaults, fingerprint=None
+    argv,
+    *,
+    build_model,
+    model_name,
+    input_shape,
+    output_units,
+    defaults,
+    fingerprint=None,
+    backend="keras",
+    from_logits=False,
 ) -> int:
     """Run the ``summary`` or ``train`` command of a generated program; return the exit code.
 
-    `build_model()` returns a new, uncompiled ``keras.Model``; `input_shape` is one example's
-    shape (channels last, no batch axis); `output_units` the width of the last layer; `defaults`
+    `build_model()` returns a new, uncompiled ``keras.Model`` (`backend` ``"keras"``) or a new
+    float32 ``torch.nn.Module`` on the CPU that takes channels-first input (`backend`
+    ``"torch"``; its output holds logits when `from_logits`, else probabilities);
+    `input_shape` is one example's shape (channels last, no batch axis); `output_units` the
+    width of the last layer; `defaults`
     the ``train:`` block: optional keys ``optimizer``, ``optimizer_options``, ``loss``,
     ``batch``, ``epochs``, ``metrics`` and ``validation_split``; `fingerprint` the analysis's
     fingerprint of the network (rows of name, op, shape, trainable, non-trainable, inputs and
     options), stored with every checkpoint and compared by ``--resume``.
     """
+    if backend not in ("keras", "torch"):
+        raise ValueError(f"backend must be 'keras' or 'torch', not {backend!r}")
     try:
         args = _build_parser(model_name).parse_args(argv)
     except SystemExit as exit_request:
@@ -228,6 +257,8 @@ def run_main(
         tuple(int(d) for d in input_shape),
         int(output_units),
         None if fingerprint is None else _as_json(fingerprint),
+        backend,
+        bool(from_logits),
     )
     try:
         if args.command == "summary":

@@ -1,5 +1,6 @@
 """Data sources: ``.npz``, streamed ``.npz`` shards, image directories, ``digits``, ``synthetic``
--- each checked, split and read with ``tf.data``.
+-- each checked and split when it is opened, then read either with ``tf.data`` (Keras, built
+lazily) or as numpy batches (PyTorch, without TensorFlow).
 """
 
 import dataclasses
@@ -57,19 +58,36 @@ _DATA_HINT = (
 class LoadedData:
     """Training and validation examples, checked against the network.
 
-    ``train`` and ``validation`` are unbatched ``tf.data`` datasets of ``(example, label)`` pairs
-    (``validation`` is None without a validation split); :meth:`datasets` batches them.
-    `explain` finds the data problem behind an error that reading the data raised during
-    training (a corrupt shard or image): see :meth:`explain_failure`.
+    Two ways to read them: :meth:`datasets` (``tf.data``, for Keras; ``train`` and
+    ``validation`` are the unbatched datasets of ``(example, label)`` pairs, ``validation`` None
+    without a validation split) and :meth:`batches` (numpy arrays, for PyTorch). Nothing of
+    TensorFlow is imported until the first is used. `explain` finds the data problem behind an
+    error that reading the data raised during training (a corrupt shard or image): see
+    :meth:`explain_failure`.
     """
 
-    def __init__(self, description, train, validation, train_count, validation_count, explain=None):
+    def __init__(self, description, source, train_count, validation_count, explain=None):
         self.description = description
-        self.train = train
-        self.validation = validation
         self.train_count = train_count
         self.validation_count = validation_count
+        self._source = source
         self._explain = explain
+        self._tf_datasets = None
+
+    def _unbatched(self):
+        if self._tf_datasets is None:
+            self._tf_datasets = self._source.tf_datasets()
+        return self._tf_datasets
+
+    @property
+    def train(self):
+        """The unbatched ``tf.data`` dataset of the training examples."""
+        return self._unbatched()[0]
+
+    @property
+    def validation(self):
+        """The unbatched ``tf.data`` dataset of the held-out examples, or None."""
+        return self._unbatched()[1] if self.validation_count else None
 
     def explain_failure(self, error):
         """The :class:`DataError` behind `error`, raised while the data was read in training
@@ -82,6 +100,22 @@ class LoadedData:
         if self.validation is None:
             return train, None
         return train, _batched(self.validation, self.validation_count, batch_size)
+
+    def batches(self, batch_size, epoch=0, *, training, share=(0, 1)):
+        """The training (`training` True) or held-out examples as numpy ``(x, y)`` batches of
+        `batch_size` (the last one may be smaller): ``x`` float32 in the network's input layout
+        (channels last), ``y`` encoded for the loss. The training examples come in an order
+        drawn from the seed and `epoch`, the held-out ones always in the same order.
+
+        With ``share=(rank, processes)`` every batch is that process's contiguous part of the
+        global batch (sizes that differ by at most one; empty where the global batch has fewer
+        examples than processes), and only that part is decoded or generated."""
+        if not training and not self.validation_count:
+            return iter(())
+        rank, processes = (int(n) for n in share)
+        if not 0 <= rank < processes:
+            raise ValueError(f"share {share}: the rank must be in 0 .. processes - 1")
+        return self._source.batches(int(batch_size), int(epoch), training, (rank, processes))
 
 
 def _batched(dataset, count, batch_size):
@@ -136,23 +170,57 @@ def load_dataset(
     raise DataError("SL501", f"data source {spec!r} not found", _DATA_HINT)
 
 
+def _in_batches(count, batch_size, share=(0, 1)):
+    """(start, stop) of consecutive batches of `batch_size` over `count` items, or of the
+    part of each batch that is the share ``(rank, processes)``."""
+    rank, processes = share
+    for start in range(0, count, batch_size):
+        size = min(batch_size, count - start)
+        yield start + rank * size // processes, start + (rank + 1) * size // processes
+
+
+@dataclasses.dataclass
+class _ArraySource:
+    """Examples in memory, split by a seeded shuffle."""
+
+    x: np.ndarray
+    y: np.ndarray
+    train_index: np.ndarray
+    validation_index: np.ndarray
+    seed: int
+
+    def tf_datasets(self):
+        import tensorflow as tf
+
+        def dataset(index, shuffle):
+            examples = tf.data.Dataset.from_tensor_slices((self.x[index], self.y[index]))
+            if shuffle:  # before the cast: the buffer holds the data in its own dtype
+                examples = examples.shuffle(min(len(index), 10_000), seed=self.seed)
+            return examples.map(_as_float, num_parallel_calls=tf.data.AUTOTUNE)
+
+        validation = self.validation_index
+        return (
+            dataset(self.train_index, shuffle=True),
+            dataset(validation, shuffle=False) if len(validation) else None,
+        )
+
+    def batches(self, batch_size, epoch, training, share):
+        if training:
+            index = np.random.default_rng([self.seed, epoch]).permutation(self.train_index)
+        else:
+            index = self.validation_index
+        for start, stop in _in_batches(len(index), batch_size, share):
+            chosen = index[start:stop]
+            yield self.x[chosen].astype(np.float32), self.y[chosen]
+
+
 def _from_arrays(description, x, y, split, seed):
     """In-memory arrays, split by a seeded shuffle, as a :class:`LoadedData`."""
-    import tensorflow as tf
-
     order = np.random.default_rng(seed).permutation(len(x))
     held_out = _validation_count(len(x), split, description)
     validation_index, train_index = order[:held_out], order[held_out:]
-
-    def dataset(index, shuffle):
-        examples = tf.data.Dataset.from_tensor_slices((x[index], y[index]))
-        if shuffle:  # before the cast: the buffer holds the data in its own dtype
-            examples = examples.shuffle(min(len(index), 10_000), seed=seed)
-        return examples.map(_as_float, num_parallel_calls=tf.data.AUTOTUNE)
-
-    train = dataset(train_index, shuffle=True)
-    validation = dataset(validation_index, shuffle=False) if held_out else None
-    return LoadedData(description, train, validation, len(train_index), held_out)
+    source = _ArraySource(x, y, train_index, validation_index, seed)
+    return LoadedData(description, source, len(train_index), held_out)
 
 
 def _read_npz(path, names=("x", "y")):
@@ -226,40 +294,184 @@ def _load_digits(input_shape, units, mode, split, seed):
     return _from_arrays("digits", x, _convert_labels(y, kind, mode, units), split, seed)
 
 
+@dataclasses.dataclass
+class _SyntheticSource:
+    """Random normal examples and random labels, generated from the seed and the example's
+    index (``tf.random`` for Keras, numpy for PyTorch: the two draw different numbers)."""
+
+    size: int
+    held_out: int
+    input_shape: tuple
+    units: int
+    mode: str
+    seed: int
+
+    def tf_datasets(self):
+        import tensorflow as tf
+
+        classes = 2 if self.units == 1 else self.units
+        first_seed = tf.constant(self.seed, tf.int64)
+        input_shape, units, mode = self.input_shape, self.units, self.mode
+
+        def example(index):
+            x = tf.random.stateless_normal(input_shape, seed=tf.stack([first_seed, index]))
+            label = tf.random.stateless_uniform(
+                (), seed=tf.stack([first_seed + 1, index]), maxval=classes, dtype=tf.int64
+            )
+            if units == 1:
+                return x, tf.cast(tf.reshape(label, (1,)), tf.float32)
+            if mode == _SPARSE:
+                return x, tf.cast(label, tf.int32)
+            return x, tf.one_hot(label, units)
+
+        def dataset(start, stop):
+            indices = tf.data.Dataset.range(start, stop)
+            return indices.map(example, num_parallel_calls=tf.data.AUTOTUNE)
+
+        validation = dataset(0, self.held_out) if self.held_out else None
+        return dataset(self.held_out, self.size), validation
+
+    def batches(self, batch_size, epoch, training, share):
+        start, stop = (self.held_out, self.size) if training else (0, self.held_out)
+        classes = 2 if self.units == 1 else self.units
+        for first, last in _in_batches(stop - start, batch_size, share):
+            generators = [np.random.default_rng([self.seed, start + i]) for i in range(first, last)]
+            x = np.zeros((len(generators), *self.input_shape), np.float32)
+            for row, generator in zip(x, generators):
+                row[...] = generator.standard_normal(self.input_shape, np.float32)
+            labels = np.array([g.integers(classes) for g in generators], dtype=np.int64)
+            if self.units == 1:
+                yield x, labels.astype(np.float32).reshape(-1, 1)
+            elif self.mode == _SPARSE:
+                yield x, labels.astype(np.int32)
+            else:
+                yield x, np.eye(self.units, dtype=np.float32)[labels]
+
+
 def _load_synthetic(size, input_shape, units, mode, split, seed):
     """Random normal examples and random labels, generated on the fly from the seed."""
-    import tensorflow as tf
-
     if size <= 0:
         raise DataError("SL505", "synthetic: --synthetic-size must be at least 1")
     held_out = _validation_count(size, split, "synthetic")
-    classes = 2 if units == 1 else units
-    first_seed = tf.constant(seed, tf.int64)
-
-    def example(index):
-        x = tf.random.stateless_normal(input_shape, seed=tf.stack([first_seed, index]))
-        label = tf.random.stateless_uniform(
-            (), seed=tf.stack([first_seed + 1, index]), maxval=classes, dtype=tf.int64
-        )
-        if units == 1:
-            return x, tf.cast(tf.reshape(label, (1,)), tf.float32)
-        if mode == _SPARSE:
-            return x, tf.cast(label, tf.int32)
-        return x, tf.one_hot(label, units)
-
-    def dataset(start, stop):
-        indices = tf.data.Dataset.range(start, stop)
-        return indices.map(example, num_parallel_calls=tf.data.AUTOTUNE)
-
-    validation = dataset(0, held_out) if held_out else None
+    source = _SyntheticSource(size, held_out, input_shape, units, mode, seed)
     description = f"synthetic {_shape_text(input_shape)}"
-    return LoadedData(description, dataset(held_out, size), validation, size - held_out, held_out)
+    return LoadedData(description, source, size - held_out, held_out)
+
+
+@dataclasses.dataclass
+class _ImageSource:
+    """An image directory, split like Keras's ``image_dataset_from_directory`` (the files
+    shuffled by a ``RandomState`` of the seed, the last ``int(F * n)`` held out): read by Keras
+    for Keras, decoded with Pillow for PyTorch."""
+
+    directory: Path
+    files: list
+    labels: np.ndarray
+    held_out: int
+    input_shape: tuple
+    units: int
+    mode: str
+    split: float
+    seed: int
+
+    def tf_datasets(self):
+        import keras
+        import tensorflow as tf
+
+        color_mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[self.input_shape[-1]]
+        try:
+            datasets = keras.utils.image_dataset_from_directory(
+                self.directory,
+                label_mode=_image_label_mode(self.units, self.mode),
+                color_mode=color_mode,
+                batch_size=None,
+                image_size=self.input_shape[:2],
+                shuffle=True,
+                seed=self.seed,
+                validation_split=self.split or None,
+                subset="both" if self.split else None,
+                verbose=False,
+            )
+        except ValueError as error:
+            raise DataError("SL505", f"{self.directory}: {error}") from None
+        train, validation = datasets if self.split else (datasets, None)
+
+        def scaled(dataset):
+            return dataset.map(lambda x, y: (x / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
+
+        return scaled(train), scaled(validation) if validation is not None else None
+
+    def batches(self, batch_size, epoch, training, share):
+        import concurrent.futures
+
+        try:
+            import PIL.Image  # noqa: F401 -- decodes the images, in _decode_image
+        except ImportError:
+            raise DataError(
+                "SL501", "reading an image directory here needs Pillow", "pip install pillow"
+            ) from None
+        cut = len(self.files) - self.held_out
+        if training:
+            index = np.random.default_rng([self.seed, epoch]).permutation(cut)
+        else:
+            index = np.arange(cut, len(self.files))
+        encode = {"binary": _binary_labels, "int": _index_labels, "categorical": _one_hot}
+        labels = encode[_image_label_mode(self.units, self.mode)]
+        with concurrent.futures.ThreadPoolExecutor(_decoding_threads()) as pool:
+            for start, stop in _in_batches(len(index), batch_size, share):
+                chosen = index[start:stop]
+                images = np.zeros((len(chosen), *self.input_shape), np.float32)
+                paths = [self.files[i] for i in chosen]
+                for row, image in zip(images, pool.map(self._decode, paths)):
+                    row[...] = image
+                yield images, labels(self.labels[chosen], self.units)
+
+    def _decode(self, path):
+        return _decode_image(path, self.input_shape)
+
+
+def _image_label_mode(units, mode):
+    return "binary" if units == 1 else ("int" if mode == _SPARSE else "categorical")
+
+
+def _binary_labels(labels, _units):
+    return labels.astype(np.float32).reshape(-1, 1)
+
+
+def _index_labels(labels, _units):
+    return labels.astype(np.int32)
+
+
+def _one_hot(labels, units):
+    return np.eye(units, dtype=np.float32)[labels]
+
+
+def _decoding_threads():
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _decode_image(path, input_shape):
+    """One image with Pillow: its first frame in the input's colour mode (grayscale, RGB or
+    RGBA by the channel count), resized bilinearly to the input's height and width, scaled to
+    [0, 1], as float32 of the input's shape."""
+    from PIL import Image
+
+    height, width, channels = input_shape
+    try:
+        with Image.open(path) as image:
+            image = image.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
+            if image.size != (width, height):
+                image = image.resize((width, height), Image.Resampling.BILINEAR)
+            pixels = np.asarray(image, dtype=np.float32)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        message = (str(error) or type(error).__name__).splitlines()[0]
+        raise DataError(
+            "SL502", f"{path} is corrupt: {message}", "remove the file or replace it"
+        ) from None
+    return pixels.reshape(input_shape) / np.float32(255.0)
 
 
 def _load_image_directory(directory, input_shape, units, mode, split, seed):
-    import keras
-    import tensorflow as tf
-
     if len(input_shape) != 3 or input_shape[-1] not in (1, 3, 4):
         raise DataError(
             "SL503",
@@ -280,35 +492,32 @@ def _load_image_directory(directory, input_shape, units, mode, split, seed):
             f"{directory}: {len(classes)} class folders, but the network has {units} output units",
             f"the last layer needs one unit per class: make it {len(classes)} wide",
         )
-    label_mode = "binary" if units == 1 else ("int" if mode == _SPARSE else "categorical")
-    color_mode = {1: "grayscale", 3: "rgb", 4: "rgba"}[input_shape[-1]]
-    files = list(_image_files(directory, classes))
+    files, labels = [], []
+    for label, name in enumerate(classes):
+        found = list(_image_files(directory, [name]))
+        files += found
+        labels += [label] * len(found)
     for path in files:
         _check_image_signature(path)
-    try:
-        datasets = keras.utils.image_dataset_from_directory(
-            directory,
-            label_mode=label_mode,
-            color_mode=color_mode,
-            batch_size=None,
-            image_size=input_shape[:2],
-            shuffle=True,
-            seed=seed,
-            validation_split=split or None,
-            subset="both" if split else None,
-            verbose=False,
+    if not files:
+        raise DataError(
+            "SL505",
+            f"{directory}: no images in the class folders (the formats read are "
+            f"{', '.join(_IMAGE_SUFFIXES)})",
         )
-    except ValueError as error:
-        raise DataError("SL505", f"{directory}: {error}") from None
-    train, validation = datasets if split else (datasets, None)
-    counts = [int(d.cardinality()) if d is not None else 0 for d in (train, validation)]
-    if counts[0] <= 0:
-        raise DataError("SL505", f"{directory}: no training images")
-
-    def scaled(dataset):
-        return dataset.map(lambda x, y: (x / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
-
-    validation = scaled(validation) if validation is not None else None
+    # Keras's index_directory: both lists shuffled by a RandomState of the seed, alike
+    np.random.RandomState(seed).shuffle(files)
+    labels = np.array(labels, dtype=np.int64)
+    np.random.RandomState(seed).shuffle(labels)
+    held_out = int(split * len(files)) if split else 0
+    if split and held_out == 0:  # Keras then trains on nothing (its files[:-0])
+        raise DataError(
+            "SL505",
+            f"{directory}: no training images ({len(files)} image(s) are too few for a "
+            f"validation split of {split})",
+            "use more images, or --validation-split 0",
+        )
+    source = _ImageSource(directory, files, labels, held_out, input_shape, units, mode, split, seed)
 
     def explain(error):
         if "decode" not in str(error).lower():  # not worth decoding every image to look
@@ -316,7 +525,7 @@ def _load_image_directory(directory, input_shape, units, mode, split, seed):
         return _undecodable_image(files, input_shape[-1])
 
     return LoadedData(
-        str(directory), scaled(train), validation, counts[0], counts[1], explain=explain
+        str(directory), source, len(files) - held_out, held_out, explain=explain
     )
 
 
@@ -453,12 +662,10 @@ def _load_shards(paths, input_shape, units, mode, split, seed):
             "use more data, or --validation-split 0",
         )
     failures = []  # the DataError of a shard found corrupt while streaming
-    train = _shard_dataset(shards, kind, mode, units, seed, failures, training=True)
-    validation = _shard_dataset(shards, kind, mode, units, seed, failures, training=False)
+    source = _ShardSource(shards, kind, mode, units, seed, failures)
     return LoadedData(
         description,
-        train,
-        validation if held_out else None,
+        source,
         total - held_out,
         held_out,
         explain=lambda _error: failures[0] if failures else None,
@@ -482,37 +689,74 @@ def _read_shard(shard):
     return x, y
 
 
-def _shard_dataset(shards, kind, mode, units, seed, failures, *, training):
-    """A dataset streaming the training (or held-out) part of every shard, one at a time.
+@dataclasses.dataclass
+class _ShardSource:
+    """``.npz`` shards streamed one at a time: every epoch, the shards in an order drawn from
+    the seed and the epoch, each one's training part shuffled (the held-out part in order).
     A shard found corrupt is recorded in `failures` before the error reaches TensorFlow,
     which reports it without the file's name."""
-    import tensorflow as tf
 
-    epochs = itertools.count()
+    shards: list
+    kind: str
+    mode: str
+    units: int
+    seed: int
+    failures: list
 
-    def chunks():
-        rng = np.random.default_rng([seed, next(epochs)])
+    def chunks(self, epoch, training):
+        """The examples in chunks of at most ``_SHARD_CHUNK``, about one shard in memory."""
+        shards = self.shards
+        rng = np.random.default_rng([self.seed, epoch])
         order = rng.permutation(len(shards)) if training else range(len(shards))
         for index in order:
             shard = shards[index]
             try:
                 x, y = _read_shard(shard)
             except DataError as error:
-                failures.append(error)
+                self.failures.append(error)
                 raise
             cut = shard.count - shard.held_out
             part = slice(0, cut) if training else slice(cut, shard.count)
-            x, y = x[part], _convert_labels(y[part], kind, mode, units)
+            x, y = x[part], _convert_labels(y[part], self.kind, self.mode, self.units)
             picks = rng.permutation(len(x)) if training else np.arange(len(x))
             for start in range(0, len(picks), _SHARD_CHUNK):
                 chosen = picks[start : start + _SHARD_CHUNK]
                 yield x[chosen], y[chosen]
 
-    first = shards[0]
-    label = _convert_labels(np.zeros((0, *first.label_tail), first.y_dtype), kind, mode, units)
-    signature = (
-        tf.TensorSpec((None, *first.sample), tf.as_dtype(first.x_dtype)),
-        tf.TensorSpec((None, *label.shape[1:]), tf.as_dtype(label.dtype)),
-    )
-    dataset = tf.data.Dataset.from_generator(chunks, output_signature=signature)
-    return dataset.unbatch().map(_as_float, num_parallel_calls=tf.data.AUTOTUNE)
+    def tf_datasets(self):
+        held_out = sum(shard.held_out for shard in self.shards)
+        train = self._tf_dataset(training=True)
+        return train, self._tf_dataset(training=False) if held_out else None
+
+    def _tf_dataset(self, *, training):
+        import tensorflow as tf
+
+        epochs = itertools.count()
+
+        def chunks():
+            return self.chunks(next(epochs), training)
+
+        first = self.shards[0]
+        label = np.zeros((0, *first.label_tail), first.y_dtype)
+        label = _convert_labels(label, self.kind, self.mode, self.units)
+        signature = (
+            tf.TensorSpec((None, *first.sample), tf.as_dtype(first.x_dtype)),
+            tf.TensorSpec((None, *label.shape[1:]), tf.as_dtype(label.dtype)),
+        )
+        dataset = tf.data.Dataset.from_generator(chunks, output_signature=signature)
+        return dataset.unbatch().map(_as_float, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def batches(self, batch_size, epoch, training, share):
+        """The chunks regrouped into batches of `batch_size` (a batch may span two shards);
+        every process reads every shard and keeps its share of each batch."""
+        left_x = left_y = None  # fewer than batch_size examples, carried into the next chunk
+        for x, y in self.chunks(epoch, training):
+            if left_x is not None:
+                x, y = np.concatenate([left_x, x]), np.concatenate([left_y, y])
+            full = len(x) - len(x) % batch_size
+            for start, stop in _in_batches(full, batch_size, share):
+                yield x[start:stop].astype(np.float32), y[start:stop]
+            left_x, left_y = (x[full:], y[full:]) if full < len(x) else (None, None)
+        if left_x is not None:
+            ((start, stop),) = _in_batches(len(left_x), batch_size, share)
+            yield left_x[start:stop].astype(np.float32), left_y[start:stop]

@@ -68,10 +68,15 @@ def _train_combination(network, settings, data, strategy, args, log_path):
         verbose=min(args.verbose, 2),
     )
     seconds = time.perf_counter() - start
-    logs = _last_logs(history)
     learning_rate = settings.optimizer_options.get("learning_rate")
     if learning_rate is None:  # the optimizer's default, a float32 variable
         learning_rate = float(f"{float(model.optimizer.learning_rate.numpy()):.7g}")
+    row = _grid_row(settings, _last_logs(history), learning_rate, seconds, data.train_count)
+    return row, guard.where
+
+
+def _grid_row(settings, logs, learning_rate, seconds, train_count):
+    """One combination's row of the results: its settings and final metrics in `logs`."""
     return {
         "batch": settings.batch,
         "lr": float(learning_rate),
@@ -82,8 +87,12 @@ def _train_combination(network, settings, data, strategy, args, log_path):
         "val_loss": logs.get("val_loss"),
         "val_accuracy": _accuracy(logs, validation=True),
         "seconds": seconds,
-        "examples_per_second": data.train_count * settings.epochs / seconds,
-    }, guard.where
+        "examples_per_second": train_count * settings.epochs / seconds if seconds > 0 else None,
+    }
+
+
+def _silent(*_args, **_kwargs):
+    pass
 
 
 def _best_index(rows):
@@ -134,27 +143,37 @@ def _write_results(path, rows, columns, best):
     _write_atomically(path, text.getvalue())
 
 
-def _train_grid(args, network, settings, data, strategy, directory, axes):
+def _train_grid(args, network, settings, data, strategy, directory, axes, train=None, chief=True):
     """Train every grid combination; write the results CSV and print the table. A combination
     whose loss becomes NaN or infinite stops there and is never the best; the grid fails
-    (SL511) only when every combination does."""
+    (SL511) only when every combination does. `train(settings, log_path)` trains one
+    combination and returns its row and where it diverged (by default with Keras); only the
+    `chief` of a distributed run prints and writes."""
+    if train is None:
+
+        def train(run_settings, log_path):
+            return _train_combination(network, run_settings, data, strategy, args, log_path)
+
+    say = print if chief else _silent
     logs = directory / "grid-logs"
-    _make_directory(logs)
+    if chief:
+        _make_directory(logs)
     rows, diverged = [], []
     combinations = _grid_combinations(axes)
     for number, combination in enumerate(combinations, 1):
         label = " ".join(f"{key}={value}" for key, value in combination.items())
-        print(f"grid {number}/{len(combinations)}: {label}")
+        say(f"grid {number}/{len(combinations)}: {label}")
         log_path = logs / ("_".join(f"{k}-{v}" for k, v in combination.items()) + ".csv")
-        run_settings = _apply_combination(settings, combination)
-        row, where = _train_combination(network, run_settings, data, strategy, args, log_path)
+        row, where = train(_apply_combination(settings, combination), log_path)
         rows.append(row)
         if where is not None:
             diverged.append(where)
-            print(f"grid {number}/{len(combinations)}: the loss became {where[2]} in epoch "
-                  f"{where[0]}, batch {where[1]}; this combination stopped there")  # fmt: skip
+            say(f"grid {number}/{len(combinations)}: the loss became {where[2]} in epoch "
+                f"{where[0]}, batch {where[1]}; this combination stopped there")  # fmt: skip
     if len(diverged) == len(rows):
         raise _diverged(diverged[0], 0)
+    if not chief:
+        return 0
     keys = ["batch", "lr", "epochs"] + (["momentum"] if "momentum" in dict(axes) else [])
     columns = keys + [
         "train_loss",

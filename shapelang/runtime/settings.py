@@ -25,6 +25,8 @@ class _Network:
     input_shape: tuple
     output_units: int
     fingerprint: list = None  # the analysis's, as JSON holds it; None for a hand-written model
+    backend: str = "keras"  # or "torch": what build_model returns
+    from_logits: bool = False  # the model's output: logits (True) or probabilities
 
 
 @dataclasses.dataclass
