@@ -21,7 +21,13 @@ import sympy
 from . import ir
 from .analysis import Analysis, LayerResult, analyse, parse_binding
 from .diagnostics import ERROR, NOTE, WARNING, Diagnostic, DiagnosticError, did_you_mean
-from .notebook import analysis_html, analysis_markdown, error_text, sources_of
+from .notebook import (
+    analysis_html,
+    analysis_markdown,
+    error_text,
+    reported_diagnostics,
+    sources_of,
+)
 from .parser import parse
 from .report import table_document
 
@@ -102,15 +108,17 @@ class Result:
 
     @property
     def diagnostics(self) -> list[Diagnostic]:
-        return list(self.analysis.diagnostics)
+        """Every diagnostic `shapelang check` reports without settings: the file's own
+        `# shapelang: ignore[…]` comments applied (their problems reported)."""
+        return reported_diagnostics(self.analysis)
 
     @property
     def errors(self) -> list[Diagnostic]:
-        return [d for d in self.analysis.diagnostics if d.severity == ERROR]
+        return [d for d in self.diagnostics if d.severity == ERROR]
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.analysis.diagnostics if d.severity in (WARNING, NOTE)]
+        return [d for d in self.diagnostics if d.severity in (WARNING, NOTE)]
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,9 @@ import html
 
 from .analysis import Analysis
 from .diagnostics import ERROR, Diagnostic, printable, render_text
+from .config import Selection
 from .report import CONVENTION, table_cells, table_markdown
+from .suppression import reported
 
 _STYLE = ("<style>"
           ".shapelang-table td.num, .shapelang-table th.num {text-align: right}"
@@ -32,6 +34,13 @@ def _row(cells, numeric, tag="td", css="") -> str:
 
 def sources_of(analysis: Analysis) -> dict[str, str]:
     return {analysis.network.path: analysis.network.source}
+
+
+def reported_diagnostics(analysis: Analysis) -> list:
+    """What `shapelang check` reports without settings: the file's own `# shapelang:
+    ignore[…]` comments applied (their problems reported)."""
+    network = analysis.network
+    return reported(analysis.diagnostics, network.source, network.path, Selection())
 
 
 def diagnostics_html(diagnostics, sources: dict[str, str]) -> str:
@@ -64,7 +73,7 @@ def analysis_html(analysis: Analysis) -> str:
     else:
         parts.append(f"<p><b>network {html.escape(printable(analysis.network.name))}</b>: "
                      "no layer has a shape</p>")
-    parts.append(diagnostics_html(analysis.diagnostics, sources_of(analysis)))
+    parts.append(diagnostics_html(reported_diagnostics(analysis), sources_of(analysis)))
     parts.append("</div>")
     return "".join(parts)
 
@@ -73,9 +82,10 @@ def analysis_markdown(analysis: Analysis) -> str:
     """The table as `table --format markdown` prints it, then one item per diagnostic."""
     out = [table_markdown(analysis) if analysis.layers else
            f"**network {_md(analysis.network.name)}**: no layer has a shape"]
-    if analysis.diagnostics:
+    diagnostics = reported_diagnostics(analysis)
+    if diagnostics:
         out.append("")
-    for d in analysis.diagnostics:
+    for d in diagnostics:
         where = f" line {d.span.line}, column {d.span.col}" if d.span else ""
         item = f"- **{d.severity}[{d.code}]**{where}: {_md(d.message)}"
         out.append(item + (f" (hint: {_md(d.hint)})" if d.hint else ""))
