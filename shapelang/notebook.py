@@ -8,8 +8,8 @@ from __future__ import annotations
 import html
 
 from .analysis import Analysis
-from .diagnostics import ERROR, Diagnostic, printable, render_text
 from .config import Selection
+from .diagnostics import ERROR, Diagnostic, printable, render_text
 from .report import CONVENTION, table_cells, table_markdown
 from .suppression import reported
 
