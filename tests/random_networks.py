@@ -136,6 +136,11 @@ class Generator:
         kernel = self.draw(st.sampled_from(["k=1", "k=3 pad=same", "k=3 pad=1", "k=(1, 3) pad=(0, 1)"]))
         return f"conv {width_text} {kernel}"
 
+    def same_layer(self, read: Tensor):
+        """A line that keeps its input's width, and the width."""
+        return self.draw(st.sampled_from(
+            ["relu", "tanh", "batchnorm", "dropout 0.25", "sigmoid"])), read.width
+
     def label_for(self, scope: Scope, taken: set):
         if self.draw(st.integers(0, 2)) == 0:
             return None
@@ -183,8 +188,7 @@ class Generator:
                     text, width = self.width_expression(scope, depth)
                     line = self.width_layer(text)
                 else:
-                    line, width = self.draw(st.sampled_from(
-                        ["relu", "tanh", "batchnorm", "dropout 0.25", "sigmoid"])), read.width
+                    line, width = self.same_layer(read)
                 if ref:
                     line += f" @{ref}"
                 read.consumed = True
@@ -329,20 +333,130 @@ class Generator:
             values[p] = (Lin(constant=n), role)
         self.emit(0, f"network random({', '.join(parameters)}):")
         channels = self.draw(st.integers(1, 5))
-        self.emit(1, f"input [6, 5, {channels}]" if self.image else f"input [{channels}]")
+        self.emit(1, self.input_line(channels))
         scope = Scope(values=values)
         start = Tensor(Lin(constant=channels), None)
-        end = self.body(scope, start, 1, 0, self.draw(st.integers(2, 7)))
+        self.body(scope, start, 1, 0, self.draw(st.integers(2, 7)))
+        self.head()
+        return "\n".join(self.lines) + "\n"
+
+    def input_line(self, channels):
+        return f"input [6, 5, {channels}]" if self.image else f"input [{channels}]"
+
+    def head(self):
+        """The lines after the body: to a vector, then (for a vector, sometimes) a classifier."""
         if self.image:
             self.emit(1, "globalavgpool")
         if self.draw(st.booleans()) or self.image:
             self.emit(1, f"dense {self.draw(st.integers(2, 5))} softmax")
-        del end
-        return "\n".join(self.lines) + "\n"
 
 
 def networks(pool):
     @st.composite
     def draw_network(draw):
         return Generator(draw, pool, draw(st.booleans())).network()
+    return draw_network()
+
+
+# ---- the PyTorch backend's generator ----------------------------------------------------------
+class TorchGenerator(Generator):
+    """The same graphs (residuals, concatenations, blocks, repeats, names), with the layers a
+    PyTorch backend must translate exactly: inputs of 0 to 3 spatial axes; depthwise and
+    separable convolutions, dilations, groups, even kernels (TensorFlow's asymmetric `same`),
+    explicit paddings, `same` pools, batch norm without scale or offset, LRN and a dense layer
+    on a feature map in the body; then a head of strided convolutions and pools (`same` with
+    odd and even sizes), upsampling, zero padding, a concatenation along a spatial axis and a
+    reshape to a sequence, before the classifier."""
+
+    def __init__(self, draw, pool, rank):
+        super().__init__(draw, pool, rank > 0)
+        self.rank = rank
+
+    def _kernel(self, k):
+        return str(k) if self.draw(st.booleans()) else "(" + ", ".join([str(k)] * self.rank) + ")"
+
+    def input_line(self, channels):
+        low, high = {0: (1, 1), 1: (5, 12), 2: (4, 9), 3: (3, 6)}[self.rank]
+        sizes = [self.draw(st.integers(low, high)) for _ in range(self.rank)]
+        return f"input [{', '.join(map(str, [*sizes, channels]))}]"
+
+    def width_layer(self, width_text):
+        if not self.image:
+            return self.draw(st.sampled_from([f"dense {width_text}", f"dense {width_text} relu",
+                                              f"dense {width_text} bias=false"]))
+        separable = [f"sepconv {width_text} k=3 pad=same",
+                     f"sepconv {width_text} k=2 pad=same multiplier=2 bias=false"]
+        return self.draw(st.sampled_from([
+            *(separable if self.rank < 3 else []),  # Keras has no 3D separable convolution
+            f"conv {width_text} k=1",
+            f"conv {width_text} k={self._kernel(3)} pad=same relu",
+            f"conv {width_text} k=3 pad=1",
+            f"conv {width_text} k=2 pad=same",  # asymmetric: the extra row after
+            f"conv {width_text} k=4 pad=same bias=false",
+            f"conv {width_text} k=3 d=2 pad=same",
+            f"conv {width_text} k=3 d=2 pad=2 tanh",
+            f"dense {width_text} last_axis=true",
+        ]))
+
+    def same_layer(self, read):
+        lines = ["relu", "tanh", "dropout 0.25", "batchnorm", "batchnorm scale=false",
+                 "batchnorm center=false", "batchnorm scale=false center=false momentum=0.9",
+                 "leaky_relu", "softmax"]
+        if self.image:
+            if self.rank < 3:  # Keras has no 3D depthwise convolution
+                lines += ["depthwiseconv k=3 pad=same", "depthwiseconv k=2 pad=same bias=false",
+                          "depthwiseconv k=3 d=2 pad=same relu6"]
+            lines += ["maxpool k=3 s=1 pad=same",
+                      "maxpool k=2 s=1 pad=same", "avgpool k=2 s=1 pad=same",
+                      "avgpool k=3 s=1 pad=1", "lrn", "lrn radius=1 alpha=0.001 beta=0.5"]
+            channels = read.width.constant if not read.width.terms else 0
+            divisors = [g for g in range(2, channels + 1) if channels % g == 0]
+            if divisors:
+                lines.append(f"conv {channels} k=3 pad=same groups="
+                             f"{self.draw(st.sampled_from(divisors))}")
+            if self.rank < 3 and self.draw(st.integers(0, 5)) == 0:
+                return "depthwiseconv k=3 pad=same multiplier=2", read.width.times(2)
+        return self.draw(st.sampled_from(lines)), read.width
+
+    def head(self):
+        if self.image:
+            channels = self.draw(st.integers(2, 5))
+            self.emit(1, f"conv {channels} k=1")
+            for k in range(self.draw(st.integers(1, 3))):
+                self.emit(1, self.draw(st.sampled_from(self.spatial_lines(channels, k))))
+            if self.rank > 1 and self.draw(st.booleans()):
+                # a sequence of the positions, channels last: 1D from here on
+                self.emit(1, f"reshape [-1, {channels}]")
+                self.rank = 1
+                self.emit(1, self.draw(st.sampled_from(
+                    [f"conv {channels} k=2 s=2 pad=same", f"conv {channels} k=3 pad=same",
+                     "maxpool k=2 pad=same", f"dense {channels} last_axis=true"])))
+            self.emit(1, self.draw(st.sampled_from(
+                ["globalavgpool", "globalmaxpool", "flatten",
+                 "globalavgpool keepdims=true\n    flatten"])))
+        if self.draw(st.booleans()) or self.image:
+            self.emit(1, f"dense {self.draw(st.integers(2, 5))} softmax")
+
+    def spatial_lines(self, channels, k):
+        """Lines that change the spatial size (the channels stay `channels`); `k` numbers a
+        label."""
+        upsample = {1: "upsample 2", 2: "upsample (2, 3) interpolation=bilinear",
+                    3: "upsample (1, 2, 2)"}[self.rank]
+        return [
+            f"conv {channels} k=3 s=2 pad=same", f"conv {channels} k=2 s=2 pad=same",
+            f"conv {channels} k=4 s=3 pad=same", f"conv {channels} k=1 s=2 pad=same",
+            f"conv {channels} k=3 s=2 pad=2",
+            *([f"sepconv {channels} k=3 s=2 pad=same", "depthwiseconv k=3 s=2 pad=same"]
+              if self.rank < 3 else []),
+            "maxpool k=3 s=2 pad=same", "maxpool pad=same",
+            "avgpool k=3 s=2 pad=same", "avgpool pad=same", "avgpool k=3 s=2 pad=1",
+            upsample, "zeropad 1", "zeropad 2\n    maxpool k=3 s=2",
+            f"spatial{k}: relu\n    tanh\n    concat @spatial{k} axis=1",
+        ]
+
+
+def torch_networks(pool):
+    @st.composite
+    def draw_network(draw):
+        return TorchGenerator(draw, pool, draw(st.integers(0, 3))).network()
     return draw_network()
