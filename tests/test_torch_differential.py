@@ -1,0 +1,193 @@
+"""PyTorch is the oracle for the torch backend: every module of every generated `nn.Module` is
+the analysed layer it claims to be (`torch_oracle.py`: modules mapped back to layers by where
+they sit, output shapes by forward hooks, parameters and buffers, wiring by an fx trace).
+
+- every example of examples/, the symbolic ones bound at several sizes;
+- random networks: the Keras differential test's generator (`random_networks.Generator`:
+  residuals, concatenations, blocks, repeats, hostile and ordinary names) and its PyTorch
+  extension (`TorchGenerator`: 1D/2D/3D inputs, depthwise and separable convolutions,
+  dilation, groups, asymmetric `same` padding, explicit paddings, `same` pools, batch norm
+  without scale or offset, LRN, upsampling, reshapes, dense on a feature map, concatenation on a
+  spatial axis), each built as the program `shapelang torch` writes and as the plain one it
+  falls back to;
+- the reproducers of test_generated_program.py (names that collide, scopes, loops whose
+  iterations differ), the oracle itself against hand-written wrong modules.
+
+CI (CI=true) runs 100 networks per generator and pool (400 in all);
+`SHAPELANG_DIFFERENTIAL_EXAMPLES=N` sets the count per test, as for the Keras test.
+"""
+import ast
+import importlib.util
+import os
+import sys
+
+import pytest
+from conftest import EXAMPLES, examples
+from hypothesis import HealthCheck, assume, given, settings
+from random_networks import HOSTILE, ORDINARY, networks, torch_networks
+
+import shapelang
+from shapelang.codegen.program import STRUCTURES
+from shapelang.codegen.torch import emit_torch
+
+torch = pytest.importorskip("torch")
+from torch import nn
+from torch_oracle import differences
+
+RANDOM = int(os.environ.get("SHAPELANG_DIFFERENTIAL_EXAMPLES", "0")) or examples(100)
+
+
+def _load(source: str, directory, name="random_torch"):
+    """Import a generated program from a file, as `python model.py` would see it."""
+    ast.parse(source)
+    path = directory / f"{name}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"shapelang_torch_differential_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+# ---- every example ---------------------------------------------------------------------------
+SIZES = {  # the symbolic examples, at sizes that are valid, odd, even and uneven
+    "alexnet_symbolic": [{"H": 270, "W": 480}, {"H": 227, "W": 227}, {"H": 193, "W": 301}],
+    "resnet50_symbolic": [{"H": 225, "W": 193}, {"H": 224, "W": 224}, {"H": 97, "W": 130}],
+    "same_padding": [{"H": 31}, {"H": 32}, {"H": 57}],
+}
+EXAMPLE_CASES = [(path, bindings) for path in sorted(EXAMPLES.glob("*.net"))
+                 for bindings in SIZES.get(path.stem, [{}])]
+
+
+def test_every_symbolic_example_is_bound_here():
+    symbolic = {p.stem for p in EXAMPLES.glob("*.net") if shapelang.load(p).analyse().symbols}
+    assert symbolic == set(SIZES)
+
+
+@pytest.mark.parametrize(("path", "bindings"), EXAMPLE_CASES,
+                         ids=[f"{p.stem}{''.join(f'-{v}' for v in b.values())}"
+                              for p, b in EXAMPLE_CASES])
+def test_every_example_is_the_analysed_network(path, bindings):
+    net = shapelang.load(path)
+    analysis = net.analyse(**bindings)
+    assert not analysis.symbols
+    torch.manual_seed(0)
+    assert differences(analysis, net.to_torch(**bindings)) == []
+
+
+# ---- random networks -------------------------------------------------------------------------
+def assert_program_is_the_analysis(text, tmp_path_factory):
+    net = shapelang.loads(text, "random.net")
+    diagnostics = net.check()
+    assume(not any(d.severity == "error" or d.code == "SL308" for d in diagnostics))
+    analysis = net.analyse().analysis
+    assume(int(analysis.total("params")) < 2_000_000)
+    # the program `torch` writes, and the plainest one (every layer in order, no class of a
+    # block, no loop) that it falls back to when a structured one would differ
+    for structures in (STRUCTURES, STRUCTURES[-1:]):
+        module = _load(emit_torch(analysis, structures), tmp_path_factory.mktemp("program"))
+        problems = differences(analysis, module.build_model())
+        assert not problems, "\n".join([text, *problems])
+
+
+RANDOM_SETTINGS = settings(max_examples=RANDOM, deadline=None,
+                           suppress_health_check=list(HealthCheck))
+POOLS = {"hostile": HOSTILE, "ordinary": ORDINARY}
+
+
+@pytest.mark.parametrize("pool", sorted(POOLS))
+def test_random_networks_of_the_keras_generator_are_the_analysed_network(pool, tmp_path_factory):
+    @RANDOM_SETTINGS
+    @given(text=networks(POOLS[pool]))
+    def check(text):
+        assert_program_is_the_analysis(text, tmp_path_factory)
+
+    check()
+
+
+@pytest.mark.parametrize("pool", sorted(POOLS))
+def test_random_networks_of_the_torch_generator_are_the_analysed_network(pool, tmp_path_factory):
+    @RANDOM_SETTINGS
+    @given(text=torch_networks(POOLS[pool]))
+    def check(text):
+        assert_program_is_the_analysis(text, tmp_path_factory)
+
+    check()
+
+
+# ---- the reproducers of the generated-program issue -------------------------------------------
+def _reproducers():
+    from test_generated_program import REPRODUCERS, TOTALS
+    return REPRODUCERS, TOTALS
+
+
+@pytest.mark.parametrize("case", sorted(_reproducers()[0]))
+def test_reproducer_builds_the_analysed_network(case):
+    reproducers, totals = _reproducers()
+    text, expected = reproducers[case]
+    net = shapelang.loads(text, f"{case}.net")
+    analysis = net.analyse().analysis
+    for name, params in expected.items():  # the analysis itself says what the issue says
+        assert int(analysis.by_name(name).params) == params, name
+    if case in totals:
+        assert int(analysis.total("params")) == totals[case]
+    assert differences(analysis, net.to_torch()) == []
+
+
+# ---- the oracle sees what is wrong ------------------------------------------------------------
+class _Cat(nn.Module):
+    def __init__(self, dim=1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *inputs):
+        return torch.cat(inputs, dim=self.dim)
+
+
+class _Hand(nn.Module):
+    """ORACLE_NET written by hand in the generated layout (`layers`, keyed by the analysis's
+    names), right or wrong in one way."""
+
+    def __init__(self, swap=False, units=4, extra=False, dim=1):
+        super().__init__()
+        self.swap = swap
+        self.layers = nn.ModuleDict()
+        self.layers["a"] = nn.Linear(4, 4)
+        self.layers["b"] = nn.Linear(4, units)
+        self.layers["concat_1"] = _Cat(dim)
+        if extra:
+            self.layers["c"] = nn.Linear(4, 4)
+
+    def forward(self, x):
+        a = torch.relu(self.layers["a"](x))
+        b = self.layers["b"](a)
+        return self.layers["concat_1"](*([b, a] if self.swap else [a, b]))
+
+
+ORACLE_NET = "network m():\n    input [4]\n    a: dense 4 relu\n    b: dense 4\n    concat @a @b\n"
+
+
+def test_the_oracle_passes_a_right_module():
+    analysis = shapelang.loads(ORACLE_NET).analyse().analysis
+    assert differences(analysis, _Hand()) == []
+
+
+@pytest.mark.parametrize(("wrong", "expected"), [
+    ({"swap": True}, "`concat_1` reads [['b', 'a']], analysed [['a', 'b']]"),
+    ({"units": 5}, "`b`: 25 trainable parameters, analysed 20"),
+    ({"dim": 0}, "`concat_1`: output shapes [(4,)] (channels first), analysed [(8,)]"),
+    ({"extra": True}, "module `layers.c` (Linear): the analysis has no layer `c`"),
+])
+def test_the_oracle_sees_a_wrong_module(wrong, expected):
+    analysis = shapelang.loads(ORACLE_NET).analyse().analysis
+    assert expected in differences(analysis, _Hand(**wrong))
+
+
+def test_the_oracle_sees_a_module_no_layer_owns():
+    analysis = shapelang.loads(ORACLE_NET).analyse().analysis
+    model = _Hand()
+    model.stray = nn.Linear(1, 1)
+    assert any(p.startswith("module `stray` (Linear)") for p in differences(analysis, model))
