@@ -137,6 +137,41 @@ def test_reproducer_builds_the_analysed_network(case):
     assert differences(analysis, net.to_torch()) == []
 
 
+# ---- what the random networks found in the torch backend -------------------------------------
+FOUND = {  # name: a network the first torch backend could not build, or built wrong
+    # `nn.ModuleDict` refuses a key that `nn.Module` has as an attribute
+    "labels_named_like_module_methods": (
+        "network m():\n    input [5, 2]\n    float: sepconv 2 k=3 pad=same\n"
+        "    train: conv 2 k=1\n    training: relu\n    eval: depthwiseconv k=2 pad=same\n"
+        "    type: globalavgpool\n    cuda: dense 2 softmax\n"),
+    "a_block_with_a_layer_named_float": (
+        "block to(half):\n    float: dense half\n    parameters: relu\n"
+        "network m():\n    input [4]\n    repeat 2:\n        to 3\n    dense 2\n"),
+    # in a class body Python mangles `__x` (`_Random__x`): `build_model(__import___2=…)` did not
+    # reach the parameter renamed from `__import__`
+    "parameters_python_would_mangle": (
+        "block b(__w, __import__ = 2):\n    dense __w\n    dense __import__\n"
+        "network random(__import__ = 3, __n = 2):\n    input [5, 3]\n    conv __import__ k=1\n"
+        "    globalavgpool\n    b __n\n    b 3 __import__=4\n    dense 5 softmax\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOUND))
+def test_what_random_networks_found_is_the_analysed_network(case):
+    net = shapelang.loads(FOUND[case], f"{case}.net")
+    assert not [d for d in net.check() if d.severity == "error"]
+    analysis = net.analyse().analysis
+    for structures in (STRUCTURES, STRUCTURES[-1:]):
+        module = _load(emit_torch(analysis, structures), _tmp(case))
+        assert differences(analysis, module.build_model()) == []
+
+
+def _tmp(case):
+    import tempfile
+    from pathlib import Path
+    return Path(tempfile.mkdtemp(prefix=f"shapelang-{case}-"))
+
+
 # ---- the oracle sees what is wrong ------------------------------------------------------------
 class _Cat(nn.Module):
     def __init__(self, dim=1):

@@ -53,6 +53,23 @@ _IMPORTS = {"import sys", "import torch", "from torch import nn",
 
 # ---- the modules the generated program defines, where torch.nn has none ----------------------
 _CUSTOM = {
+    "Layers": '''
+class Layers(nn.ModuleDict):
+    """The layers of a module by name. Any name is a key, also one that `nn.Module` has as an
+    attribute (`float`, `train`, `training`), which `nn.ModuleDict` refuses: `layers["float"]`
+    is the layer, `layers.float` still the method."""
+
+    def __setitem__(self, key, module):
+        if not isinstance(module, nn.Module) or not key or "." in key:
+            raise ValueError(f"not a layer: {key!r}")
+        self._modules[key] = module
+
+    def __setattr__(self, name, value):
+        if isinstance(value, nn.Module) or name not in self.__dict__.get("_modules", {}):
+            super().__setattr__(name, value)
+        else:  # the attribute a layer is named after (`training`), not the layer
+            object.__setattr__(self, name, value)
+''',
     "Flatten": '''
 class Flatten(nn.Module):
     """Flattens each example in the channels-last order of the analysis (and of Keras), so that
@@ -348,7 +365,7 @@ def _render_class(plan: FunctionPlan, class_name: str, out: Emitter, path: str,
     out.line(f"def __init__(self{', ' if signature else ''}{signature}):")
     out.level += 1
     out.line("super().__init__()")
-    out.line("self.layers = nn.ModuleDict()")
+    out.line("self.layers = Layers()")
     _render_init(plan.body, out, path)
     out.level -= 1
     out.line()
@@ -392,7 +409,7 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
     classes = {}
 
     def module():
-        namespace = module_namespace(network, _IMPORTS, _PROGRAM_NAMES)
+        namespace = module_namespace(network, _IMPORTS, _PROGRAM_NAMES, in_classes=True)
         classes["network"] = _class_name(namespace, network.name)
         return namespace
 
@@ -426,7 +443,7 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
         _TRAIN_USAGE,
         "    torchrun --nproc_per_node=GPUS THIS_FILE.py train ...",
     )
-    body = [_custom_source(name).strip("\n") for name in sorted(program.custom)]
+    body = [_custom_source(name).strip("\n") for name in sorted({"Layers", *program.custom})]
     for plan in [*program.functions, program.model]:  # blocks before the network
         out = Emitter()
         if plan.block is None:
@@ -438,8 +455,8 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
             _render_class(plan, classes["network"], out, path, program, lines)
         else:
             lines = [f"Block `{plan.block.name}` ({path}:{plan.block.span.line}).", "",
-                     f"`{plan.shape_parameter}`: its input's shape as the analysis writes it "
-                     "(channels last, no batch axis)."]
+                     (f"`{plan.shape_parameter}`: its input's shape as the analysis writes "
+                      "it (channels last, no batch axis).")]
             _render_class(plan, plan.name, out, path, program, lines)
         body.append("\n".join(out.lines))
     out = Emitter()
