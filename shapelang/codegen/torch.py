@@ -123,8 +123,9 @@ class AvgPoolSame(nn.Module):
     def forward(self, x):
         pool = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[len(self.kernel_size) - 1]
         total = pool(F.pad(x, self.padding), self.kernel_size, self.stride)
-        covered = pool(F.pad(torch.ones_like(x[:1, :1]), self.padding), self.kernel_size,
-                       self.stride)
+        covered = pool(
+            F.pad(torch.ones_like(x[:1, :1]), self.padding), self.kernel_size, self.stride
+        )
         return total / covered
 ''',
     "GlobalAvgPool": '''
@@ -163,8 +164,16 @@ class BatchNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(num_features))
 
     def forward(self, x):
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training, self.momentum, self.eps)
+        return F.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training,
+            self.momentum,
+            self.eps,
+        )
 ''',
     "Add": '''
 class Add(nn.Module):
@@ -209,12 +218,29 @@ class SeparableConvRd(nn.Module):
     """Keras's `SeparableConvRD`: a depthwise convolution without bias (`multiplier` filters
     per channel), then a 1x1 convolution."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 multiplier=1, bias=True):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        multiplier=1,
+        bias=True,
+    ):
         super().__init__()
         middle = in_channels * multiplier
-        self.depthwise = nn.ConvRd(in_channels, middle, kernel_size, stride, padding, dilation,
-                                   groups=in_channels, bias=False)
+        self.depthwise = nn.ConvRd(
+            in_channels,
+            middle,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups=in_channels,
+            bias=False,
+        )
         self.pointwise = nn.ConvRd(middle, out_channels, 1, bias=bias)
 
     def forward(self, x):
