@@ -195,8 +195,9 @@ class Emitter:
     def call(self, head: str, arguments: list[str], tail: str = ""):
         """`head(arg, …)tail` on one line, or with one argument per continuation line when that
         line would be longer than the width — as `ruff format` writes it. An argument too wide
-        for a line of its own (a long closed form) would be split by ruff where this writer
-        cannot say how: the statement is then marked `# fmt: skip`."""
+        for a line of its own (a long closed form), or a head too wide for its line, would be
+        split by ruff where this writer cannot say how: the statement is then marked
+        `# fmt: skip`."""
         one_line = f"{head}({', '.join(arguments)}){tail}"
         if display_width(self.indent + one_line) <= self.width or not arguments:
             self.line(one_line)
@@ -204,8 +205,8 @@ class Emitter:
         self.line(head + "(")
         for argument in arguments:
             self.line("    " + argument + ",")
-        too_wide = any(display_width(self.indent + "    " + a + ",") > self.width + 1
-                       for a in arguments)
+        too_wide = display_width(self.indent + head + "(") > self.width or any(
+            display_width(self.indent + "    " + a + ",") > self.width + 1 for a in arguments)
         self.line(")" + tail + ("  # fmt: skip" if too_wide else ""))
 
     def block(self, text: str):

@@ -343,6 +343,13 @@ def _render_init(ops, out: Emitter, path: str):
             out.level -= 1
 
 
+def _statement(out: Emitter, text: str):
+    """One line; one wider than the program's lines (a layer's long key and its activation)
+    is kept as it is, where `ruff format` would split it in ways this writer does not copy."""
+    too_wide = pywriter.display_width(out.indent + text) > out.width
+    out.line(text + ("  # fmt: skip" if too_wide else ""))
+
+
 def _render_forward(ops, out: Emitter, path: str, input_variable: str):
     """The ops on tensors: `x = self.layers[KEY](x)`."""
     for op in ops:
@@ -352,13 +359,16 @@ def _render_forward(ops, out: Emitter, path: str, input_variable: str):
                 continue
             if op.line is not None:
                 out.comment(f"{path}:{op.line}")
-            call = f"self.layers[{_key_code(op.name)}]({', '.join(op.inputs)})"
-            if op.activation:
-                call = ACTIVATION_FUNCTIONS[op.activation].format(call)
-            out.line(f"{_targets(op.targets)}{call}")
+            module = f"{_targets(op.targets)}self.layers[{_key_code(op.name)}]"
+            if not op.activation:
+                out.call(module, list(op.inputs))
+                continue
+            call = ACTIVATION_FUNCTIONS[op.activation].format(
+                f"self.layers[{_key_code(op.name)}]({', '.join(op.inputs)})")
+            _statement(out, f"{_targets(op.targets)}{call}")
         elif isinstance(op, CallOp):
             out.comment(f"{path}:{op.line}")
-            out.line(f"{_targets(op.targets)}self.layers[{_key_code(op.name)}]({op.input})")
+            out.call(f"{_targets(op.targets)}self.layers[{_key_code(op.name)}]", [op.input])
         elif isinstance(op, AliasOp):
             out.line(f"{op.target} = {op.source}")
         elif isinstance(op, LoopOp):
