@@ -13,7 +13,7 @@ they sit, output shapes by forward hooks, parameters and buffers, wiring by an f
 - the reproducers of test_generated_program.py (names that collide, scopes, loops whose
   iterations differ), the oracle itself against hand-written wrong modules.
 
-CI (CI=true) runs 100 networks per generator and pool (400 in all);
+CI (CI=true) runs 50 networks per generator and pool (200 in all), the dev profile 5;
 `SHAPELANG_DIFFERENTIAL_EXAMPLES=N` sets the count per test, as for the Keras test.
 """
 import ast
@@ -32,9 +32,9 @@ from shapelang.codegen.torch import emit_torch
 
 torch = pytest.importorskip("torch")
 from torch import nn
-from torch_oracle import differences
+from torch_oracle import channels_first, differences
 
-RANDOM = int(os.environ.get("SHAPELANG_DIFFERENTIAL_EXAMPLES", "0")) or examples(100)
+RANDOM = int(os.environ.get("SHAPELANG_DIFFERENTIAL_EXAMPLES", "0")) or examples(50)
 
 
 def _load(source: str, directory, name="random_torch"):
@@ -63,7 +63,8 @@ EXAMPLE_CASES = [(path, bindings) for path in sorted(EXAMPLES.glob("*.net"))
 
 
 def test_every_symbolic_example_is_bound_here():
-    symbolic = {p.stem for p in EXAMPLES.glob("*.net") if shapelang.load(p).analyse().symbols}
+    symbolic = {p.stem for p in EXAMPLES.glob("*.net")
+                if any(q.default is None for q in shapelang.load(p).ir.parameters)}
     assert symbolic == set(SIZES)
 
 
@@ -76,6 +77,31 @@ def test_every_example_is_the_analysed_network(path, bindings):
     assert not analysis.symbols
     torch.manual_seed(0)
     assert differences(analysis, net.to_torch(**bindings)) == []
+
+
+LOGITS = {  # a dense layer's softmax, and a softmax line
+    **{name: (EXAMPLES / f"{name}.net").read_text() for name in
+       ("digits", "lenet", "alexnet_adapted", "torchvision_alexnet")},
+    "softmax_line": "network m():\n    input [6, 6, 2]\n    conv 3 k=3\n    flatten\n"
+                    "    dense 4\n    softmax\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOGITS))
+def test_logits_leave_out_only_the_last_softmax(case):
+    """`--logits`: the same modules, state and wiring; its output's softmax is the output."""
+    net = shapelang.loads(LOGITS[case], f"{case}.net")
+    analysis = net.analyse().analysis
+    probabilities, logits = net.to_torch().eval(), net.to_torch(logits=True).eval()
+    assert differences(analysis, logits) == []
+    logits.load_state_dict(probabilities.state_dict())
+    x = torch.randn(2, *channels_first(analysis.layers[0].shape),
+                    generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected, got = probabilities(x), logits(x)
+    assert torch.allclose(expected.sum(dim=1), torch.ones(2))
+    assert not torch.allclose(got.sum(dim=1), torch.ones(2))
+    torch.testing.assert_close(torch.softmax(got, dim=1), expected, rtol=0, atol=1e-6)
 
 
 # ---- random networks -------------------------------------------------------------------------
