@@ -54,9 +54,9 @@ def _load(source: str, directory, name="random_torch"):
 
 # ---- every example ---------------------------------------------------------------------------
 SIZES = {  # the symbolic examples, at sizes that are valid, odd, even and uneven
-    "alexnet_symbolic": [{"H": 270, "W": 480}, {"H": 227, "W": 227}, {"H": 193, "W": 301}],
-    "resnet50_symbolic": [{"H": 225, "W": 193}, {"H": 224, "W": 224}, {"H": 97, "W": 130}],
-    "same_padding": [{"H": 31}, {"H": 32}, {"H": 57}],
+    "alexnet_symbolic": [{"H": 270, "W": 480}, {"H": 227, "W": 227}, {"H": 67, "W": 67}],
+    "resnet50_symbolic": [{"H": 225, "W": 193}, {"H": 97, "W": 130}, {"H": 33, "W": 40}],
+    "same_padding": [{"H": 31}, {"H": 32}, {"H": 57}, {"H": 5}],
 }
 EXAMPLE_CASES = [(path, bindings) for path in sorted(EXAMPLES.glob("*.net"))
                  for bindings in SIZES.get(path.stem, [{}])]
@@ -74,14 +74,14 @@ def test_every_symbolic_example_is_bound_here():
 def test_every_example_is_the_analysed_network(path, bindings):
     net = shapelang.load(path)
     analysis = net.analyse(**bindings)
-    assert not analysis.symbols
+    assert analysis.ok and not analysis.symbols
     torch.manual_seed(0)
     assert differences(analysis, net.to_torch(**bindings)) == []
 
 
 LOGITS = {  # a dense layer's softmax, and a softmax line
     **{name: (EXAMPLES / f"{name}.net").read_text() for name in
-       ("digits", "lenet", "alexnet_adapted", "torchvision_alexnet")},
+       ("digits", "lenet")},
     "softmax_line": "network m():\n    input [6, 6, 2]\n    conv 3 k=3\n    flatten\n"
                     "    dense 4\n    softmax\n",
 }
