@@ -57,18 +57,22 @@ def _markers(root):
     return [p for p in root.rglob(MARKER)]
 
 
+COMMENTED_LINE = {"keras": 6, "torch": 9}  # a line of NETWORK each program comments on
+
+
+@pytest.mark.parametrize("backend", sorted(COMMENTED_LINE))
 @pytest.mark.parametrize("key", sorted(HOSTILE_DIRECTORIES))
-def test_a_hostile_path_is_only_text_in_the_program(tmp_path, key, run_cli, monkeypatch):
+def test_a_hostile_path_is_only_text_in_the_program(tmp_path, key, backend, run_cli, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = _hostile_file(tmp_path, key)
-    out = tmp_path / "tiny_keras.py"
-    code, _, err = run_cli("keras", path, "-o", out)
+    out = tmp_path / f"tiny_{backend}.py"
+    code, _, err = run_cli(backend, path, "-o", out)
     assert code == 0, err
     source = out.read_text(encoding="utf-8")
     tree = ast.parse(source)
     # the path is in the docstring and in the comments, escaped; in no string, name or call
     assert visible(str(path)) in ast.get_docstring(tree)
-    assert comment(f"{path}:6") in source
+    assert comment(f"{path}:{COMMENTED_LINE[backend]}") in source
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                   if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
                   and ast.get_docstring(node) is not None}
@@ -100,6 +104,32 @@ def test_a_hostile_path_program_runs_and_runs_nothing_else(tmp_path, run_cli, mo
                             capture_output=True, text=True, env=python_env(), check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("tiny: 111 parameters") == len(programs)
+    assert _markers(tmp_path) == []
+
+
+def test_a_hostile_path_torch_program_is_the_analysed_network_and_runs_nothing_else(
+        tmp_path, run_cli, monkeypatch):
+    """Every hostile path's torch program, imported and built: the analysed network, its wiring
+    included (`torch_oracle`), and no marker."""
+    pytest.importorskip("torch")
+    import importlib.util
+
+    from torch_oracle import differences
+
+    monkeypatch.chdir(tmp_path)
+    for key in sorted(HOSTILE_DIRECTORIES):
+        path = _hostile_file(tmp_path / key, key)
+        out = tmp_path / f"{key}_torch.py"
+        code, _, err = run_cli("torch", path, "-o", out)
+        assert code == 0, err
+        spec = importlib.util.spec_from_file_location(f"hostile_path_{key}", out)
+        program = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(program)
+        model = program.build_model()
+        buffers = sum(b.numel() for name, b in model.named_buffers()
+                      if not name.endswith("num_batches_tracked"))
+        assert sum(p.numel() for p in model.parameters()) + buffers == 111  # as for Keras
+        assert differences(shapelang.load(path).analyse().analysis, model) == []
     assert _markers(tmp_path) == []
 
 

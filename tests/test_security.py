@@ -35,7 +35,7 @@ def test_payloads_are_syntax_errors_and_run_nothing(tmp_path):
     assert not (tmp_path / "PWNED").exists()
 
 
-@pytest.mark.parametrize("command", ["table", "solve", "keras"])
+@pytest.mark.parametrize("command", ["table", "solve", "keras", "torch"])
 def test_payloads_run_nothing_through_other_commands(tmp_path, monkeypatch, run_cli, command):
     monkeypatch.chdir(tmp_path)
     for where, text in sorted(FILES.items()):

@@ -68,9 +68,10 @@ def user_names(network) -> set[str]:
     return names
 
 
-def module_namespace(network, imports, program_names) -> Namespace:
-    """The program's top-level scope with its imports, the runtime's names and its own taken."""
-    module = Namespace(user_names=user_names(network))
+def module_namespace(network, imports, program_names, *, in_classes=False) -> Namespace:
+    """The program's top-level scope with its imports, the runtime's names and its own taken;
+    `in_classes`: the program's names are written in class bodies (`Namespace`)."""
+    module = Namespace(user_names=user_names(network), in_classes=in_classes)
     fixed = set(_runtime_names()) | set(program_names) | set(frame.FRAME_NAMES)
     for line in imports:
         fixed |= set(_imported_names(line))

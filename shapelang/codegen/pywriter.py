@@ -107,18 +107,23 @@ class Namespace:
     """The identifiers of one Python scope. `claim(hint)` returns a fresh identifier made from
     `hint`; `user=True` marks a name from the user's file, which may take its own spelling
     when that is free (the generator's names never take a user's spelling). A child scope
-    (a function) avoids every name of its enclosing scopes, so it shadows none of them."""
+    (a function) avoids every name of its enclosing scopes, so it shadows none of them.
+    `in_classes`: the names are written in class bodies (methods), where Python mangles a name
+    that starts with `__` (`__x` → `_Cls__x`) and a keyword argument would no longer reach its
+    parameter: such names are never given."""
 
-    def __init__(self, *, parent: Namespace | None = None, user_names=()):
+    def __init__(self, *, parent: Namespace | None = None, user_names=(),
+                 in_classes: bool = False):
         self.parent = parent
         self.user_names = frozenset(user_names) | (parent.user_names if parent else frozenset())
+        self.in_classes = in_classes or (parent.in_classes if parent else False)
         self.taken: set[str] = set()
 
     def child(self) -> Namespace:
         return Namespace(parent=self)
 
     def copy(self) -> Namespace:
-        twin = Namespace(parent=self.parent)
+        twin = Namespace(parent=self.parent, in_classes=self.in_classes)
         twin.user_names, twin.taken = self.user_names, set(self.taken)
         return twin
 
@@ -132,12 +137,15 @@ class Namespace:
 
     def free(self, name: str, user: bool) -> bool:
         return (is_identifier(name) and name not in PYTHON_NAMES and not _dunder(name)
+                and not (self.in_classes and name.startswith("__"))
                 and not self.bound(name) and (user or name not in self.user_names))
 
     def claim(self, hint: str, *, user: bool = False) -> str:
         base = re.sub(r"\W", "_", str(hint), flags=re.ASCII) or "v"
         if base[0].isdigit():
             base = "v_" + base
+        if self.in_classes and base.startswith("__"):  # `__import__` → `_import__`
+            base = "_" + base.lstrip("_")
         name, k = base, 1
         while not self.free(name, user):
             k += 1
@@ -187,8 +195,9 @@ class Emitter:
     def call(self, head: str, arguments: list[str], tail: str = ""):
         """`head(arg, …)tail` on one line, or with one argument per continuation line when that
         line would be longer than the width — as `ruff format` writes it. An argument too wide
-        for a line of its own (a long closed form) would be split by ruff where this writer
-        cannot say how: the statement is then marked `# fmt: skip`."""
+        for a line of its own (a long closed form), or a head too wide for its line, would be
+        split by ruff where this writer cannot say how: the statement is then marked
+        `# fmt: skip`."""
         one_line = f"{head}({', '.join(arguments)}){tail}"
         if display_width(self.indent + one_line) <= self.width or not arguments:
             self.line(one_line)
@@ -196,8 +205,8 @@ class Emitter:
         self.line(head + "(")
         for argument in arguments:
             self.line("    " + argument + ",")
-        too_wide = any(display_width(self.indent + "    " + a + ",") > self.width + 1
-                       for a in arguments)
+        too_wide = display_width(self.indent + head + "(") > self.width or any(
+            display_width(self.indent + "    " + a + ",") > self.width + 1 for a in arguments)
         self.line(")" + tail + ("  # fmt: skip" if too_wide else ""))
 
     def block(self, text: str):

@@ -54,6 +54,23 @@ _IMPORTS = {"import sys", "import torch", "from torch import nn",
 
 # ---- the modules the generated program defines, where torch.nn has none ----------------------
 _CUSTOM = {
+    "Layers": '''
+class Layers(nn.ModuleDict):
+    """The layers of a module by name. Any name is a key, also one that `nn.Module` has as an
+    attribute (`float`, `train`, `training`), which `nn.ModuleDict` refuses: `layers["float"]`
+    is the layer, `layers.float` still the method."""
+
+    def __setitem__(self, key, module):
+        if not isinstance(module, nn.Module) or not key or "." in key:
+            raise ValueError(f"not a layer: {key!r}")
+        self._modules[key] = module
+
+    def __setattr__(self, name, value):
+        if isinstance(value, nn.Module) or name not in self.__dict__.get("_modules", {}):
+            super().__setattr__(name, value)
+        else:  # the attribute a layer is named after (`training`), not the layer
+            object.__setattr__(self, name, value)
+''',
     "Flatten": '''
 class Flatten(nn.Module):
     """Flattens each example in the channels-last order of the analysis (and of Keras), so that
@@ -107,8 +124,9 @@ class AvgPoolSame(nn.Module):
     def forward(self, x):
         pool = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[len(self.kernel_size) - 1]
         total = pool(F.pad(x, self.padding), self.kernel_size, self.stride)
-        covered = pool(F.pad(torch.ones_like(x[:1, :1]), self.padding), self.kernel_size,
-                       self.stride)
+        covered = pool(
+            F.pad(torch.ones_like(x[:1, :1]), self.padding), self.kernel_size, self.stride
+        )
         return total / covered
 ''',
     "GlobalAvgPool": '''
@@ -147,8 +165,16 @@ class BatchNorm(nn.Module):
         self.register_buffer("running_var", torch.ones(num_features))
 
     def forward(self, x):
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training, self.momentum, self.eps)
+        return F.batch_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training,
+            self.momentum,
+            self.eps,
+        )
 ''',
     "Add": '''
 class Add(nn.Module):
@@ -193,12 +219,29 @@ class SeparableConvRd(nn.Module):
     """Keras's `SeparableConvRD`: a depthwise convolution without bias (`multiplier` filters
     per channel), then a 1x1 convolution."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 multiplier=1, bias=True):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        multiplier=1,
+        bias=True,
+    ):
         super().__init__()
         middle = in_channels * multiplier
-        self.depthwise = nn.ConvRd(in_channels, middle, kernel_size, stride, padding, dilation,
-                                   groups=in_channels, bias=False)
+        self.depthwise = nn.ConvRd(
+            in_channels,
+            middle,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups=in_channels,
+            bias=False,
+        )
         self.pointwise = nn.ConvRd(middle, out_channels, 1, bias=bias)
 
     def forward(self, x):
@@ -332,6 +375,13 @@ def _render_init(ops, out: Emitter, path: str, own_shape: str | None):
             _render_sides(op, out, lambda side: _render_init(side, out, path, own_shape))
 
 
+def _statement(out: Emitter, text: str):
+    """One line; one wider than the program's lines (a layer's long key and its activation)
+    is kept as it is, where `ruff format` would split it in ways this writer does not copy."""
+    too_wide = pywriter.display_width(out.indent + text) > out.width
+    out.line(text + ("  # fmt: skip" if too_wide else ""))
+
+
 def _render_forward(ops, out: Emitter, path: str, input_variable: str):
     """The ops on tensors: `x = self.layers[KEY](x)`."""
     for op in ops:
@@ -341,13 +391,16 @@ def _render_forward(ops, out: Emitter, path: str, input_variable: str):
                 continue
             if op.line is not None:
                 out.comment(f"{path}:{op.line}")
-            call = f"self.layers[{_key_code(op.name)}]({', '.join(op.inputs)})"
-            if op.activation:
-                call = ACTIVATION_FUNCTIONS[op.activation].format(call)
-            out.line(f"{_targets(op.targets)}{call}")
+            module = f"{_targets(op.targets)}self.layers[{_key_code(op.name)}]"
+            if not op.activation:
+                out.call(module, list(op.inputs))
+                continue
+            call = ACTIVATION_FUNCTIONS[op.activation].format(
+                f"self.layers[{_key_code(op.name)}]({', '.join(op.inputs)})")
+            _statement(out, f"{_targets(op.targets)}{call}")
         elif isinstance(op, CallOp):
             out.comment(f"{path}:{op.line}")
-            out.line(f"{_targets(op.targets)}self.layers[{_key_code(op.name)}]({op.input})")
+            out.call(f"{_targets(op.targets)}self.layers[{_key_code(op.name)}]", [op.input])
         elif isinstance(op, AliasOp):
             out.line(f"{op.target} = {op.source}")
         elif isinstance(op, LoopOp):
@@ -383,7 +436,7 @@ def _render_class(plan: FunctionPlan, class_name: str, out: Emitter, path: str,
     out.line(f"def __init__(self{', ' if signature else ''}{signature}):")
     out.level += 1
     out.line("super().__init__()")
-    out.line("self.layers = nn.ModuleDict()")
+    out.line("self.layers = Layers()")
     _render_init(plan.body, out, path, plan.shape_parameter)
     out.level -= 1
     out.line()
@@ -427,7 +480,7 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
     classes = {}
 
     def module():
-        namespace = module_namespace(network, _IMPORTS, _PROGRAM_NAMES)
+        namespace = module_namespace(network, _IMPORTS, _PROGRAM_NAMES, in_classes=True)
         classes["network"] = _class_name(namespace, network.name)
         return namespace
 
@@ -461,7 +514,7 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
         _TRAIN_USAGE,
         "    torchrun --nproc_per_node=GPUS THIS_FILE.py train ...",
     )
-    body = [_custom_source(name).strip("\n") for name in sorted(program.custom)]
+    body = [_custom_source(name).strip("\n") for name in sorted({"Layers", *program.custom})]
     for plan in [*program.functions, program.model]:  # blocks before the network
         out = Emitter()
         if plan.block is None:
@@ -473,8 +526,8 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
             _render_class(plan, classes["network"], out, path, program, lines)
         else:
             lines = [f"Block `{plan.block.name}` ({path}:{plan.block.span.line}).", "",
-                     (f"`{plan.shape_parameter}`: its input's shape as the analysis writes it "
-                     "(channels last, no batch axis).")]
+                     (f"`{plan.shape_parameter}`: its input's shape as the analysis writes "
+                      "it (channels last, no batch axis).")]
             _render_class(plan, plan.name, out, path, program, lines)
         body.append("\n".join(out.lines))
     out = Emitter()
