@@ -518,7 +518,7 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
     for plan in [*program.functions, program.model]:  # blocks before the network
         out = Emitter()
         if plan.block is None:
-            lines = [f"The network `{network.name}` ({path}); input (N, {example})."]
+            lines = [f"The network `{network.name}`; input (N, {example}), channels first."]
             renamed = [p for p in plan.parameters if p.variable != p.source_name]
             if renamed:
                 lines += ["", _RENAMED]
