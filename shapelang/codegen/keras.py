@@ -21,11 +21,10 @@ import tempfile
 from pathlib import Path
 
 from ..analysis import Analysis
-from ..diagnostics import error
 from ..fingerprint import network_fingerprint
 from ..solve import pretty
 from ..version import __version__
-from . import frame, pywriter
+from . import frame
 from .names import module_namespace
 from .program import (
     KERAS,
@@ -41,7 +40,7 @@ from .program import (
     PlanMismatch,
     Program,
     ReturnOp,
-    check_unique_layer_names,
+    check_writable,
     plan_program,
 )
 from .pywriter import Emitter, Namespace, literal
@@ -177,19 +176,7 @@ def emit_keras(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
     """The generated program for an analysed, error-free network; `structures`: the plans to
     try (tests ask for one); `standalone`: import the runtime copied beside the program."""
     network = analysis.network
-    if analysis.symbols:
-        names = ", ".join(analysis.symbols)
-        raise error(
-            "SL551", f"{names} {'has' if len(analysis.symbols) == 1 else 'have'} no value: a "
-            "program needs every size", network.span,
-            f"give a default in the network's header or bind it with --set "
-            f"{next(iter(analysis.symbols))}=…")
-    for p in network.parameters:
-        if not pywriter.is_identifier(p.name):
-            raise error("SL550", f"the parameter `{p.name}` cannot be a keyword argument of "
-                        "`build_model` in the generated Python program (it is a Python "
-                        "keyword)", p.span, "rename it")
-    check_unique_layer_names(analysis, KERAS)
+    check_writable(analysis, KERAS)
     try:
         program = plan_program(analysis, lambda: _module_namespace(network), structures)
     except PlanMismatch as exc:

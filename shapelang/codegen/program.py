@@ -34,7 +34,7 @@ from ..layers import REGISTRY
 from .backend import Backend, LayerCall
 from .closed_form import NotAFloat64, Unwritable, python_value
 from .keras_layers import keras_layers
-from .pywriter import Namespace, literal
+from .pywriter import Namespace, is_identifier, literal
 from .relative import NotRelative, relative_view
 
 
@@ -222,6 +222,25 @@ def keras_calls(analysis: Analysis, r, output_name: str | None) -> list[LayerCal
 
 
 KERAS = Backend("Keras", keras_calls, block_shapes=False)
+
+
+def check_writable(analysis: Analysis, backend: Backend):
+    """The generator's own refusals (SL55x) for an analysed, error-free network: a size without
+    a value, a parameter that cannot be a keyword argument, two layers of one name."""
+    network = analysis.network
+    if analysis.symbols:
+        names = ", ".join(analysis.symbols)
+        raise error(
+            "SL551", f"{names} {'has' if len(analysis.symbols) == 1 else 'have'} no value: a "
+            "program needs every size", network.span,
+            f"give a default in the network's header or bind it with --set "
+            f"{next(iter(analysis.symbols))}=…")
+    for p in network.parameters:
+        if not is_identifier(p.name):
+            raise error("SL550", f"the parameter `{p.name}` cannot be a keyword argument of "
+                        "`build_model` in the generated Python program (it is a Python "
+                        "keyword)", p.span, "rename it")
+    check_unique_layer_names(analysis, backend)
 
 
 def check_unique_layer_names(analysis: Analysis, backend: Backend):

@@ -23,7 +23,6 @@ import tempfile
 from pathlib import Path
 
 from ..analysis import Analysis
-from ..diagnostics import error
 from ..fingerprint import network_fingerprint
 from ..solve import pretty
 from ..version import __version__
@@ -43,7 +42,7 @@ from .program import (
     PlanMismatch,
     Program,
     ReturnOp,
-    check_unique_layer_names,
+    check_writable,
     plan_program,
 )
 from .pywriter import Emitter, Namespace, literal
@@ -463,20 +462,8 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
     `standalone`: import the runtime copied beside the program; `logits`: leave out the final
     softmax."""
     network = analysis.network
-    if analysis.symbols:
-        names = ", ".join(analysis.symbols)
-        raise error(
-            "SL551", f"{names} {'has' if len(analysis.symbols) == 1 else 'have'} no value: a "
-            "program needs every size", network.span,
-            f"give a default in the network's header or bind it with --set "
-            f"{next(iter(analysis.symbols))}=…")
-    for p in network.parameters:
-        if not pywriter.is_identifier(p.name):
-            raise error("SL550", f"the parameter `{p.name}` cannot be a keyword argument of "
-                        "`build_model` in the generated Python program (it is a Python "
-                        "keyword)", p.span, "rename it")
     backend = torch_backend(logits)
-    check_unique_layer_names(analysis, backend)
+    check_writable(analysis, backend)
     classes = {}
 
     def module():
