@@ -179,6 +179,10 @@ FOUND = {  # name: a network the first torch backend could not build, or built w
         "block b(__w, __import__ = 2):\n    dense __w\n    dense __import__\n"
         "network random(__import__ = 3, __n = 2):\n    input [5, 3]\n    conv __import__ k=1\n"
         "    globalavgpool\n    b __n\n    b 3 __import__=4\n    dense 5 softmax\n"),
+    # …and a label `_`, taken, was to be renamed `__2`, `__3`, … (mangled, all refused): a hang
+    "labels_of_underscores": (
+        "network m():\n    input [4]\n    _: dense 3\n    __: dense 3\n    add @_\n"
+        "    ___: relu\n    dense 2 @_\n    concat @___\n"),
 }
 
 

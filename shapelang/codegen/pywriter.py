@@ -146,6 +146,8 @@ class Namespace:
             base = "v_" + base
         if self.in_classes and base.startswith("__"):  # `__import__` → `_import__`
             base = "_" + base.lstrip("_")
+        if self.in_classes and not base.strip("_"):  # `_`: its `__2` would be mangled
+            base = "v_"
         name, k = base, 1
         while not self.free(name, user):
             k += 1
