@@ -275,10 +275,13 @@ def test_readme_has_python_blocks():
 @pytest.mark.parametrize("block", [b for b in PYTHON_BLOCKS if EXCERPT.search(b)],
                          ids=lambda b: EXCERPT.search(b).group(1))
 def test_readme_generated_code_is_what_shapelang_writes(block):
-    """Blocks of generated code are verbatim excerpts of what `shapelang keras` writes."""
+    """Blocks of generated code are verbatim excerpts of what `shapelang keras` (or, for a
+    block with `self.layers`, `shapelang torch`) writes."""
     example = EXCERPT.search(block).group(1)
-    source = shapelang.load(ROOT / example).keras_source().replace(str(ROOT) + "/", "")
-    assert block in source, f"the README's excerpt of {example}'s program is out of date"
+    net = shapelang.load(ROOT / example)
+    source = net.torch_source() if "self.layers" in block else net.keras_source()
+    assert block in source.replace(str(ROOT) + "/", ""), \
+        f"the README's excerpt of {example}'s program is out of date"
 
 
 @pytest.mark.keras

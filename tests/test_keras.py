@@ -195,15 +195,16 @@ def network_text(draw):
     return BLOCKS + "network random():\n" + "".join(f"    {line}\n" for line in lines)
 
 
-def test_a_block_that_cannot_be_a_function_is_written_in_place():
-    """A block given different keywords (pad=same, pad=valid) cannot be one helper function
-    with parameters: the generator writes it in place, and the model is still exact."""
+def test_a_block_given_different_keywords_is_one_function_with_the_word_as_parameter():
+    """A block given different keywords (pad=same, pad=valid) is one helper function whose
+    word is an ordinary parameter (issue 11), and the model is still exact."""
     text = ("block cb(f, p = same):\n    conv f k=3 pad=p\n    relu\n"
             "network n():\n    input [16, 16, 3]\n    cb 4\n    cb 8 p=valid\n    flatten\n"
             "    dense 3 softmax\n")
     net = shapelang.loads(text)
     source = net.keras_source()
-    assert "def cb(" not in source and "block_input_1" in source
+    assert "def cb(inputs, f, p, *, name):" in source and "padding=p" in source
+    assert "block_input_1" not in source
     assert_model_matches(net.analyse(), net.to_keras())
 
 
