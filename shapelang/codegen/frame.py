@@ -118,6 +118,23 @@ def program_source(frame: Frame, *, standalone: bool = False) -> str:
     return stamped(source)
 
 
+# ---- a program in this process --------------------------------------------------------------
+def import_program(source: str, file_name: str, module_name: str):
+    """`source` written to a new temporary directory as FILE_NAME and imported as a module —
+    the very program a backend writes (so that what trains is what was analysed)."""
+    import importlib.util
+    import sys
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="shapelang-")) / file_name
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 # ---- the content hash -----------------------------------------------------------------------
 def stamped(source: str) -> str:
     """`source` under a first line that holds the SHA-256 of it (of its UTF-8 bytes)."""

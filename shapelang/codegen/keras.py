@@ -15,11 +15,6 @@ the user's names where they would collide — no text of the `.net` file is ever
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
-import tempfile
-from pathlib import Path
-
 from ..analysis import Analysis
 from ..fingerprint import network_fingerprint
 from ..solve import pretty
@@ -233,18 +228,10 @@ def _source_of(plan: FunctionPlan, path: str, program: Program) -> str:
 
 # ---- using the generated program in this process --------------------------------------------
 def load_generated_module(analysis: Analysis):
-    """Write the program to a temporary file and import it as a module — the very program
-    `shapelang keras` writes, so that what trains is what was analysed."""
-    source = emit_keras(analysis)
-    directory = Path(tempfile.mkdtemp(prefix="shapelang-"))
-    path = directory / f"{analysis.network.name}_keras.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(f"shapelang_generated_{analysis.network.name}",
-                                                  path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The program `shapelang keras` writes, imported as a module."""
+    name = analysis.network.name
+    return frame.import_program(emit_keras(analysis), f"{name}_keras.py",
+                                f"shapelang_generated_{name}")
 
 
 def build_keras_model(analysis: Analysis):

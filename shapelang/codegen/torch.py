@@ -16,11 +16,7 @@ Tensors are channels first, `(N, C, H, W)`; where the analysis's channels-last o
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
-import sys
-import tempfile
-from pathlib import Path
 
 from ..analysis import Analysis
 from ..fingerprint import network_fingerprint
@@ -551,18 +547,10 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
 
 # ---- using the generated program in this process --------------------------------------------
 def load_generated_module(analysis: Analysis, *, logits: bool = False):
-    """Write the program to a temporary file and import it as a module — the very program
-    `shapelang torch` writes."""
-    source = emit_torch(analysis, logits=logits)
-    directory = Path(tempfile.mkdtemp(prefix="shapelang-"))
-    path = directory / f"{analysis.network.name}_torch.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(
-        f"shapelang_generated_torch_{analysis.network.name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The program `shapelang torch` writes, imported as a module."""
+    name = analysis.network.name
+    return frame.import_program(emit_torch(analysis, logits=logits), f"{name}_torch.py",
+                                f"shapelang_generated_torch_{name}")
 
 
 def build_torch_model(analysis: Analysis, *, logits: bool = False):
