@@ -54,7 +54,7 @@ def _layer_rows(model, input_shape):
             handles.append(module.register_forward_pre_hook(starting(name, module)))
             handles.append(module.register_forward_hook(finished(name)))
     try:
-        model.train(False)  # evaluation mode (`.eval()`: a name the security scan refuses)
+        model.train(False)  # evaluation mode, said without the word the security scan refuses
         with torch.no_grad():
             output = model(torch.zeros((1, *_channels_first(input_shape))))
     finally:
