@@ -9,6 +9,29 @@ import time
 from pathlib import Path
 
 
+def add_round_arguments(parser, batch, steps, rounds, warmup, budget) -> None:
+    """The options both benchmarks take for their paired rounds (defaults per device)."""
+    parser.add_argument("--batch-size", type=int, default=batch, metavar="B",
+                        help=f"examples per step (default here: {batch})")
+    parser.add_argument("--steps", type=int, default=steps, metavar="N",
+                        help=f"timed steps per model per round (default here: {steps})")
+    parser.add_argument("--rounds", type=int, default=rounds, metavar="R",
+                        help=f"rounds, alternating the two models (default here: {rounds})")
+    parser.add_argument("--warmup", type=int, default=warmup, metavar="N",
+                        help=f"untimed steps per model first, at least 2 (default: {warmup})")
+    parser.add_argument("--budget", type=float, default=budget, metavar="S",
+                        help="seconds of timed rounds per configuration, beyond which it runs "
+                             f"fewer; 0: no limit (default here: {budget:g})")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def parse_round_arguments(parser, argv):
+    args = parser.parse_args(argv)
+    if min(args.batch_size, args.steps, args.rounds) < 1 or args.warmup < 2:
+        parser.error("--batch-size, --steps and --rounds must be positive, --warmup at least 2")
+    return args
+
+
 def cpu_seconds():
     """(CPU seconds used by the whole machine, by this process) so far; the machine's from
     /proc/stat (Linux; None elsewhere), steal time included."""

@@ -47,7 +47,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import torch
-from throughput_table import paired_rounds, print_table
+from throughput_table import (
+    add_round_arguments,
+    paired_rounds,
+    parse_round_arguments,
+    print_table,
+)
 from torch import nn
 
 import shapelang
@@ -230,21 +235,8 @@ def main(argv=None):
                         help="(as train_throughput.py takes it)")
     parser.add_argument("--plain", action="store_true", help="float32, eager")
     parser.add_argument("--bf16", action="store_true", help="torch.autocast to bfloat16")
-    parser.add_argument("--batch-size", type=int, default=batch, metavar="B",
-                        help=f"examples per step (default here: {batch})")
-    parser.add_argument("--steps", type=int, default=steps, metavar="N",
-                        help=f"timed steps per model per round (default here: {steps})")
-    parser.add_argument("--rounds", type=int, default=rounds, metavar="R",
-                        help=f"rounds, alternating the two models (default here: {rounds})")
-    parser.add_argument("--warmup", type=int, default=warmup, metavar="N",
-                        help=f"untimed steps per model first, at least 2 (default: {warmup})")
-    parser.add_argument("--budget", type=float, default=budget, metavar="S",
-                        help="seconds of timed rounds per configuration, beyond which it runs "
-                             f"fewer; 0: no limit (default here: {budget:g})")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if min(args.batch_size, args.steps, args.rounds) < 1 or args.warmup < 2:
-        parser.error("--batch-size, --steps and --rounds must be positive, --warmup at least 2")
+    add_round_arguments(parser, batch, steps, rounds, warmup, budget)
+    args = parse_round_arguments(parser, argv)
     chosen = [name for name in CONFIGURATIONS if getattr(args, name)] or list(configurations)
 
     analysis = shapelang.load(NETWORK).analyse().raise_for_errors().analysis

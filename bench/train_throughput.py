@@ -88,7 +88,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
-from throughput_table import paired_rounds, print_table
+from throughput_table import (
+    add_round_arguments,
+    paired_rounds,
+    parse_round_arguments,
+    print_table,
+)
 
 import shapelang
 from shapelang.codegen.keras import load_generated_module
@@ -288,21 +293,8 @@ def main(argv=None):
     parser.add_argument("--plain", action="store_true", help="float32, no XLA")
     parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 policy")
     parser.add_argument("--jit", action="store_true", help="jit_compile=True (XLA)")
-    parser.add_argument("--batch-size", type=int, default=batch, metavar="B",
-                        help=f"examples per step (default here: {batch})")
-    parser.add_argument("--steps", type=int, default=steps, metavar="N",
-                        help=f"timed steps per model per round (default here: {steps})")
-    parser.add_argument("--rounds", type=int, default=rounds, metavar="R",
-                        help=f"rounds, alternating the two models (default here: {rounds})")
-    parser.add_argument("--warmup", type=int, default=warmup, metavar="N",
-                        help=f"untimed steps per model first, at least 2 (default: {warmup})")
-    parser.add_argument("--budget", type=float, default=budget, metavar="S",
-                        help="seconds of timed rounds per configuration, beyond which it runs "
-                             f"fewer; 0: no limit (default here: {budget:g})")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if min(args.batch_size, args.steps, args.rounds) < 1 or args.warmup < 2:
-        parser.error("--batch-size, --steps and --rounds must be positive, --warmup at least 2")
+    add_round_arguments(parser, batch, steps, rounds, warmup, budget)
+    args = parse_round_arguments(parser, argv)
     chosen = [name for name in CONFIGURATIONS if getattr(args, name.replace("-", "_"))]
     chosen = chosen or list(CONFIGURATIONS)
 
