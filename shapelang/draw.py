@@ -53,6 +53,17 @@ class Picture:
     def edges(self) -> list[tuple[str, str]]:
         return [(source, row.name) for row in self.rows for source in row.inputs]
 
+    @property
+    def nesting(self) -> tuple[dict[str, list[str]], dict[str, list[Row]]]:
+        """Each cluster's clusters, and each cluster's rows ("" is the picture itself)."""
+        children: dict[str, list[str]] = {}
+        for name, (_, outer) in self.clusters.items():
+            children.setdefault(outer, []).append(name)
+        by_cluster: dict[str, list[Row]] = {}
+        for row in self.rows:
+            by_cluster.setdefault(self.cluster_of(row), []).append(row)
+        return children, by_cluster
+
 
 def picture(graph: AnalysedGraph, depth: int | None = None, within: str | None = None
             ) -> Picture:
@@ -112,12 +123,7 @@ def to_dot(pic: Picture) -> str:
            "  edge [arrowsize=0.6];"]
     for name in pic.entries:
         out.append(f"  {pic.ids[name]} [label={_dot_quote(name)}, style=dashed];")
-    children: dict[str, list[str]] = {}
-    for name, (_, outer) in pic.clusters.items():
-        children.setdefault(outer, []).append(name)
-    by_cluster: dict[str, list[Row]] = {}
-    for row in pic.rows:
-        by_cluster.setdefault(pic.cluster_of(row), []).append(row)
+    children, by_cluster = pic.nesting
 
     def node(row: Row, indent: str) -> str:
         style = ""
@@ -165,12 +171,7 @@ def to_mermaid(pic: Picture) -> str:
     out = ["---", f"title: {_mermaid_text(pic.title)}", "---", "flowchart TD"]
     for name in pic.entries:
         out.append(f'  {pic.ids[name]}["{_mermaid_text(name)}"]')
-    children: dict[str, list[str]] = {}
-    for name, (_, outer) in pic.clusters.items():
-        children.setdefault(outer, []).append(name)
-    by_cluster: dict[str, list[Row]] = {}
-    for row in pic.rows:
-        by_cluster.setdefault(pic.cluster_of(row), []).append(row)
+    children, by_cluster = pic.nesting
 
     def node(row: Row, indent: str) -> str:
         label = "<br/>".join(_mermaid_text(line) for line in _label_lines(row))
