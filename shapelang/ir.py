@@ -214,3 +214,16 @@ class Network:
     def layers(self) -> tuple[Layer, ...]:
         """The layer lines of the network's own body (not of blocks, not inside `repeat`)."""
         return tuple(s for s in self.statements if isinstance(s, Layer))
+
+
+def layer_lines(statements):
+    """Every layer line among `statements`, in order: inside `repeat`s and both branches of
+    `if`s too (not inside the blocks the lines use)."""
+    for s in statements:
+        if isinstance(s, Layer):
+            yield s
+        elif isinstance(s, Repeat):
+            yield from layer_lines(s.statements)
+        elif isinstance(s, If):
+            yield from layer_lines(s.then)
+            yield from layer_lines(s.otherwise)

@@ -578,15 +578,7 @@ class _LimitReached(Exception):
 
 
 def _blocks_used(statements) -> set[str]:
-    found = set()
-    for s in statements:
-        if isinstance(s, ir.Layer):
-            found.add(s.op)
-        elif isinstance(s, ir.Repeat):
-            found |= _blocks_used(s.statements)
-        elif isinstance(s, ir.If):
-            found |= _blocks_used(s.then) | _blocks_used(s.otherwise)
-    return found
+    return {line.op for line in ir.layer_lines(statements)}
 
 
 def _labels(statements) -> set[str]:

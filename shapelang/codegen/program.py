@@ -275,21 +275,7 @@ def _reads(layer: ir.Layer, wanted: int, count: int) -> list[ir.Ref | None]:
 def _block_lines(network: ir.Network) -> set[ir.Span]:
     """The spans of every line inside a block (there `@input` is the block's input
     variable)."""
-    found = set()
-
-    def walk(statements):
-        for s in statements:
-            if isinstance(s, ir.Layer):
-                found.add(s.span)
-            elif isinstance(s, ir.Repeat):
-                walk(s.statements)
-            elif isinstance(s, ir.If):
-                walk(s.then)
-                walk(s.otherwise)
-
-    for block in network.blocks:
-        walk(block.statements)
-    return found
+    return {line.span for block in network.blocks for line in ir.layer_lines(block.statements)}
 
 
 def readers(analysis: Analysis, block_lines: set[ir.Span], returned: str | None = None) -> dict:
@@ -343,28 +329,12 @@ def _local(path: str, instance: Instance) -> str:
 
 def _lines(statements) -> set[ir.Span]:
     """The spans of the layer lines among `statements`, in their repeats and ifs too."""
-    found = set()
-    for s in statements:
-        if isinstance(s, ir.Layer):
-            found.add(s.span)
-        elif isinstance(s, ir.Repeat):
-            found |= _lines(s.statements)
-        elif isinstance(s, ir.If):
-            found |= _lines(s.then) | _lines(s.otherwise)
-    return found
+    return {line.span for line in ir.layer_lines(statements)}
 
 
 def _reads_label(statements, label: str) -> bool:
     """Whether a line among `statements` reads `@label`."""
-    for s in statements:
-        if isinstance(s, ir.Layer) and any(r.name == label for r in s.refs):
-            return True
-        if isinstance(s, ir.Repeat) and _reads_label(s.statements, label):
-            return True
-        if isinstance(s, ir.If) and (_reads_label(s.then, label)
-                                     or _reads_label(s.otherwise, label)):
-            return True
-    return False
+    return any(r.name == label for line in ir.layer_lines(statements) for r in line.refs)
 
 
 # ---- planning one body ------------------------------------------------------------------------
