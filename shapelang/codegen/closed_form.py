@@ -86,6 +86,8 @@ def _with_precedence(e, names):
         return product, _PRODUCT
     if isinstance(e, sympy.Pow) and e.exp.is_Integer:
         base = _expression(e.base, names, _ATOM)
+        if e.exp == -1:
+            return f"Fraction(1, {_expression(e.base, names)})", _ATOM
         if e.exp < 0:
             return f"Fraction(1, {base} ** {literal(int(-e.exp))})", _ATOM
         return f"{base} ** {literal(int(e.exp))}", _POWER

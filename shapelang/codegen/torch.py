@@ -485,9 +485,9 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
         f"Regenerate it rather than edit it: `shapelang torch {path} -o FILE`.",
         "Every layer's output shape and parameter count is the one that",
         f"`shapelang table {path}` shows; at {bound or 'its defaults'} the module has",
-        f"{trainable:,} parameters" + (
-            f" and {buffers:,} values in buffers (batch norm's running statistics, which Keras "
-            "counts as non-trainable parameters)." if buffers else "."),
+        f"{trainable:,} parameters" + (f" and {buffers:,} values in buffers" if buffers else "."),
+        *(["(batch norm's running statistics, which Keras counts as non-trainable parameters)."]
+          if buffers else []),
         "",
         f"Input: float32 (N, {example}), channels first as PyTorch has it; `shapelang table`",
         f"writes shapes channels last, as Keras does: INPUT_SHAPE = {input_shape}.",
