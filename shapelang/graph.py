@@ -171,6 +171,8 @@ class AnalysedGraph:
     # a block use's or `repeat` iteration's path (`mixed3.b3`, `stage2.block3`) → the path
     # of its output tensor
     outputs: Any = field(repr=False, default=None)
+    # whose parameter counts the nodes hold: "keras" (the default) or "torch" (conventions.py)
+    convention: str = "keras"
 
     @property
     def layers(self) -> tuple[Node, ...]:

@@ -9,18 +9,22 @@ from .depthwise import DepthwiseConv
 from .dropout import Dropout
 from .flatten import Flatten
 from .global_pool import GlobalAvgPool, GlobalMaxPool
+from .gru import GRU
 from .input import Input
 from .lrn import LRN
+from .lstm import LSTM
 from .merge import Add, Concat, Multiply
 from .pooling import AvgPool, MaxPool
 from .reshape import Reshape
 from .sepconv import SepConv
+from .simplernn import SimpleRNN
 from .upsample import Upsample
 from .zeropad import ZeroPad
 
 _KINDS = [Input(), Conv(), DepthwiseConv(), SepConv(), MaxPool(), AvgPool(), GlobalAvgPool(),
           GlobalMaxPool(), ZeroPad(), Upsample(), Reshape(), Dense(), Flatten(), Dropout(),
           BatchNorm(), LRN(), Add(), Multiply(), Concat(), *activation_kinds()]
+_KINDS += [SimpleRNN(), LSTM(), GRU()]  # recurrent
 
 REGISTRY: dict[str, LayerKind] = {kind.op: kind for kind in _KINDS}
 

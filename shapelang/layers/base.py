@@ -17,6 +17,11 @@ from ..float64 import require_float64
 Shape = tuple  # of sympy expressions, channels last, no batch axis
 REQUIRED = object()
 
+#: Whose parameter count a layer reports: Keras's (the analysis's, by default) or PyTorch's.
+#: They differ where PyTorch's layer holds other weights (its RNNs carry two bias vectors).
+KERAS, TORCH = "keras", "torch"
+CONVENTIONS = (KERAS, TORCH)
+
 
 # ---- option types: each converts an evaluated value or raises a diagnostic ------------------
 class OptionType:
@@ -218,8 +223,14 @@ class LayerKind:
         return shapes[0]
 
     def parameters(self, a: Args, shapes: list[Shape], out: Shape) -> tuple:
-        """(trainable, non-trainable)."""
+        """(trainable, non-trainable), as Keras counts them."""
         return (sympy.Integer(0), sympy.Integer(0))
+
+    def parameters_under(self, convention: str, a: Args, shapes: list[Shape], out: Shape
+                         ) -> tuple:
+        """(trainable, non-trainable) as `convention`'s framework counts them (`CONVENTIONS`);
+        Keras's unless a kind's frameworks differ."""
+        return self.parameters(a, shapes, out)
 
     def macs(self, a: Args, shapes: list[Shape], out: Shape):
         """Multiply-accumulates for one example; bias additions are not counted."""
