@@ -174,8 +174,7 @@ VIT = {  # torchvision/models/vision_transformer.py
                                          ["encoder.layers.encoder_layer_{m}.mlp.0"]),
     "encoder{n}.encoder_layer_1.mlp_3": ("encoder.layers.encoder_layer_{m}.mlp.3",
                                          ["encoder.layers.encoder_layer_{m}.mlp.3"]),
-    "encoder{n}.encoder_layer_1.add_1": ("encoder.layers.encoder_layer_{m}",
-                                         ["encoder.layers.encoder_layer_{m}"]),
+    "encoder{n}.encoder_layer_1.add_1": ("encoder.layers.encoder_layer_{m}", []),  # x + y
     "ln": ("encoder.ln", ["encoder.ln"]),
     "head": ("heads.head", ["heads.head"]),
 }
@@ -233,7 +232,7 @@ GPT2 = {  # transformers/models/gpt2/modeling_gpt2.py
     "h{n}.decoder_layer_1.c_fc": ("transformer.h.{m}.mlp.c_fc", ["transformer.h.{m}.mlp.c_fc"]),
     "h{n}.decoder_layer_1.c_proj": ("transformer.h.{m}.mlp.c_proj",
                                     ["transformer.h.{m}.mlp.c_proj"]),
-    "h{n}.decoder_layer_1.add_1": ("transformer.h.{m}", ["transformer.h.{m}"]),
+    "h{n}.decoder_layer_1.add_1": ("transformer.h.{m}", []),  # the block's output
     "ln_f": ("transformer.ln_f", ["transformer.ln_f"]),
 }
 GPT2_PARAMS = 124_439_808  # GPT2LMHeadModel(GPT2Config()), the head tied to wte
