@@ -133,6 +133,7 @@ class InputSizes:
     minimum_sizes: tuple
     remainders: tuple
     undecided: str | None = None
+    maximum_sizes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ class AnalysedGraph:
     # a block use's or `repeat` iteration's path (`mixed3.b3`, `stage2.block3`) → the path
     # of its output tensor
     outputs: Any = field(repr=False, default=None)
+    maximum_sizes: tuple = ()  # upper bounds of the valid domain (`walk.MaximumSize`)
 
     @property
     def layers(self) -> tuple[Node, ...]:
