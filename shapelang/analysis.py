@@ -77,6 +77,7 @@ def freeze(walked: Analysis) -> AnalysedGraph:
         by_path=frozen_mapping({n.path: n for n in nodes}), instances=tuple(walked.instances),
         tensors=frozen_mapping(walked.tensors), shapes=frozen_mapping(walked.shapes),
         minimum_sizes=tuple(walked.minimum_sizes), remainders=tuple(walked.remainders),
+        maximum_sizes=tuple(walked.maximum_sizes),
         diagnostics=tuple(walked.diagnostics), complete=walked.complete,
         train=frozen_mapping(walked.train), input_sizes=walked.input_sizes,
         padding_fixes=walked.padding_fixes, produced=frozen_mapping(walked.produced),

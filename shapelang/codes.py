@@ -337,6 +337,37 @@ CODES: dict[str, Code] = _define(
          "the sizes with `--set` decides it.",
          "bind the parameters with --set to check a particular size "
          "(`check --strict` fails on this)"),
+    # SL320–SL324: sequences and token ids (seqops)
+    Code("SL320", "index-outside-axis", ERROR,
+         "a `take` or `slice` index that falls outside its axis",
+         "`take I` needs the axis to hold position I (−I from the end for a negative one), "
+         "`slice START STOP` at least one position between them. Where Python would quietly "
+         "return fewer positions (or raise at run time), shapelang states the condition on the "
+         "axis's size; with the size unbound it becomes a condition of the valid domain that "
+         "`solve` shows.",
+         "choose an index within the axis (negative indices count from its end)"),
+    Code("SL321", "sequence-too-long", ERROR,
+         "a sequence longer than its position table",
+         "`posembed MAX_LEN` adds the first T rows of a learned (MAX_LEN, D) table, so T ≤ "
+         "MAX_LEN (`exact=true`: T == MAX_LEN, the table added whole). With T unbound the "
+         "bound is part of the valid domain (`solve` prints it); a bound T past it is this "
+         "error."),
+    Code("SL322", "embedding-reads-floats", ERROR,
+         "an `embedding` that reads a float tensor",
+         "An embedding looks token ids up in its table: its input must be integer, the "
+         "network's input declared `dtype=int32` (or `int64`), with only layers that move "
+         "elements (`take`, `slice`, `transpose`, `reshape`) between.",
+         "declare the network's input as ids: `input [T] dtype=int32`"),
+    Code("SL323", "ids-not-embedded", ERROR,
+         "a layer with parameters that reads integer token ids",
+         "Token ids are labels, not quantities: a dense or convolutional layer on them would "
+         "learn from their numbering. Look them up in an `embedding` first.",
+         "embed the ids first: `embedding VOCAB DIM`"),
+    Code("SL324", "tie-mismatch", ERROR,
+         "a `tie=` that names no embedding, or one whose matrix does not fit",
+         "`dense UNITS tie=LABEL` reuses the (VOCAB, DIM) matrix of the `embedding` line LABEL, "
+         "transposed: UNITS must be VOCAB and the input's last axis DIM.",
+         "label the embedding, and make the units its vocabulary"),
     # ---- SL4xx: expect ----------------------------------------------------------------------
     Code("SL401", "expect-failed", ERROR,
          "an `expect` does not hold",

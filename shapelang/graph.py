@@ -133,6 +133,7 @@ class InputSizes:
     minimum_sizes: tuple
     remainders: tuple
     undecided: str | None = None
+    maximum_sizes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ class AnalysedGraph:
     # order, else the last line's)
     input_paths: tuple = ()
     output_paths: tuple = ()
+    maximum_sizes: tuple = ()  # upper bounds of the valid domain (`walk.MaximumSize`)
 
     @property
     def layers(self) -> tuple[Node, ...]:

@@ -399,6 +399,10 @@ def solve_text(analysis: Analysis) -> str:
         out += ["", "conditions in several symbols:"]
         for c in conditions:
             out.append(f"  line {c.layer.span.line}: {pretty(c.value)} ≥ {c.minimum}")
+    upper = [c for c in analysis.maximum_sizes if len(c.value.free_symbols) > 1]
+    if upper:
+        out += ["", "upper bounds in several symbols:"]
+        out += [f"  line {c.layer.span.line}: {pretty(c.value)} ≤ {c.maximum}" for c in upper]
     undecided = [d for d in analysis.diagnostics if d.code in ("SL312", "SL313")]
     if undecided:
         out += ["", "undecided within the budget (`check --strict` fails on these):"]

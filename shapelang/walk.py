@@ -100,6 +100,18 @@ class MinimumSize:
 
 
 @dataclass(frozen=True)
+class MaximumSize:
+    """`value` ≤ `maximum` must hold along one axis of one layer's input (a position table's
+    length, an index counted from the end)."""
+
+    value: sympy.Expr
+    maximum: sympy.Expr
+    axis: str
+    layer: ir.Layer
+    what: str
+
+
+@dataclass(frozen=True)
 class StrideRemainder:
     """One stride along one axis of one layer: its input `size`, and the residues of that size
     mod the stride (`exact`, None when the window is symbolic) at which no input row is left
@@ -125,6 +137,7 @@ class Analysis:
     layers: list[LayerResult] = field(default_factory=list)
     minimum_sizes: list[MinimumSize] = field(default_factory=list)
     remainders: list[StrideRemainder] = field(default_factory=list)
+    maximum_sizes: list[MaximumSize] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     instances: list = field(default_factory=list)  # every block use, as `BlockInstance`s
     tensors: dict = field(default_factory=dict)  # the network body's labels → layer names
@@ -189,6 +202,14 @@ class _LayerContext:
                             f"but its input has {value}", layer.span)
             return
         self.analysis.minimum_sizes.append(MinimumSize(value, minimum, axis, layer, what))
+
+    def require_at_most(self, value, maximum, axis, layer, what):
+        """`value` ≤ `maximum`: an upper bound of the valid domain where `value` has symbols
+        (the layer rule reports a bound value past it itself)."""
+        value, maximum = as_expr(value), as_expr(maximum)
+        if not self.checked or (value.is_number and maximum.is_number):
+            return
+        self.analysis.maximum_sizes.append(MaximumSize(value, maximum, axis, layer, what))
 
     def stride_remainder(self, numerator, stride, axis, layer, size, exact=None, unread=None,
                          window=None, padding=None):
@@ -568,6 +589,7 @@ class _Shadow:
     remainders: list = field(default_factory=list)
     diagnostics: list = field(default_factory=list)
     failed: str | None = None
+    maximum_sizes: list = field(default_factory=list)
 
     def fail(self, reason: str):
         if self.failed is None:
@@ -775,6 +797,7 @@ class _Walker:
         self.fixes_started = False
         self.outside_reported: set = set()  # SL224 once per line and block use
         self.output_statement: ir.Output | None = None
+        self.integer: set[str] = set()  # the tensors that hold integer ids
 
     # ---- entry ------------------------------------------------------------------------------
     def run(self, env: dict):
@@ -1081,6 +1104,8 @@ class _Walker:
         finally:
             self.binding_layer = False
         rebind = scope if self.tensor_reads != reads else None
+        if args.values.get("tie") is not None and self.analysis.complete:
+            args.values["tie"] = self._tied(args, scope, inputs)
         self.sources[full] = _Source(layer)
         for shadow in self.shadows:
             self._derive_in(shadow, layer, kind, args, inputs, full, rebind)
@@ -1099,10 +1124,12 @@ class _Walker:
                 self.analysis.bound_only.append(exc.diagnostic)
                 raise
             if layer.op == "input" and self.sizes_wanted:
-                self._start_sizes(layer, out, full)
+                self._start_sizes(layer, out, full,
+                                  ids=args.values.get("dtype", "float32") != "float32")
             elif self.hints and not self.fixes_started:
                 self._start_fixes(layer, kind, args, inputs, out, full)
         trainable, non_trainable = kind.parameters(args, in_shapes, out)
+        self._check_integer(layer, kind, args, inputs, in_shapes, out, trainable, full)
         macs = kind.macs(args, in_shapes, out)
         result = LayerResult(len(self.analysis.layers), full, layer, inputs, out,
                              as_expr(trainable), as_expr(non_trainable), as_expr(macs),
@@ -1121,6 +1148,48 @@ class _Walker:
         for i in inputs:
             self.consumers[i] = self.consumers.get(i, 0) + 1
         self.shapes[full] = out
+
+    # ---- token ids and tied weights (seqops) ---------------------------------------------------
+    def _check_integer(self, layer, kind, args, inputs, in_shapes, out, trainable, full):
+        """Token ids flow from an integer input through layers that only move elements; an
+        `embedding` reads only them, no other layer with parameters reads them."""
+        integer = any(i in self.integer for i in inputs)
+        if kind.reads_ids and not integer:
+            raise error("SL322", f"`{layer.op}` reads token ids, but its input is a float "
+                        "tensor", layer.span, "declare the network's input as ids: "
+                        "`input [T] dtype=int32`")
+        if integer and not kind.reads_ids and as_expr(trainable) != 0:
+            raise error("SL323", f"`{layer.op}` has parameters but reads integer token ids",
+                        layer.span, "embed the ids first: `embedding VOCAB DIM`")
+        if (layer.op == "input" and args.values.get("dtype", "float32") != "float32") or (
+                integer and kind.moves_elements):
+            self.integer.add(full)
+
+    def _tied(self, args: Args, scope: _Scope, inputs) -> str:
+        """The path of the `embedding` a `tie=LABEL` names, its sizes checked against the
+        tied layer's."""
+        span = args.span("tie")
+        tied = self.resolve(scope, args.values["tie"], span)
+        embedding = self.analysis.by_name(tied)
+        if embedding is None or embedding.op != "embedding":
+            raise error("SL324", f"`tie={args.values['tie']}` must name an `embedding` line, "
+                        f"but it names a `{embedding.op if embedding else 'block'}` output",
+                        span, "label the embedding whose matrix this layer reuses")
+        vocab, dim = embedding.args.vocab, embedding.args.dim
+        width = self.shapes[inputs[0]][-1]
+        problems = []
+        if sympy.expand(args.values["units"] - vocab) != 0:
+            problems.append(f"its units are {pretty(args.values['units'])}, the embedding's "
+                            f"vocabulary {pretty(vocab)}")
+        if sympy.expand(width - dim) != 0:
+            problems.append(f"its input is {pretty(width)} wide, the embedding's vectors "
+                            f"{pretty(dim)}")
+        if problems:
+            raise error("SL324", f"`tie={args.values['tie']}` reuses the embedding's "
+                        f"{pretty(vocab)}×{pretty(dim)} matrix, but {'; '.join(problems)}",
+                        args.layer.span, "make the units the vocabulary and the input as wide "
+                        "as the embedding's vectors")
+        return tied
 
     # ---- the variants derived in the same walk ------------------------------------------------
     def _relative(self, layer: ir.Layer, kind, scope: _Scope, inputs) -> Relative | None:
@@ -1193,10 +1262,10 @@ class _Walker:
         except Poisoned:
             shadow.fail("an earlier line has no shape")
 
-    def _start_sizes(self, layer: ir.Layer, out, full: str):
+    def _start_sizes(self, layer: ir.Layer, out, full: str, ids: bool = False):
         """The variant with every spatial input size a symbol, named as in the file (`H`) or
         after its axis."""
-        rank = len(out) - 1
+        rank = len(out) - (0 if ids else 1)  # token ids have no channels axis
         if rank < 1:
             return
         # a later input's sizes named after it where they are numbers in the file (`ids
@@ -1211,13 +1280,13 @@ class _Walker:
             names.append(node.id if isinstance(node, ir.Name) else owner + axis)
         symbols = [sympy.Symbol(name, integer=True, positive=True) for name in names]
         axes = tuple((axis, symbol, dim)
-                     for axis, symbol, dim in zip(axis_names, symbols, out[:-1]))
+                     for axis, symbol, dim in zip(axis_names, symbols, out[:rank]))
         if self.sizes is None:
             self.sizes = _Shadow(dict(self.analysis.symbols))
             self.shadows.append(self.sizes)
         for symbol in symbols:
             self.sizes.symbols.setdefault(str(symbol), symbol)
-        self.sizes.shapes[full] = tuple(symbols) + tuple(out[-1:])
+        self.sizes.shapes[full] = tuple(symbols) + (() if ids else tuple(out[-1:]))
         self.sizes_axes = (*self.sizes_axes, *axes)
 
     def _start_fixes(self, layer: ir.Layer, kind, args: Args, inputs, out, full: str):
@@ -1244,7 +1313,7 @@ class _Walker:
             sizes = self.sizes
             self.analysis.input_sizes = InputSizes(
                 self.sizes_axes, sizes.symbols, tuple(sizes.minimum_sizes),
-                tuple(sizes.remainders), sizes.failed or failed)
+                tuple(sizes.remainders), sizes.failed or failed, tuple(sizes.maximum_sizes))
         fixes = []
         for shadow in self.shadows:
             if shadow.root is None:

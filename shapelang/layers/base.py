@@ -143,6 +143,27 @@ class ShapeList(OptionType):
         return tuple(require_integer(v, span, f"{what}'s dimension", 1) for v in value)
 
 
+class Label(OptionType):
+    """The label of another line (`tie=embed`): its name, resolved by the walk."""
+
+    describe = "a line's label"
+    keywords = True
+
+    def convert(self, value, span, what):
+        if isinstance(value, Keyword):
+            return value.name
+        raise error("SL204", f"{what} must be a line's label, got {show(value)}", span)
+
+
+def axis_of(axis, rank: int, span: ir.Span, op: str) -> int:
+    """A non-batch axis (negative counts from the end, as Python), as 0 … rank − 1."""
+    axis = int(axis)
+    if not -rank <= axis < rank:
+        raise error("SL209", f"`{op}` axis {axis} is outside a rank-{rank} tensor (axes 0 … "
+                    f"{rank - 1}, or −1 … −{rank}; the batch axis is not counted)", span)
+    return axis % rank
+
+
 def check_rank(dims, span: ir.Span, what: str):
     if len(dims) > limits.MAX_RANK:
         raise error("SL209", f"{what} has {len(dims)} dimensions, more than shapelang's limit "
@@ -218,6 +239,10 @@ class LayerKind:
     takes_activation: ClassVar[bool] = False
     inputs: ClassVar[int] = 1  # how many tensors it reads; -1 for "two or more"
     doc: ClassVar[str] = ""
+    # integer tensors (token ids): whether this kind reads only them (`embedding`), and
+    # whether it only moves elements, so that its output is integer when its input is
+    reads_ids: ClassVar[bool] = False
+    moves_elements: ClassVar[bool] = False
 
     def output_shape(self, a: Args, shapes: list[Shape], ctx) -> Shape:
         return shapes[0]
@@ -321,3 +346,26 @@ def product(values):
     for v in values:
         result *= v
     return result
+
+
+def sign_of(value, span: ir.Span, what: str) -> bool:
+    """Whether an index counts from the end (is negative), as Python's; an index whose sign
+    depends on unbound parameters is an error."""
+    if value.is_negative is None:
+        raise error("SL204", f"{what} must be known to be negative or not, got {show(value)}",
+                    span, "write a number, or an expression of positive sizes")
+    return bool(value.is_negative)
+
+
+def require_within(ctx, size, least, most, layer: ir.Layer, what: str, condition: str):
+    """`least` ≤ `size` (≤ `most`, if given) along an axis an index reads: SL320 stating
+    `condition` where the size is a number outside, else conditions of the valid domain."""
+    size = sympy.sympify(size)
+    outside = size.is_number and (size < least or (most is not None and size > most))
+    if outside:
+        raise error("SL320", f"{what} falls outside the axis: it needs {condition}, but the axis "
+                    f"has {size}", layer.span, "choose an index within the axis (negative "
+                    "indices count from its end)")
+    ctx.require_at_least(size, least, "positions", layer, what)
+    if most is not None:
+        ctx.require_at_most(size, most, "positions", layer, what)
