@@ -67,13 +67,16 @@ def test_torch_program_is_the_analysis(example):
     torch.manual_seed(0)
     net = shapelang.load(EXAMPLES / f"{example}.net")
     bindings = SHORT.get(example, {})
-    analysis = _analyse(example, **bindings, **_torch_convention())
+    analysis = _counted_as_torch(_analyse(example, **bindings))
     assert differences(analysis, net.to_torch(**bindings)) == []
 
 
-def _torch_convention() -> dict:
-    """The binding under which the analysis counts as PyTorch does (two RNN bias vectors)."""
-    return {"convention": "torch"}
+def _counted_as_torch(result):
+    """The analysis with PyTorch's parameter counts (its RNNs' two bias vectors)."""
+    from shapelang import conventions
+    from shapelang.api import Result
+
+    return Result(conventions.under(result.analysis, "torch"))
 
 
 # ---- a reference model, layer by layer ----------------------------------------------------------
@@ -379,7 +382,7 @@ def test_imdb_bilstm_torch_program_counts_as_pytorch_does():
     expected = [_numel(module.parameters()) for module in by_hand]
     assert sum(expected) == 2_757_761 + 2 * 2 * 4 * 64 == 2_758_785
     torch.manual_seed(0)
-    analysis = _analyse("imdb_bilstm", **_torch_convention())
+    analysis = _counted_as_torch(_analyse("imdb_bilstm"))
     assert [int(layer.params) for layer in analysis.layers[1:]] == expected
     model = shapelang.load(EXAMPLES / "imdb_bilstm.net").to_torch()
     assert _numel(model.parameters()) == sum(expected)
