@@ -222,7 +222,9 @@ def test_vit_symbolic_solve_shows_the_stride_and_the_pinned_size(run_cli):
     code, out, err = run_cli("solve", EXAMPLES / "vit_b16_symbolic.net")
     assert code == 0, err
     assert "H ≡ 0 (mod 16)" in out and "W ≡ 0 (mod 16)" in out, out
-    assert "197" in out, out
+    # the whole table: as many patches as rows, no fewer (the lower bound) and no more
+    assert "floor(H/16)*floor(W/16) + 1 ≥ 197" in out, out
+    assert "floor(H/16)*floor(W/16) + 1 ≤ 197" in out, out
 
 
 # ---- GPT-2 small and BERT-base against transformers --------------------------------------------
