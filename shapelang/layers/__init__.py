@@ -1,6 +1,7 @@
 """The layer registry: every layer kind, by op name. Adding a kind means one module here and
 one line in `_KINDS`."""
 from .activation import activation_kinds
+from .attention import MultiHeadAttention
 from .base import ACTIVATIONS, Args, LayerKind, Shape
 from .batchnorm import BatchNorm
 from .conv import Conv
@@ -10,6 +11,7 @@ from .dropout import Dropout
 from .flatten import Flatten
 from .global_pool import GlobalAvgPool, GlobalMaxPool
 from .input import Input
+from .layernorm import LayerNorm
 from .lrn import LRN
 from .merge import Add, Concat, Multiply
 from .pooling import AvgPool, MaxPool
@@ -21,6 +23,7 @@ from .zeropad import ZeroPad
 _KINDS = [Input(), Conv(), DepthwiseConv(), SepConv(), MaxPool(), AvgPool(), GlobalAvgPool(),
           GlobalMaxPool(), ZeroPad(), Upsample(), Reshape(), Dense(), Flatten(), Dropout(),
           BatchNorm(), LRN(), Add(), Multiply(), Concat(), *activation_kinds()]
+_KINDS += [LayerNorm(), MultiHeadAttention()]  # issue 11: attention
 
 REGISTRY: dict[str, LayerKind] = {kind.op: kind for kind in _KINDS}
 

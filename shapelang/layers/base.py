@@ -211,7 +211,9 @@ class LayerKind:
     positional: ClassVar[tuple[Opt, ...]] = ()
     options: ClassVar[tuple[Opt, ...]] = ()
     takes_activation: ClassVar[bool] = False
-    inputs: ClassVar[int] = 1  # how many tensors it reads; -1 for "two or more"
+    # how many tensors it reads; -1 for "two or more"; 2 for "one or two" (attention: a query,
+    # and a memory of keys and values that is the query unless named)
+    inputs: ClassVar[int] = 1
     doc: ClassVar[str] = ""
 
     def output_shape(self, a: Args, shapes: list[Shape], ctx) -> Shape:
