@@ -232,7 +232,8 @@ CODES: dict[str, Code] = _define(
          "a line reads the wrong number of tensors",
          "`input` reads none, a layer one (the previous line's, or an `@x`), a merge (`add`, "
          "`multiply`, `concat`) two or more: `add @a @b`, or `add @a` for the previous line's "
-         "tensor and a.",
+         "tensor and a; attention (`mha`) one or two: a query (the previous line's tensor, or "
+         "the first `@x`) and a memory of keys and values (the query itself unless named).",
          "`input` reads no tensor, a layer one, a merge two or more: name them with `@label`"),
     Code("SL222", "empty-block", ERROR,
          "a block without layers",
@@ -337,6 +338,12 @@ CODES: dict[str, Code] = _define(
          "the sizes with `--set` decides it.",
          "bind the parameters with --set to check a particular size "
          "(`check --strict` fails on this)"),
+    Code("SL314", "heads-not-dividing", ERROR,
+         "attention heads that do not divide the width their key size defaults to",
+         "`mha HEADS` gives each head D/HEADS features of the query's width D unless `key_dim` "
+         "is set: HEADS must divide D — for every valid value of the unbound sizes, or the "
+         "message states for which it does (`D ≡ 0 (mod 8)`).",
+         "choose a number of heads that divides the width, or set `key_dim`"),
     # SL320–SL324: sequences and token ids (seqops)
     Code("SL320", "index-outside-axis", ERROR,
          "a `take` or `slice` index that falls outside its axis",

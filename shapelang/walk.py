@@ -292,6 +292,14 @@ class _LayerContext:
             "bind the parameters with --set to check a particular size "
             "(`check --strict` fails on this)"))
 
+    def divides(self, count, known) -> tuple[str, str | None]:
+        """Whether count/known is an integer for every valid value of the unbound parameters:
+        `divisibility_condition`'s verdict and condition ("always" where sizes are not
+        checked)."""
+        if not self.checked:
+            return "always", None
+        return divisibility_condition(count, known, self.analysis)
+
     def note(self, code, message, span, hint=DEFAULT_HINT):
         self.analysis.diagnostics.append(Diagnostic(code, NOTE, message, span, hint))
 
@@ -1029,8 +1037,9 @@ class _Walker:
         scope.paths[name] = (what, statement.span.line)
 
     def _inputs(self, layer: ir.Layer, scope: _Scope, wanted: int) -> tuple[str, ...]:
-        """The full names of the tensors a line reads. `wanted`: 0 (input), 1, or -1 (a merge
-        of two or more: one `@x` means the previous output and x)."""
+        """The full names of the tensors a line reads. `wanted`: 0 (input), 1, -1 (a merge
+        of two or more: one `@x` means the previous output and x), or 2 (attention: the
+        previous output alone, the previous output and `@x`, or `@q @kv`)."""
         refs = tuple(self.resolve(scope, r.name, r.span) for r in layer.refs)
         if wanted == 0:
             if refs:
@@ -1047,6 +1056,13 @@ class _Walker:
                 raise error("SL221", f"`{layer.op}` reads one tensor, got {len(refs)}",
                             layer.refs[1].span, "merge them first with `add` or `concat`")
             return refs or (scope.previous,)
+        if wanted == 2:  # a query, and keys and values that are the query unless named
+            if len(refs) > 2:
+                raise error("SL221", f"`{layer.op}` reads a query and a memory (keys and "
+                            f"values), got {len(refs)} tensors", layer.refs[2].span,
+                            f"`{layer.op} … @memory` (the query: the previous line's output) "
+                            f"or `{layer.op} … @query @memory`")
+            return (scope.previous, *refs) if len(refs) < 2 else refs
         if not refs:
             raise error("SL221", f"`{layer.op}` merges tensors: name them", layer.span,
                         f"`{layer.op} @a @b`, or `{layer.op} @a` for the previous line and a")

@@ -64,7 +64,9 @@ def differences(analysis, model) -> list[str]:
             if weight_count(weights) != int(count):
                 problems.append(f"`{r.name}`: {weight_count(weights)} {what} parameters, "
                                 f"analysed {count}")
-        if analysed_inputs(r.name) != list(r.inputs):
+        # Keras's attention is called `layer(query, value)`: self-attention reads its input twice
+        wanted = list(r.inputs) * 2 if r.op == "mha" and len(r.inputs) == 1 else list(r.inputs)
+        if analysed_inputs(r.name) != wanted:
             problems.append(f"`{r.name}` reads {analysed_inputs(r.name)}, analysed "
                             f"{list(r.inputs)}")
     if model.count_params() != int(analysis.total("params")):

@@ -57,6 +57,20 @@ def _dense_kernel(kernel):
     return kernel.T
 
 
+def _projection_kernel(kernel):
+    """Keras's attention projection (in, heads, size) → torch Linear (heads·size, in)."""
+    return kernel.reshape(kernel.shape[0], -1).T
+
+
+def _output_kernel(kernel):
+    """Keras's attention output (heads, value size, out) → torch Linear (out, heads·size)."""
+    return kernel.reshape(-1, kernel.shape[-1]).T
+
+
+def _flat(bias):
+    return bias.reshape(-1)
+
+
 #: Keras layer class → {Keras weight name: (torch attribute path, conversion)}.
 WEIGHT_MAP = {
     "Conv": {"kernel": ("weight", _conv_kernel), "bias": ("bias", None)},
@@ -68,6 +82,14 @@ WEIGHT_MAP = {
     "BatchNormalization": {"gamma": ("weight", None), "beta": ("bias", None),
                            "moving_mean": ("running_mean", None),
                            "moving_variance": ("running_var", None)},
+    "LayerNormalization": {"gamma": ("weight", None), "beta": ("bias", None)},
+    # keyed by the sub-layer's name too: every projection's weights are `kernel` and `bias`
+    "MultiHeadAttention": {
+        **{f"{part}/kernel": (f"{part}.weight", _projection_kernel)
+           for part in ("query", "key", "value")},
+        **{f"{part}/bias": (f"{part}.bias", _flat) for part in ("query", "key", "value")},
+        "attention_output/kernel": ("output.weight", _output_kernel),
+        "attention_output/bias": ("output.bias", None)},
 }
 
 
@@ -125,9 +147,11 @@ def copy_weights(model, module):
             assert name in targets, f"Keras layer {layer.name} has no torch module {name}"
             mapping = _weight_map(layer)
             for variable in layer.weights:
-                assert variable.name in mapping, \
-                    f"{layer.name}: Keras weight {variable.name} has no torch counterpart"
-                attribute, convert = mapping[variable.name]
+                key = variable.name if variable.name in mapping else \
+                    "/".join(variable.path.split("/")[-2:])
+                assert key in mapping, \
+                    f"{layer.name}: Keras weight {variable.path} has no torch counterpart"
+                attribute, convert = mapping[key]
                 tensor = targets[name]
                 for part in attribute.split("."):
                     tensor = getattr(tensor, part, None)

@@ -25,6 +25,7 @@ class LayerCall:
     suffix: str = ""
     custom: str | None = None
     activation: str | None = None
+    call_kwargs: dict = field(default_factory=dict)  # arguments of the call, not of the class
 
 
 @dataclass(frozen=True)

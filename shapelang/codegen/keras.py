@@ -109,6 +109,9 @@ def _render(ops, out: Emitter, path: str, program: Program):
                 continue
             callee = op.cls if op.custom else f"layers.{op.cls}"
             source = f"[{', '.join(op.inputs)}]" if op.merge else op.inputs[0]
+            if op.query_value:
+                source = ", ".join([op.inputs[0], op.inputs[-1],
+                                    *(f"{key}={value.code}" for key, value in op.call_kwargs)])
             out.call(f"{_assignment(op.targets)}{callee}", arguments, f"({source})")
         elif isinstance(op, CallOp):
             out.comment(f"{path}:{op.line}")

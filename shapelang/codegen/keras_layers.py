@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import sympy
 
 from ..layers import ACTIVATIONS, Args
+from ..layers.attention import key_size
+from ..layers.layernorm import normalised_axes
 from ..layers.window import as_tuple
 
 
@@ -21,6 +23,7 @@ class KerasLayer:
     kwargs: dict = field(default_factory=dict)
     name_suffix: str = ""  # appended to the layer's name when one line becomes several layers
     custom: str | None = None  # a helper layer the generated module must define
+    call_kwargs: dict = field(default_factory=dict)  # `layer(query, value, use_causal_mask=…)`
 
 
 def emitter(op: str):
@@ -205,3 +208,30 @@ def emit_concat(a, shapes, out):
 def emit_activation(a, shapes, out):
     return [KerasLayer("Activation", {"activation": a.layer.op})]
 
+
+
+# ---- issue 11: attention --------------------------------------------------------------------
+def emit_layernorm(a, shapes, out):
+    axes = normalised_axes(a.axis, len(out))
+    kwargs = {} if axes == (-1,) else {"axis": axes[0] if len(axes) == 1 else list(axes)}
+    if a.epsilon != sympy.Rational(1, 1000):
+        kwargs["epsilon"] = a.epsilon
+    if not a.center:
+        kwargs["center"] = False
+    if not a.scale:
+        kwargs["scale"] = False
+    return [KerasLayer("LayerNormalization", kwargs)]
+
+
+def emit_mha(a, shapes, out):
+    # a key size derived from the width is an integer (the analysis checked it): floor writes
+    # it as one where the width is a block's symbol
+    kwargs = {"num_heads": a.heads, "key_dim": sympy.floor(key_size(a, shapes))}
+    if a.value_dim is not None and a.value_dim != a.key_dim:
+        kwargs["value_dim"] = a.value_dim
+    if a.dropout:
+        kwargs["dropout"] = a.dropout
+    if not a.bias:
+        kwargs["use_bias"] = False
+    return [KerasLayer("MultiHeadAttention", kwargs,
+                       call_kwargs={"use_causal_mask": True} if a.causal else {})]

@@ -83,6 +83,9 @@ class LayerOp:
     inputs: tuple
     merge: bool
     activation: str | None = None  # applied to the layer's output (PyTorch)
+    # attention, called `layer(query, value)` (Keras): self-attention passes its input twice
+    query_value: bool = False
+    call_kwargs: tuple = ()  # (key, Value) given to the call (`use_causal_mask=True`)
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,8 @@ def keras_calls(analysis: Analysis, r, output_name: str | None) -> list[LayerCal
         softmax = kwargs.get("activation") == "softmax" or spec.cls == "Activation"
         if k == len(specs) - 1 and softmax and r.name == output_name:
             kwargs["dtype"] = "float32"
-        calls.append(LayerCall(spec.cls, kwargs, spec.name_suffix, spec.custom))
+        calls.append(LayerCall(spec.cls, kwargs, spec.name_suffix, spec.custom,
+                               call_kwargs=spec.call_kwargs))
     return calls
 
 
@@ -269,6 +273,8 @@ def _reads(layer: ir.Layer, wanted: int, count: int) -> list[ir.Ref | None]:
         return []
     if wanted == 1:
         return refs[:1] or [None]
+    if wanted == 2:
+        return [None, *refs] if len(refs) < 2 else refs[:count]
     return [None, *refs] if len(refs) == 1 else refs[:count]
 
 
@@ -524,7 +530,9 @@ class _Body:
             kwargs = tuple((key, self.value(v, statement.span)) for key, v in call.kwargs.items())
             op = LayerOp(statement.span.line if k == 0 else None, targets, call.cls,
                          bool(call.custom), kwargs, _join((*name, local + call.suffix)), inputs,
-                         kind.inputs == -1, call.activation)
+                         kind.inputs == -1, call.activation, kind.inputs == 2,
+                         tuple((key, self.value(v, statement.span))
+                               for key, v in call.call_kwargs.items()))
             self.assign(op, targets, tensor)
             inputs = (self.x,)
         return r.name
@@ -969,7 +977,8 @@ def expected_layers(bound: Analysis, backend: Backend = KERAS) -> tuple[dict, di
         inputs = tuple(keras_name[t] for t in r.inputs)
         for call in backend.calls(bound, r, output):
             name = r.name + call.suffix
-            expected[name] = (call.cls, {k: _concrete(v) for k, v in call.kwargs.items()},
+            expected[name] = (call.cls, {k: _concrete(v) for k, v in
+                                         {**call.kwargs, **call.call_kwargs}.items()},
                               inputs, call.activation)
             inputs = (name,)
         keras_name[r.name] = name
@@ -1018,7 +1027,8 @@ class _Tracer:
                 name = self.name(op.name, env)
                 if name in self.built:
                     raise _Differs(f"two layers named `{name}`")
-                kwargs = {k: self.evaluate(v.value, symbols) for k, v in op.kwargs}
+                kwargs = {k: self.evaluate(v.value, symbols)
+                          for k, v in op.kwargs + op.call_kwargs}
                 inputs = tuple(env[v].keras_name for v in op.inputs)
                 self.built[name] = (op.cls, kwargs, inputs, op.activation)
                 for target in op.targets:

@@ -207,6 +207,65 @@ class Exponential(nn.Module):
     def forward(self, x):
         return torch.exp(x)
 ''',
+    "LayerNorm": '''
+class LayerNorm(nn.LayerNorm):
+    """Keras's `LayerNormalization` over `axes` of the analysis's channels-last shape (counted
+    from the end): the channels moved last and the axes to the end for `nn.LayerNorm`, then
+    back. γ (`scale`) and β (`center`) each optional (PyTorch's `elementwise_affine` is both
+    or neither)."""
+
+    def __init__(self, normalized_shape, eps, axes=(-1,), scale=True, center=True):
+        super().__init__(normalized_shape, eps, elementwise_affine=scale or center, bias=center)
+        if not scale and center:
+            self.weight = None
+        self.axes = tuple(axes)
+
+    def forward(self, x):
+        last = x.movedim(1, -1) if x.dim() > 2 else x
+        ends = tuple(range(-len(self.axes), 0))
+        y = super().forward(last.movedim(self.axes, ends)).movedim(ends, self.axes)
+        return y.movedim(-1, 1) if x.dim() > 2 else y
+''',
+    "MultiHeadAttention": '''
+class MultiHeadAttention(nn.Module):
+    """Keras's `MultiHeadAttention` on sequences: the query and the memory of keys and values
+    (the query itself when not given) channels first, (N, D, T), as this program's tensors are,
+    the features moved last and back. The projections are `nn.Linear`s with Keras's kernels
+    flattened, heads first (query, key, value: width → heads·size; output: heads·value_dim →
+    the query's width). `causal`: query position i attends to key positions 0 … i (Keras's
+    lower-triangular mask, also where the lengths differ)."""
+
+    def __init__(
+        self,
+        query_dim,
+        memory_dim,
+        heads,
+        key_dim,
+        value_dim,
+        dropout=0.0,
+        causal=False,
+        bias=True,
+    ):
+        super().__init__()
+        self.heads, self.key_dim, self.value_dim = heads, key_dim, value_dim
+        self.dropout, self.causal = dropout, causal
+        self.query = nn.Linear(query_dim, heads * key_dim, bias)
+        self.key = nn.Linear(memory_dim, heads * key_dim, bias)
+        self.value = nn.Linear(memory_dim, heads * value_dim, bias)
+        self.output = nn.Linear(heads * value_dim, query_dim, bias)
+
+    def forward(self, query, memory=None):
+        query = query.movedim(1, -1)
+        memory = query if memory is None else memory.movedim(1, -1)
+        attended = F.scaled_dot_product_attention(
+            self.query(query).unflatten(-1, (self.heads, self.key_dim)).transpose(1, 2),
+            self.key(memory).unflatten(-1, (self.heads, self.key_dim)).transpose(1, 2),
+            self.value(memory).unflatten(-1, (self.heads, self.value_dim)).transpose(1, 2),
+            dropout_p=self.dropout if self.training else 0.0,
+            is_causal=self.causal,
+        )
+        return self.output(attended.transpose(1, 2).flatten(2)).movedim(-1, 1)
+''',
 }
 
 _SEPARABLE = '''

@@ -19,6 +19,8 @@ from __future__ import annotations
 import sympy
 
 from ..layers import ACTIVATIONS, Args
+from ..layers.attention import key_size
+from ..layers.layernorm import normalised_axes
 from .backend import LayerCall
 
 #: A trailing activation as PyTorch code applied to `{}` (the layer's output, channels first).
@@ -238,3 +240,38 @@ def emit_concat(a, shapes, out):
 def emit_activation(a, shapes, out):
     cls, kwargs = _ACTIVATION_MODULES[a.layer.op]
     return [_module(cls, kwargs)]
+
+
+# ---- issue 11: attention --------------------------------------------------------------------
+def emit_layernorm(a, shapes, out):
+    axes = normalised_axes(a.axis, len(out))
+    kwargs = {"normalized_shape": tuple(shapes[0][axis] for axis in axes), "eps": a.epsilon}
+    if len(out) == 1 and (a.scale or not a.center):  # a vector: PyTorch's own layer fits
+        if not a.scale:
+            kwargs["elementwise_affine"] = False
+        elif not a.center:
+            kwargs["bias"] = False
+        return [_module("nn.LayerNorm", kwargs)]
+    # channels moved last, the normalised axes to the end; γ and β each optional
+    kwargs["axes"] = axes
+    if not a.scale:
+        kwargs["scale"] = False
+    if not a.center:
+        kwargs["center"] = False
+    return [_module("LayerNorm", kwargs)]
+
+
+def emit_mha(a, shapes, out):
+    # a key size derived from the width is an integer (the analysis checked it): floor writes
+    # it as one where the width is a block's symbol
+    key = sympy.floor(key_size(a, shapes))
+    value = key if a.value_dim is None else a.value_dim
+    kwargs = {"query_dim": shapes[0][-1], "memory_dim": shapes[-1][-1], "heads": a.heads,
+              "key_dim": key, "value_dim": value}
+    if a.dropout:
+        kwargs["dropout"] = a.dropout
+    if a.causal:
+        kwargs["causal"] = True
+    if not a.bias:
+        kwargs["bias"] = False
+    return [_module("MultiHeadAttention", kwargs)]

@@ -1,6 +1,7 @@
 """The layer registry: every layer kind, by op name. Adding a kind means one module here and
 one line in `_KINDS`."""
 from .activation import activation_kinds
+from .attention import MultiHeadAttention
 from .base import ACTIVATIONS, Args, LayerKind, Shape
 from .batchnorm import BatchNorm
 from .clstoken import ClsToken
@@ -13,6 +14,7 @@ from .flatten import Flatten
 from .global_pool import GlobalAvgPool, GlobalMaxPool
 from .gru import GRU
 from .input import Input
+from .layernorm import LayerNorm
 from .lrn import LRN
 from .lstm import LSTM
 from .mean import Mean
@@ -33,6 +35,7 @@ _KINDS = [Input(), Conv(), DepthwiseConv(), SepConv(), MaxPool(), AvgPool(), Glo
           BatchNorm(), LRN(), Add(), Multiply(), Concat(), *activation_kinds()]
 _KINDS += [SimpleRNN(), LSTM(), GRU()]  # recurrent
 _KINDS += [Embedding(), PosEmbed(), ClsToken(), Take(), Slice(), Transpose(), Mean()]  # seqops
+_KINDS += [LayerNorm(), MultiHeadAttention()]  # issue 11: attention
 
 REGISTRY: dict[str, LayerKind] = {kind.op: kind for kind in _KINDS}
 

@@ -237,7 +237,9 @@ class LayerKind:
     positional: ClassVar[tuple[Opt, ...]] = ()
     options: ClassVar[tuple[Opt, ...]] = ()
     takes_activation: ClassVar[bool] = False
-    inputs: ClassVar[int] = 1  # how many tensors it reads; -1 for "two or more"
+    # how many tensors it reads; -1 for "two or more"; 2 for "one or two" (attention: a query,
+    # and a memory of keys and values that is the query unless named)
+    inputs: ClassVar[int] = 1
     doc: ClassVar[str] = ""
     # integer tensors (token ids): whether this kind reads only them (`embedding`), and
     # whether it only moves elements, so that its output is integer when its input is
