@@ -16,6 +16,7 @@
   sequence (T = 8: the parameters do not depend on T).
 """
 import re
+from decimal import Decimal
 
 import pytest
 from conftest import EXAMPLES
@@ -200,8 +201,16 @@ def test_vit_b16_is_torchvision_layer_by_layer():
     image = torch.zeros(1, 3, 224, 224)
     assert compare(result, model, table, lambda m: m(image), _channels_last) == []
     assert _numel(model.parameters()) == VIT_PARAMS == int(result.total("params"))
-    for weights in torchvision.models.ViT_B_16_Weights:
+    # torchvision's published numbers for its 224×224 weights (the SWAG end-to-end ones are at
+    # 384×384: a larger position table): parameters, and `_ops`, multiply-accumulates in G,
+    # to its digits
+    at_224 = [w for w in torchvision.models.ViT_B_16_Weights if w.meta["min_size"] == (224, 224)]
+    assert at_224
+    macs = Decimal(int(result.total("macs"))) / 10**9
+    for weights in at_224:
         assert weights.meta["num_params"] == VIT_PARAMS
+        ops = Decimal(str(weights.meta["_ops"]))
+        assert macs.quantize(ops) == ops
 
 
 def _patches_read(h, w):
