@@ -397,3 +397,17 @@ def test_imdb_bilstm_torch_program_counts_as_pytorch_does():
     assert [int(layer.params) for layer in analysis.layers[1:]] == expected
     model = shapelang.load(EXAMPLES / "imdb_bilstm.net").to_torch()
     assert _numel(model.parameters()) == sum(expected)
+
+
+# ---- the README's views of them -----------------------------------------------------------------
+@pytest.mark.parametrize("args", [
+    ("table", "examples/gpt2_small.net", "--depth", "1"),
+    ("solve", "examples/vit_b16_symbolic.net"),
+])
+def test_readme_shows_the_output(run_cli, monkeypatch, args):
+    from conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    assert out.strip("\n") in (ROOT / "README.md").read_text(encoding="utf-8")
