@@ -226,12 +226,14 @@ class Network:
     def name(self) -> str:
         return self.ir.name
 
-    def analyse(self, **bindings) -> Result:
+    def analyse(self, *, convention: str = "keras", **bindings) -> Result:
         """Shapes, parameters and MACs of every layer, and every diagnostic. Never raises for
         a problem in the network: look at `result.ok` and `result.errors`, or call
         `result.raise_for_errors()`. The one analysis serves the code generator too (the
-        layers' values relative to their network or block are derived with it)."""
-        return Result(analyse(self.ir, _bindings(bindings), relative=True))
+        layers' values relative to their network or block are derived with it).
+        `convention="torch"`: parameters as PyTorch counts them (its RNNs: two bias vectors)."""
+        return Result(analyse(self.ir, _bindings(bindings), relative=True,
+                              convention=convention))
 
     def check(self, **bindings) -> list[Diagnostic]:
         """Every diagnostic, errors and warnings."""

@@ -94,11 +94,57 @@ WEIGHT_MAP = {
 
 
 def _weight_map(layer):
+    if isinstance(layer, (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU,
+                          keras.layers.Bidirectional)):
+        return _recurrent_map(layer)
     kind = re.sub(r"[123]D$", "", type(layer).__name__)
     if kind not in WEIGHT_MAP:
         raise AssertionError(f"Keras layer {layer.name} ({type(layer).__name__}) has weights "
                              "and no mapping to torch")
     return WEIGHT_MAP[kind]
+
+
+# ---- recurrent layers: Keras's gate blocks side by side in (D, gates·U) kernels; torch's
+# stacked in (gates·U, D), two bias vectors (Keras's one goes to bias_ih, bias_hh is 0; a GRU
+# with reset_after keeps both, as its (2, 3U) bias). LSTM gates i, f, c, o in both; GRU
+# z, r, h in Keras, r, z, n in torch.
+def _gru_order(array, axis=-1):
+    """Keras's GRU blocks z, r, h → torch's r, z, n along `axis`."""
+    z, r, h = np.split(array, 3, axis=axis)
+    return np.concatenate([r, z, h], axis=axis)
+
+
+def _recurrent_map(layer) -> dict:
+    """Keras weight key (`_weight_key`) → (torch attribute(s) of the `Recurrent` module,
+    conversion)."""
+    mapping = {}
+    directions = {"": layer}
+    if isinstance(layer, keras.layers.Bidirectional):
+        directions = {"forward/": layer.forward_layer, "backward/": layer.backward_layer}
+    for prefix, rnn in directions.items():
+        suffix = "_reverse" if prefix == "backward/" else ""
+        gru = isinstance(rnn, keras.layers.GRU)
+        order = _gru_order if gru else (lambda a, axis=-1: a)
+        mapping[prefix + "kernel"] = (f"rnn.weight_ih_l0{suffix}", lambda k, o=order: o(k).T)
+        mapping[prefix + "recurrent_kernel"] = (f"rnn.weight_hh_l0{suffix}",
+                                                lambda k, o=order: o(k).T)
+        if gru and not rnn.cell.reset_after:  # the program's GRUResetBefore: one bias
+            mapping[prefix + "bias"] = (f"rnn.bias_l0{suffix}", _gru_order)
+        elif gru:
+            mapping[prefix + "bias"] = ((f"rnn.bias_ih_l0{suffix}", f"rnn.bias_hh_l0{suffix}"),
+                                        lambda b: (_gru_order(b[0]), _gru_order(b[1])))
+        else:
+            mapping[prefix + "bias"] = ((f"rnn.bias_ih_l0{suffix}", f"rnn.bias_hh_l0{suffix}"),
+                                        lambda b: (b, np.zeros_like(b)))
+    return mapping
+
+
+def _weight_key(layer, variable) -> str:
+    """A Keras weight's name in its layer; a Bidirectional's prefixed with its direction."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        direction = "backward" if "backward" in variable.path.split("/")[-3] else "forward"
+        return f"{direction}/{variable.name}"
+    return variable.name
 
 
 def torch_layers(module) -> dict:
@@ -133,7 +179,7 @@ def randomise_keras_weights(model, rng):
 
 
 def copy_weights(model, module):
-    """Every Keras weight into its torch tensor; fails on a weight left unmapped on either
+    """Every Keras weight into its torch tensor(s); fails on a weight left unmapped on either
     side, or a shape that does not fit."""
     targets = torch_layers(module)
     state = {**dict(module.named_parameters()), **dict(module.named_buffers())}
@@ -147,23 +193,28 @@ def copy_weights(model, module):
             assert name in targets, f"Keras layer {layer.name} has no torch module {name}"
             mapping = _weight_map(layer)
             for variable in layer.weights:
-                key = variable.name if variable.name in mapping else \
-                    "/".join(variable.path.split("/")[-2:])
+                key = _weight_key(layer, variable)
+                if key not in mapping:  # a sublayer's weight: `query/kernel`
+                    key = "/".join(variable.path.split("/")[-2:])
                 assert key in mapping, \
-                    f"{layer.name}: Keras weight {variable.path} has no torch counterpart"
-                attribute, convert = mapping[key]
-                tensor = targets[name]
-                for part in attribute.split("."):
-                    tensor = getattr(tensor, part, None)
-                assert isinstance(tensor, torch.Tensor), \
-                    f"{layer.name}/{variable.name}: torch's {name} has no {attribute}"
+                    f"{layer.name}: Keras weight {key} has no torch counterpart"
+                attributes, convert = mapping[key]
                 value = np.asarray(variable.numpy())
                 value = convert(value) if convert else value
-                assert tuple(tensor.shape) == value.shape, (
-                    f"{layer.name}/{variable.name}: Keras {tuple(variable.shape)} → "
-                    f"{value.shape}, torch {attribute} {tuple(tensor.shape)}")
-                tensor.copy_(torch.from_numpy(np.ascontiguousarray(value)))
-                filled.add(by_tensor[id(tensor)])
+                # one Keras weight may fill several torch tensors (an RNN's two bias vectors)
+                several = isinstance(attributes, tuple)
+                for attribute, part in zip(attributes if several else (attributes,),
+                                           value if several else (value,)):
+                    tensor = targets[name]
+                    for step in attribute.split("."):
+                        tensor = getattr(tensor, step, None)
+                    assert isinstance(tensor, torch.Tensor), \
+                        f"{layer.name}/{key}: torch's {name} has no {attribute}"
+                    assert tuple(tensor.shape) == part.shape, (
+                        f"{layer.name}/{key}: Keras {tuple(variable.shape)} → "
+                        f"{part.shape}, torch {attribute} {tuple(tensor.shape)}")
+                    tensor.copy_(torch.from_numpy(np.ascontiguousarray(part)))
+                    filled.add(by_tensor[id(tensor)])
     unused = sorted(k for k in state if k not in filled and not k.endswith("num_batches_tracked"))
     assert not unused, f"torch weights no Keras weight was copied into: {unused}"
 

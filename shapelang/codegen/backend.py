@@ -29,6 +29,17 @@ class LayerCall:
 
 
 @dataclass(frozen=True)
+class Call:
+    """A layer argument that is itself a layer, built in place: `CALLEE(**kwargs)` — the layer
+    Keras's `Bidirectional` wraps, the `nn.LSTM` a PyTorch module runs. `custom`: a class the
+    generated module defines."""
+
+    callee: str
+    kwargs: dict = field(default_factory=dict)
+    custom: str | None = None
+
+
+@dataclass(frozen=True)
 class Backend:
     """`calls(analysis, layer, output_name)`: the layer calls of one analysed layer (`output_name`
     is the network's output layer's, None in a block seen from its use). `block_shapes`: a

@@ -13,6 +13,7 @@ from ..layers import ACTIVATIONS, Args
 from ..layers.attention import key_size
 from ..layers.layernorm import normalised_axes
 from ..layers.window import as_tuple
+from .backend import Call
 
 
 @dataclass(frozen=True)
@@ -235,3 +236,26 @@ def emit_mha(a, shapes, out):
         kwargs["use_bias"] = False
     return [KerasLayer("MultiHeadAttention", kwargs,
                        call_kwargs={"use_causal_mask": True} if a.causal else {})]
+
+
+# ---- recurrent layers (rnn) -----------------------------------------------------------------
+_RECURRENT = {"simplernn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def _recurrent(a, shapes, out):
+    """`layers.LSTM(…)`, or with `bidirectional` Keras's `Bidirectional` wrapping it."""
+    cls = _RECURRENT[a.layer.op]
+    kwargs = {"units": a.units}
+    if a.return_sequences:
+        kwargs["return_sequences"] = True
+    if not a.bias:
+        kwargs["use_bias"] = False
+    if a.layer.op == "gru" and not a.reset_after:
+        kwargs["reset_after"] = False
+    if not a.bidirectional:
+        return [KerasLayer(cls, kwargs)]
+    return [KerasLayer("Bidirectional", {"layer": Call(f"layers.{cls}", kwargs),
+                                         "merge_mode": a.bidirectional})]
+
+
+emit_simplernn = emit_lstm = emit_gru = _recurrent

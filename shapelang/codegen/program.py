@@ -31,7 +31,7 @@ from ..diagnostics import DiagnosticError, error
 from ..expr import Keyword, Poisoned, UserFunction, evaluate
 from ..graph import BranchTaken
 from ..layers import REGISTRY
-from .backend import Backend, LayerCall
+from .backend import Backend, Call, LayerCall
 from .closed_form import NotAFloat64, Unwritable, python_value
 from .keras_layers import keras_layers
 from .pywriter import Namespace, is_identifier, literal
@@ -521,6 +521,8 @@ class _Body:
             tensor = r.name if last else ("step", r.name + call.suffix)
             if call.custom:
                 self.planner.custom.add(call.custom)
+            self.planner.custom.update(v.custom for v in call.kwargs.values()
+                                       if isinstance(v, Call) and v.custom)
             if call.cls == "Input":
                 targets = (self.planner.input_variable, self.x)
             elif last:
@@ -1086,6 +1088,9 @@ class _Tracer:
 
     @classmethod
     def evaluate(cls, value, symbols):
+        if isinstance(value, Call):
+            return (value.callee, tuple((k, cls.evaluate(v, symbols))
+                                        for k, v in value.kwargs.items()))
         if isinstance(value, (tuple, list)):
             return tuple(cls.evaluate(v, symbols) for v in value)
         if isinstance(value, WordParameter):
@@ -1111,6 +1116,8 @@ def _as_sympy(value):
 
 def _concrete(value):
     """A plain value to compare: ints, exact Fractions, strings, tuples of them."""
+    if isinstance(value, Call):
+        return (value.callee, tuple((k, _concrete(v)) for k, v in value.kwargs.items()))
     if isinstance(value, (tuple, list)):
         return tuple(_concrete(v) for v in value)
     if isinstance(value, (bool, str, int, Fraction)) or value is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import re
 
+from .. import conventions
 from ..analysis import Analysis
 from ..fingerprint import network_fingerprint
 from ..solve import pretty
@@ -265,6 +266,83 @@ class MultiHeadAttention(nn.Module):
             is_causal=self.causal,
         )
         return self.output(attended.transpose(1, 2).flatten(2)).movedim(-1, 1)
+''',
+    "Recurrent": '''
+class Recurrent(nn.Module):
+    """Keras's SimpleRNN, LSTM or GRU, and Bidirectional around them, on a sequence held
+    channels first, (N, D, T): `rnn` (batch first) reads it moved to (N, T, D). The output is
+    every step's, moved back to (N, UNITS, T), with `return_sequences`; else the last step's,
+    (N, UNITS): bidirectional, the forward direction's last output and the backward
+    direction's final state (it ends at the first step), as Keras's Bidirectional returns them.
+    `merge_mode` joins the two directions as Keras's does: concat, sum, mul or ave."""
+
+    def __init__(self, rnn, return_sequences=False, merge_mode="concat"):
+        super().__init__()
+        self.rnn = rnn
+        self.return_sequences, self.merge_mode = return_sequences, merge_mode
+
+    def forward(self, x):
+        outputs, state = self.rnn(x.movedim(1, -1))
+        if self.return_sequences:
+            y = outputs
+        else:
+            final = state[0] if isinstance(state, tuple) else state  # an LSTM's (h, c)
+            y = final.movedim(0, 1).flatten(1)  # each direction's final state, forward first
+        if self.merge_mode != "concat":
+            forward, backward = y.chunk(2, dim=-1)
+            if self.merge_mode == "sum":
+                y = forward + backward
+            elif self.merge_mode == "mul":
+                y = forward * backward
+            else:
+                y = (forward + backward) / 2
+        return y.movedim(-1, 1) if self.return_sequences else y
+''',
+    "GRUResetBefore": '''
+class GRUResetBefore(nn.Module):
+    """Keras's GRU with reset_after=False, which PyTorch lacks: the reset gate scales the state
+    before the recurrent product, n = tanh(x W_n + b_n + (r * h) U_n), with one bias vector.
+    nn.GRU's interface, batch first: (N, T, D) in; every step's output (N, T, directions * U)
+    and the final states (directions, N, U) out; its weights in nn.GRU's gate order r, z, n."""
+
+    def __init__(self, input_size, hidden_size, bias=True, bidirectional=False):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.suffixes = ("", "_reverse") if bidirectional else ("",)
+        for suffix in self.suffixes:
+            weights = {
+                "weight_ih_l0": (3 * hidden_size, input_size),
+                "weight_hh_l0": (3 * hidden_size, hidden_size),
+                "bias_l0": (3 * hidden_size,) if bias else None,
+            }
+            for name, shape in weights.items():
+                weight = None if shape is None else nn.Parameter(torch.empty(shape))
+                self.register_parameter(name + suffix, weight)
+        bound = 1 / math.sqrt(hidden_size)
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -bound, bound)
+
+    def direction(self, x, suffix):
+        weight, bias = getattr(self, "weight_ih_l0" + suffix), getattr(self, "bias_l0" + suffix)
+        inputs = F.linear(x, weight, bias)
+        reset, update, new = getattr(self, "weight_hh_l0" + suffix).chunk(3)
+        h = x.new_zeros(x.shape[0], self.hidden_size)
+        steps = []
+        for step in inputs.unbind(1):
+            x_r, x_z, x_n = step.chunk(3, dim=-1)
+            r = torch.sigmoid(x_r + F.linear(h, reset))
+            z = torch.sigmoid(x_z + F.linear(h, update))
+            n = torch.tanh(x_n + F.linear(r * h, new))
+            h = (1 - z) * n + z * h
+            steps.append(h)
+        return torch.stack(steps, 1), h
+
+    def forward(self, x):
+        outputs, final = self.direction(x, "")
+        if len(self.suffixes) == 1:
+            return outputs, final[None]
+        backward, backward_final = self.direction(x.flip(1), "_reverse")
+        return torch.cat([outputs, backward.flip(1)], -1), torch.stack([final, backward_final])
 ''',
 }
 
@@ -516,6 +594,9 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
     """The PyTorch program for an analysed, error-free network; `structures`: the plans to try;
     `standalone`: import the runtime copied beside the program; `logits`: leave out the final
     softmax."""
+    analysis = conventions.under(analysis, conventions.TORCH)  # the module's own counts
+    keras_counts = conventions.differences(analysis, conventions.KERAS)
+    table = f"shapelang table {analysis.network.path}{' --backend torch' if keras_counts else ''}"
     network = analysis.network
     backend = torch_backend(logits)
     check_writable(analysis, backend)
@@ -543,10 +624,12 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
         "",
         f"Regenerate it rather than edit it: `shapelang torch {path} -o FILE`.",
         "Every layer's output shape and parameter count is the one that",
-        f"`shapelang table {path}` shows; at {bound or 'its defaults'} the module has",
+        f"`{table}` shows; at {bound or 'its defaults'} the module has",
         f"{trainable:,} parameters" + (f" and {buffers:,} values in buffers" if buffers else "."),
         *(["(batch norm's running statistics, which Keras counts as non-trainable parameters)."]
           if buffers else []),
+        *([f"Counted as PyTorch counts them ({', '.join(keras_counts)}: two bias vectors, where",
+           "Keras's layers hold one)."] if keras_counts else []),
         "",
         f"Input: float32 (N, {example}), channels first as PyTorch has it; `shapelang table`",
         f"writes shapes channels last, as Keras does: INPUT_SHAPE = {input_shape}.",

@@ -21,7 +21,7 @@ import sympy
 from ..layers import ACTIVATIONS, Args
 from ..layers.attention import key_size
 from ..layers.layernorm import normalised_axes
-from .backend import LayerCall
+from .backend import Call, LayerCall
 
 #: A trailing activation as PyTorch code applied to `{}` (the layer's output, channels first).
 ACTIVATION_FUNCTIONS = {
@@ -275,3 +275,30 @@ def emit_mha(a, shapes, out):
     if not a.bias:
         kwargs["bias"] = False
     return [_module("MultiHeadAttention", kwargs)]
+
+
+# ---- recurrent layers (rnn) -----------------------------------------------------------------
+_RECURRENT = {"simplernn": "nn.RNN", "lstm": "nn.LSTM", "gru": "nn.GRU"}
+
+
+def _recurrent(a, shapes, out):
+    """`Recurrent` around `nn.RNN`, `nn.LSTM` or `nn.GRU` (batch first), or around the
+    program's `GRUResetBefore` (Keras's `reset_after=False`, which PyTorch lacks)."""
+    kwargs = {"input_size": shapes[0][-1], "hidden_size": a.units}
+    if not a.bias:
+        kwargs["bias"] = False
+    if a.bidirectional:
+        kwargs["bidirectional"] = True
+    if a.layer.op == "gru" and not a.reset_after:
+        rnn = Call("GRUResetBefore", kwargs, custom="GRUResetBefore")
+    else:
+        rnn = Call(_RECURRENT[a.layer.op], {**kwargs, "batch_first": True})
+    wrapper = {"rnn": rnn}
+    if a.return_sequences:
+        wrapper["return_sequences"] = True
+    if a.bidirectional and a.bidirectional != "concat":
+        wrapper["merge_mode"] = a.bidirectional
+    return [_module("Recurrent", wrapper)]
+
+
+emit_simplernn = emit_lstm = emit_gru = _recurrent
