@@ -788,7 +788,9 @@ class _Walker:
                        self.network.span, "begin the network with `input [d1, d2, …]`")
         self._check_input_labels()
         if not self.analysis.output_paths and self.analysis.layers:
-            self.analysis.output_paths = [self.analysis.layers[-1].name]
+            last = scope.previous  # the last line's output (a block use's `return` too)
+            self.analysis.output_paths = [last if self.analysis.by_name(last) is not None
+                                          else self.analysis.layers[-1].name]
         if self.analysis.complete:
             self._report_unused()
 

@@ -11,6 +11,7 @@ import sympy
 
 from ..layers import ACTIVATIONS, Args
 from ..layers.window import as_tuple
+from .backend import input_dtype
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ def _common(a: Args, kwargs: dict, rank: int) -> dict:
 
 # ---- one emitter per op ---------------------------------------------------------------------
 def emit_input(a, shapes, out):
-    return [KerasLayer("Input", {"shape": a.shape})]
+    dtype = input_dtype(a)
+    return [KerasLayer("Input", {"shape": a.shape, **({} if dtype == "float32" else
+                                                      {"dtype": dtype})})]
 
 
 def emit_conv(a, shapes, out):
