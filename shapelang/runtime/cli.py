@@ -14,9 +14,8 @@ from .checkpoints import _locked, _plan_checkpoints
 from .data import load_dataset
 from .errors import DataError, _OutputError
 from .fingerprint import _as_json
-from .settings import network_inputs
 from .grid import _GRID_KEYS, _apply_combination, _grid_combinations, _train_grid
-from .settings import _check_numbers, _check_settings, _Network, _settings
+from .settings import _check_numbers, _check_settings, _Network, _settings, network_inputs
 from .strategies import _make_strategy, _precision_policy, _worker_directory
 from .torch_summary import _torch_summary
 from .torch_training import _train_torch

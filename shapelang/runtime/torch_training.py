@@ -25,8 +25,8 @@ from .data import load_dataset
 from .errors import DataError, _OutputError, _reason
 from .fingerprint import _fingerprint_parameters
 from .grid import _grid_row, _train_grid
-from .torch_distributed import _distributed, _joined
 from .settings import network_inputs
+from .torch_distributed import _distributed, _joined
 from .torch_settings import _make_optimizer, _per_example_loss, _per_example_metric, _recipe
 from .training import _diverged, _final_line
 
