@@ -1054,6 +1054,9 @@ class _Walker:
             raise _LimitReached(error(
                 "SL217", f"the network unrolls to more than {limits.MAX_LAYERS:,} layers; "
                 "analysis stopped here", layer.span, limits.LIMIT_HINT).diagnostic)
+        if layer.op == "input" and (scope.in_block or scope.parent is not None):
+            raise error("SL212", "`input` belongs in the network's own body, not in a block "
+                        "or `repeat`", layer.span, "a block reads its use's input as `@input`")
         name = self._name(layer, scope)
         self._claim(name, layer, scope)
         full = scope.prefix + name
@@ -1069,10 +1072,6 @@ class _Walker:
 
     def _layer(self, layer: ir.Layer, kind, scope: _Scope, full: str):
         if layer.op == "input":
-            if scope.in_block or scope.parent is not None:
-                raise error("SL212", "`input` belongs in the network's own body, not in a block "
-                            "or `repeat`", layer.span,
-                            "a block reads its use's input as `@input`")
             self.seen_input = True
             self.analysis.input_paths.append(full)
         inputs = self._inputs(layer, scope, kind.inputs)
