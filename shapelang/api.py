@@ -132,7 +132,19 @@ class Result:
 
     @property
     def output(self) -> Layer | None:
-        return self.layers[-1] if self.layers else None
+        """The network's output layer (its first with several: `outputs`)."""
+        outputs = self.outputs
+        return outputs[0] if outputs else (self.layers[-1] if self.layers else None)
+
+    @property
+    def inputs(self) -> list[Layer]:
+        """The network's input layers, in the file's order."""
+        return [self._by_name[p] for p in self.analysis.input_paths if p in self._by_name]
+
+    @property
+    def outputs(self) -> list[Layer]:
+        """The network's output layers, in `output @a @b`'s order (else the last line's)."""
+        return [self._by_name[p] for p in self.analysis.output_paths if p in self._by_name]
 
     def layer(self, name: str) -> Layer:
         """A layer by its name, or by a label of the network's body."""
@@ -272,7 +284,8 @@ class Network:
 
     def to_torch(self, *, logits: bool = False, **bindings):
         """A `torch.nn.Module` built from the generated program (imports PyTorch): input
-        channels first, `(N, C, H, W)`."""
+        channels first, `(N, C, H, W)`; with several inputs `forward` takes one argument per
+        input in the network's input order and returns a tuple with several outputs."""
         from .codegen.torch import build_torch_model
 
         analysis = self.analyse(**bindings).raise_for_errors().analysis

@@ -819,7 +819,9 @@ class _Walker:
                        self.network.span, "begin the network with `input [d1, d2, …]`")
         self._check_input_labels()
         if not self.analysis.output_paths and self.analysis.layers:
-            self.analysis.output_paths = [self.analysis.layers[-1].name]
+            last = scope.previous  # the last line's output (a block use's `return` too)
+            self.analysis.output_paths = [last if self.analysis.by_name(last) is not None
+                                          else self.analysis.layers[-1].name]
         if self.analysis.complete:
             self._report_unused()
 
@@ -1091,6 +1093,9 @@ class _Walker:
             raise _LimitReached(error(
                 "SL217", f"the network unrolls to more than {limits.MAX_LAYERS:,} layers; "
                 "analysis stopped here", layer.span, limits.LIMIT_HINT).diagnostic)
+        if layer.op == "input" and (scope.in_block or scope.parent is not None):
+            raise error("SL212", "`input` belongs in the network's own body, not in a block "
+                        "or `repeat`", layer.span, "a block reads its use's input as `@input`")
         name = self._name(layer, scope)
         self._claim(name, layer, scope)
         full = scope.prefix + name
@@ -1106,10 +1111,6 @@ class _Walker:
 
     def _layer(self, layer: ir.Layer, kind, scope: _Scope, full: str):
         if layer.op == "input":
-            if scope.in_block or scope.parent is not None:
-                raise error("SL212", "`input` belongs in the network's own body, not in a block "
-                            "or `repeat`", layer.span,
-                            "a block reads its use's input as `@input`")
             self.seen_input = True
             self.analysis.input_paths.append(full)
         inputs = self._inputs(layer, scope, kind.inputs)

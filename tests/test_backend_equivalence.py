@@ -233,6 +233,14 @@ KERAS_ACTIVATIONS = {
 }
 
 
+def _example(rng, batch, tensor):
+    """A random batch for a Keras input: normal floats, or ids 0 and 1 for an integer one."""
+    shape = (batch, *tensor.shape[1:])
+    if "int" in str(tensor.dtype):
+        return rng.integers(0, 2, shape).astype(str(tensor.dtype))
+    return rng.standard_normal(shape).astype(np.float32)
+
+
 def _channels_last(tensor):
     array = tensor.detach()
     if array.dim() > 2:
@@ -267,9 +275,11 @@ def compare(net: shapelang.Network, seed: int = 0, batch: int = 2, **bindings) -
     copy_weights(model, module)
 
     rng = np.random.default_rng(seed + 1)
-    x = rng.standard_normal((batch, *model.input_shape[1:])).astype(np.float32)
+    xs = [_example(rng, batch, tensor) for tensor in model.inputs]  # several: in input order
+    x = xs[0] if len(xs) == 1 else xs
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    every = keras.Model(model.inputs[0], [layer.output for layer in layers])
+    every = keras.Model(model.inputs if len(xs) > 1 else model.inputs[0],
+                        [layer.output for layer in layers])
     expected = dict(zip([keras_name(layer) for layer in layers],
                         [np.asarray(t) for t in every(x, training=False)]))
 
@@ -279,9 +289,9 @@ def compare(net: shapelang.Network, seed: int = 0, batch: int = 2, **bindings) -
             assert name not in outputs, f"torch module {name} ran twice"
             outputs[name] = output
         hooks.append(sub.register_forward_hook(record))
-    x_torch = torch.from_numpy(np.moveaxis(x, -1, 1) if x.ndim > 2 else x)
+    x_torch = [torch.from_numpy(np.moveaxis(a, -1, 1) if a.ndim > 2 else a) for a in xs]
     with torch.no_grad():
-        final = module(x_torch)
+        final = module(*x_torch)
     for hook in hooks:
         hook.remove()
 
@@ -297,11 +307,16 @@ def compare(net: shapelang.Network, seed: int = 0, batch: int = 2, **bindings) -
         if far:
             problems.append(f"{name}: {far}")
         compared += 1
-    far = _far(np.asarray(model(x, training=False)), _channels_last(final).numpy())
-    if far:
-        problems.append(f"network output: {far}")
+    keras_final = model(x, training=False)
+    pairs = (zip(keras_final, final) if isinstance(final, tuple)
+             else [(keras_final, final)])
+    for k, (wanted, got) in enumerate(pairs):
+        far = _far(np.asarray(wanted), _channels_last(got).numpy())
+        if far:
+            problems.append(f"network output {k}: {far}")
     assert not problems, "Keras and torch differ:\n" + "\n".join(problems)
-    analysed = {name for name in activation if name != analysis.layers[0].name}
+    inputs = set(analysis.input_paths) or {analysis.layers[0].name}
+    analysed = {name for name in activation if name not in inputs}
     assert analysed <= set(outputs), f"layers torch did not run: {analysed - set(outputs)}"
     return compared
 

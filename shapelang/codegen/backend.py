@@ -39,6 +39,18 @@ class Call:
     custom: str | None = None
 
 
+def input_dtype(args) -> str:
+    """An `input` line's element type: its `dtype` option's word, float32 without one."""
+    value = args.values.get("dtype")
+    return "float32" if value is None else str(getattr(value, "name", value))
+
+
+def is_output(name: str, outputs) -> bool:
+    """Whether layer `name` is one of the network's outputs: `outputs` one name, a tuple of
+    them (several outputs), or None."""
+    return name in outputs if isinstance(outputs, tuple) else name == outputs
+
+
 @dataclass(frozen=True)
 class Backend:
     """`calls(analysis, layer, output_name)`: the layer calls of one analysed layer (`output_name`

@@ -43,7 +43,8 @@ from .pywriter import Emitter, Namespace, literal
 #: The imports of the program besides the runtime's, and its own top-level names.
 _IMPORTS = {"import sys", "import keras", "from keras import layers", "import math",
             "from fractions import Fraction", "import tensorflow as tf"}
-_PROGRAM_NAMES = ("LocalResponseNormalization", "INPUT_SHAPE", "OUTPUT_UNITS",
+_PROGRAM_NAMES = ("LocalResponseNormalization", "INPUT_SHAPE", "INPUT_SHAPES", "INPUT_DTYPES",
+                  "OUTPUT_UNITS",
                   "TRAIN_DEFAULTS", "NETWORK_FINGERPRINT", "build_model", "main")
 
 _LRN_LAYER = '''
@@ -141,7 +142,9 @@ def _render(ops, out: Emitter, path: str, program: Program):
         elif isinstance(op, ReturnOp):
             out.line(f"return {op.source}")
         elif isinstance(op, ModelOp):
-            out.line(f"return keras.Model({op.inputs}, {op.output}, "
+            inputs, outputs = (names[0] if len(names) == 1 else f"[{', '.join(names)}]"
+                               for names in (op.inputs, op.outputs))
+            out.line(f"return keras.Model({inputs}, {outputs}, "
                      f"name={literal(program.network_name)})")
 
 
@@ -210,14 +213,12 @@ def emit_keras(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
     if "LocalResponseNormalization" in program.custom:
         body.append(_LRN_LAYER.strip("\n"))
     body += [sources[f.name] for f in [*program.functions, program.model]]  # helpers first
-    output = analysis.output
     return frame.program_source(frame.Frame(
         network_name=network.name,
         docstring=docstring,
         imports=frozenset(imports),
         body="\n\n\n".join(body),
-        input_shape=tuple(int(d) for d in analysis.layers[0].shape),
-        output_units=int(output.shape[-1]) if output.shape else 1,
+        **frame.io_fields(analysis),
         train=analysis.train,
         fingerprint=network_fingerprint(analysis),
     ), standalone=standalone)

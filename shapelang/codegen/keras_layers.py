@@ -13,7 +13,7 @@ from ..layers import ACTIVATIONS, Args
 from ..layers.attention import key_size
 from ..layers.layernorm import normalised_axes
 from ..layers.window import as_tuple
-from .backend import Call
+from .backend import Call, input_dtype
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,9 @@ def _common(a: Args, kwargs: dict, rank: int) -> dict:
 
 # ---- one emitter per op ---------------------------------------------------------------------
 def emit_input(a, shapes, out):
-    return [KerasLayer("Input", {"shape": a.shape})]
+    dtype = input_dtype(a)
+    return [KerasLayer("Input", {"shape": a.shape, **({} if dtype == "float32" else
+                                                      {"dtype": dtype})})]
 
 
 def emit_conv(a, shapes, out):

@@ -24,7 +24,7 @@ from ..fingerprint import network_fingerprint
 from ..solve import pretty
 from ..version import __version__
 from . import frame, pywriter
-from .backend import Backend, LayerCall
+from .backend import Backend, LayerCall, is_output
 from .names import module_namespace
 from .program import (
     STRUCTURES,
@@ -388,7 +388,8 @@ def _custom_source(name: str) -> str:
     return _CUSTOM[name]
 
 
-_PROGRAM_NAMES = (*_CUSTOM, "SeparableConv1d", "SeparableConv2d", "INPUT_SHAPE",
+_PROGRAM_NAMES = (*_CUSTOM, "SeparableConv1d", "SeparableConv2d", "INPUT_SHAPE", "INPUT_SHAPES",
+                  "INPUT_DTYPES",
                   "OUTPUT_UNITS", "TRAIN_DEFAULTS", "NETWORK_FINGERPRINT", "build_model", "main",
                   "self", "super")
 
@@ -400,7 +401,7 @@ def torch_calls(analysis: Analysis, r, output_name: str | None, *,
     softmax."""
     shapes = [analysis.shapes[name] for name in r.inputs]
     calls = torch_layers(r.op, r.args, shapes, r.shape)
-    if logits and r.name == output_name:
+    if logits and is_output(r.name, output_name):
         last = calls[-1]
         if last.activation == "softmax":
             calls[-1] = LayerCall(last.cls, last.kwargs, last.suffix, last.custom, None)
@@ -518,8 +519,8 @@ def _render_forward(ops, out: Emitter, path: str, input_variable: str):
     """The ops on tensors: `x = self.layers[KEY](x)`."""
     for op in ops:
         if isinstance(op, LayerOp):
-            if op.cls == "Input":
-                out.line(f"{_targets(op.targets, (input_variable,))}{input_variable}")
+            if op.cls == "Input":  # its variable is forward's parameter
+                out.line(f"{_targets(op.targets, op.targets[:1])}{op.targets[0]}")
                 continue
             if op.line is not None:
                 out.comment(f"{path}:{op.line}")
@@ -547,7 +548,7 @@ def _render_forward(ops, out: Emitter, path: str, input_variable: str):
         elif isinstance(op, ReturnOp):
             out.line(f"return {op.source}")
         elif isinstance(op, ModelOp):
-            out.line(f"return {op.output}")
+            out.line(f"return {', '.join(op.outputs)}")
 
 
 _TRAIN_USAGE = ("    python THIS_FILE.py train --data digits|synthetic|FILE.npz|'SHARDS-*.npz'|"
@@ -572,7 +573,7 @@ def _render_class(plan: FunctionPlan, class_name: str, out: Emitter, path: str,
     _render_init(plan.body, out, path, plan.shape_parameter)
     out.level -= 1
     out.line()
-    out.line(f"def forward(self, {plan.input}):")
+    out.line(f"def forward(self, {', '.join(plan.inputs or (plan.input,))}):")
     out.level += 1
     _render_forward(plan.body, out, path, plan.input)
     out.level -= 2
@@ -587,6 +588,26 @@ def _output_kind(analysis: Analysis, logits: bool) -> str:
         return ("logits: the last layer without its softmax (generated with --logits; train "
                 "with nn.CrossEntropyLoss)")
     return "probabilities (the last layer's softmax)"
+
+
+def _several_io_lines(analysis: Analysis, logits: bool) -> list[str]:
+    """The docstring's lines on several inputs (forward's arguments) or outputs (a tuple)."""
+    from .backend import input_dtype
+
+    def torch_shape(node):
+        shape = tuple(int(d) for d in node.shape)
+        shape = (shape[-1], *shape[:-1]) if len(shape) > 1 else shape
+        return "(N" + "".join(f", {d}" for d in shape) + ")"
+
+    lines = ["Inputs, forward's arguments in this order (channels first as PyTorch has it;",
+             "`shapelang table` writes shapes channels last, as Keras does: INPUT_SHAPES):"]
+    lines += [f"    {n.path}: {input_dtype(n.args)} {torch_shape(n)}"
+              for n in analysis.input_nodes]
+    outputs = analysis.output_nodes
+    if len(outputs) == 1:
+        return [*lines, f"Output: {_output_kind(analysis, logits)}."]
+    return [*lines, "Outputs, a tuple in this order:",
+            *(f"    {n.path}: {torch_shape(n)}" for n in outputs)]
 
 
 def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = False,
@@ -616,9 +637,15 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
     path = network.path
     bound = ", ".join(f"{k}={pretty(v)}" for k, v in analysis.bindings.items())
     trainable, buffers = int(analysis.total("trainable")), int(analysis.total("non_trainable"))
-    input_shape = tuple(int(d) for d in analysis.layers[0].shape)
+    input_shape = tuple(int(d) for d in analysis.input_nodes[0].shape)
     channels_first = (input_shape[-1], *input_shape[:-1]) if len(input_shape) > 1 else input_shape
     example = ", ".join(map(str, channels_first))
+    io_lines = [
+        f"Input: float32 (N, {example}), channels first as PyTorch has it; `shapelang table`",
+        f"writes shapes channels last, as Keras does: INPUT_SHAPE = {input_shape}.",
+        f"Output: {_output_kind(analysis, logits)}."]
+    if analysis.several_io:
+        io_lines = _several_io_lines(analysis, logits)
     docstring = (
         f"{network.name} — a PyTorch module generated by shapelang {__version__} from {path}.",
         "",
@@ -631,9 +658,7 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
         *([f"Counted as PyTorch counts them ({', '.join(keras_counts)}: two bias vectors, where",
            "Keras's layers hold one)."] if keras_counts else []),
         "",
-        f"Input: float32 (N, {example}), channels first as PyTorch has it; `shapelang table`",
-        f"writes shapes channels last, as Keras does: INPUT_SHAPE = {input_shape}.",
-        f"Output: {_output_kind(analysis, logits)}.",
+        *io_lines,
         "",
         "    python THIS_FILE.py summary",
         _TRAIN_USAGE,
@@ -672,14 +697,12 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
         imports.add("import math")
     if "Fraction(" in text:
         imports.add("from fractions import Fraction")
-    output = analysis.output
     return frame.program_source(frame.Frame(
         network_name=network.name,
         docstring=docstring,
         imports=frozenset(imports),
         body=text,
-        input_shape=input_shape,
-        output_units=int(output.shape[-1]) if output.shape else 1,
+        **frame.io_fields(analysis),
         train=analysis.train,
         fingerprint=network_fingerprint(analysis),
         backend="torch",
