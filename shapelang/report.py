@@ -135,6 +135,13 @@ def _legend_lines(legend: _Legend) -> list[str]:
     return ["", "where"] + [f"  {line}" for line in legend.lines]
 
 
+def tie_notes(analysis: Analysis) -> list[str]:
+    """One note per layer with tied weights (`dense … tie=LABEL`): its 0 parameters are the
+    embedding's matrix, counted once, there."""
+    return [f"{r.name} reuses the matrix of {r.args.values['tie']} (tie=): counted once, "
+            f"there" for r in analysis.layers if r.args.values.get("tie") is not None]
+
+
 def heading(analysis: Analysis) -> str:
     bound = ", ".join(f"{k}={pretty(v)}" for k, v in analysis.bindings.items())
     free = ", ".join(analysis.symbols)
@@ -186,7 +193,7 @@ def table_text(analysis: Analysis, depth: int | None = None, columns=None, memor
     out = [heading(analysis), "", line(rows[0]), rule, *(line(r) for r in rows[1:-1]), rule]
     if any(k in _TOTALS for k in columns):
         out.append(line(rows[-1]))
-    out += [*_legend_lines(legend), "", *_depth_lines(depth), CONVENTION]
+    out += [*_legend_lines(legend), "", *_depth_lines(depth), *tie_notes(analysis), CONVENTION]
     if memory is not None:
         out += ["", *memory_lines(memory), "", MEMORY_CONVENTION]
     return "\n".join(out)
@@ -204,7 +211,8 @@ def table_markdown(analysis: Analysis, depth: int | None = None, columns=None,
         out.append("| " + " | ".join(f"**{c}**" if c else c for c in total) + " |")
     if legend.lines:
         out += ["", "where " + "; ".join(f"`{line}`" for line in legend.lines)]
-    out += ["", *(f"_{line}_" for line in _depth_lines(depth)), f"_{CONVENTION}_"]
+    out += ["", *(f"_{line}_" for line in [*_depth_lines(depth), *tie_notes(analysis)]),
+            f"_{CONVENTION}_"]
     if memory is not None:
         out += ["", "```", *memory_lines(memory), "```", "", f"_{MEMORY_CONVENTION}_"]
     return "\n".join(out)

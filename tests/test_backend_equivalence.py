@@ -68,6 +68,12 @@ WEIGHT_MAP = {
     "BatchNormalization": {"gamma": ("weight", None), "beta": ("bias", None),
                            "moving_mean": ("running_mean", None),
                            "moving_variance": ("running_var", None)},
+    # seqops: the embedding's (vocab, dim) table is torch's weight as it is; a tied dense layer
+    # owns only its bias (its matrix is the embedding's, copied there)
+    "Embedding": {"embeddings": ("weight", None)},
+    "PositionEmbedding": {"position_embeddings": ("weight", None)},
+    "ClassToken": {"class_token": ("class_token", None)},
+    "TiedDense": {"bias": ("bias", None)},
 }
 
 
@@ -103,7 +109,7 @@ def randomise_keras_weights(model, rng):
             shape = tuple(variable.shape)
             if variable.name in ("gamma", "moving_variance"):
                 value = rng.uniform(0.5, 1.5, shape)
-            elif variable.name in ("bias", "beta", "moving_mean"):
+            elif variable.name in ("bias", "beta", "moving_mean", "class_token"):
                 value = rng.normal(0.0, 0.2, shape)
             else:
                 continue
@@ -193,6 +199,9 @@ def compare(net: shapelang.Network, seed: int = 0, batch: int = 2, **bindings) -
 
     rng = np.random.default_rng(seed + 1)
     x = rng.standard_normal((batch, *model.input_shape[1:])).astype(np.float32)
+    if "int" in str(model.inputs[0].dtype):  # token ids, below every embedding's vocabulary
+        vocab = min(int(r.args.vocab) for r in analysis.layers if r.op == "embedding")
+        x = rng.integers(0, vocab, x.shape)
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     every = keras.Model(model.inputs[0], [layer.output for layer in layers])
     expected = dict(zip([keras_name(layer) for layer in layers],
