@@ -155,6 +155,8 @@ def convention_lines(analysis: Analysis, backend: str | None = None) -> list[str
         return []
     framework = conventions.FRAMEWORKS[analysis.convention]
     return [f"#params: as {framework} counts them (convention {analysis.convention})", *notes]
+
+
 def _io_lines(analysis: Analysis, legend: _Legend | None = None) -> list[str]:
     """With several inputs or outputs: which rows they are, the outputs in `output`'s order."""
     if not getattr(analysis, "several_io", False):
@@ -165,6 +167,13 @@ def _io_lines(analysis: Analysis, legend: _Legend | None = None) -> list[str]:
 
     return ["", f"inputs: {listed(analysis.input_nodes)}",
             f"outputs: {listed(analysis.output_nodes)}"]
+
+
+def tie_notes(analysis: Analysis) -> list[str]:
+    """One note per layer with tied weights (`dense … tie=LABEL`): its 0 parameters are the
+    embedding's matrix, counted once, there."""
+    return [f"{r.name} reuses the matrix of {r.args.values['tie']} (tie=): counted once, "
+            f"there" for r in analysis.layers if r.args.values.get("tie") is not None]
 
 
 def heading(analysis: Analysis) -> str:
@@ -220,7 +229,7 @@ def table_text(analysis: Analysis, depth: int | None = None, columns=None, memor
     if any(k in _TOTALS for k in columns):
         out.append(line(rows[-1]))
     out += [*_legend_lines(legend), *_io_lines(analysis, legend), "", *_depth_lines(depth),
-            CONVENTION]
+            *tie_notes(analysis), CONVENTION]
     out += convention_lines(analysis, backend)
     if memory is not None:
         out += ["", *memory_lines(memory), "", MEMORY_CONVENTION]
@@ -240,7 +249,8 @@ def table_markdown(analysis: Analysis, depth: int | None = None, columns=None,
     if legend.lines:
         out += ["", "where " + "; ".join(f"`{line}`" for line in legend.lines)]
     out += [f"_{line}_" if line else "" for line in _io_lines(analysis, legend)]
-    out += ["", *(f"_{line}_" for line in _depth_lines(depth)), f"_{CONVENTION}_"]
+    out += ["", *(f"_{line}_" for line in [*_depth_lines(depth), *tie_notes(analysis)]),
+            f"_{CONVENTION}_"]
     out += [f"_{line}_" for line in convention_lines(analysis, backend)]
     if memory is not None:
         out += ["", "```", *memory_lines(memory), "```", "", f"_{MEMORY_CONVENTION}_"]

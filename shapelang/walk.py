@@ -1176,8 +1176,9 @@ class _Walker:
                         "tensor", layer.span, "declare the network's input as ids: "
                         "`input [T] dtype=int32`")
         if integer and not kind.reads_ids and as_expr(trainable) != 0:
-            raise error("SL323", f"`{layer.op}` has parameters but reads integer token ids",
-                        layer.span, "embed the ids first: `embedding VOCAB DIM`")
+            raise error("SL323", f"`{layer.op}` reads integer token ids: embed them first, "
+                        "a layer with parameters would learn from their numbering", layer.span,
+                        "put `embedding VOCAB DIM` before it")
         if (layer.op == "input" and args.values.get("dtype", "float32") != "float32") or (
                 integer and kind.moves_elements):
             self.integer.add(full)

@@ -90,6 +90,12 @@ WEIGHT_MAP = {
         **{f"{part}/bias": (f"{part}.bias", _flat) for part in ("query", "key", "value")},
         "attention_output/kernel": ("output.weight", _output_kernel),
         "attention_output/bias": ("output.bias", None)},
+    # seqops: the embedding's (vocab, dim) table is torch's weight as it is; a tied dense layer
+    # owns only its bias (its matrix is the embedding's, copied there)
+    "Embedding": {"embeddings": ("weight", None)},
+    "PositionEmbedding": {"position_embeddings": ("weight", None)},
+    "ClassToken": {"class_token": ("class_token", None)},
+    "TiedDense": {"bias": ("bias", None)},
 }
 
 
@@ -171,7 +177,7 @@ def randomise_keras_weights(model, rng):
             shape = tuple(variable.shape)
             if variable.name in ("gamma", "moving_variance"):
                 value = rng.uniform(0.5, 1.5, shape)
-            elif variable.name in ("bias", "beta", "moving_mean"):
+            elif variable.name in ("bias", "beta", "moving_mean", "class_token"):
                 value = rng.normal(0.0, 0.2, shape)
             else:
                 continue

@@ -87,6 +87,11 @@ def channels_first(shape) -> tuple:
     return (shape[-1], *shape[:-1]) if len(shape) > 1 else shape
 
 
+def token_ids_below(analysis) -> int:
+    """The ids every embedding of the network can look up: 0 … the least vocabulary − 1."""
+    return min((int(r.args.vocab) for r in analysis.layers if r.op == "embedding"), default=2)
+
+
 class _LeafTracer(fx.Tracer):
     def __init__(self, leaves):
         super().__init__()

@@ -160,6 +160,8 @@ def emit_reshape(a, shapes, out):
 
 
 def emit_dense(a, shapes, out):
+    if a.tie is not None:
+        return emit_tied_dense(a, shapes, out)
     kwargs = {"units": a.units}
     if not a.bias:
         kwargs["use_bias"] = False
@@ -261,3 +263,49 @@ def _recurrent(a, shapes, out):
 
 
 emit_simplernn = emit_lstm = emit_gru = _recurrent
+
+
+# ---- sequences (seqops): Keras's own layers where it has them, else the program's -------------
+def emit_embedding(a, shapes, out):
+    return [KerasLayer("Embedding", {"input_dim": a.vocab, "output_dim": a.dim})]
+
+
+def emit_posembed(a, shapes, out):
+    return [KerasLayer("PositionEmbedding", {"max_len": a.max_len}, custom="PositionEmbedding")]
+
+
+def emit_clstoken(a, shapes, out):
+    return [KerasLayer("ClassToken", custom="ClassToken")]
+
+
+def emit_take(a, shapes, out):
+    axis = int(a.axis) % len(shapes[0])
+    return [KerasLayer("Take", {"index": a.index, "axis": axis}, custom="Take")]
+
+
+def emit_slice(a, shapes, out):
+    axis = int(a.axis) % len(shapes[0])
+    return [KerasLayer("Slice", {"start": a.start, "stop": a.stop, "axis": axis},
+                       custom="Slice")]
+
+
+def emit_transpose(a, shapes, out):
+    return [KerasLayer("Permute", {"dims": tuple(p + 1 for p in a.perm)})]
+
+
+def emit_mean(a, shapes, out):
+    from ..layers.mean import Mean
+
+    kwargs = {"axis": Mean.axes(a, len(shapes[0]))}
+    if a.keepdims:
+        kwargs["keepdims"] = True
+    return [KerasLayer("Mean", kwargs, custom="Mean")]
+
+
+def emit_tied_dense(a, shapes, out):
+    kwargs = {"units": a.units, "tied_to": a.tie}
+    if not a.bias:
+        kwargs["use_bias"] = False
+    if a.activation:
+        kwargs["activation"] = a.activation
+    return [KerasLayer("TiedDense", kwargs, custom="TiedDense")]

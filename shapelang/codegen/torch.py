@@ -381,6 +381,142 @@ class SeparableConvRd(nn.Module):
 '''
 
 
+# the sequence modules (seqops): each works on the program's channels-first tensors, moving the
+# channels where it needs them, as `ChannelsLinear` does
+_CUSTOM.update({
+    "Embedding": '''
+class Embedding(nn.Embedding):
+    """Token ids (N, T) → vectors channels first (N, D, T), as the program holds every tensor
+    of rank 2 or more; ids of rank 2 or more arrive channels first too and are moved back."""
+
+    def forward(self, x):
+        x = x.movedim(1, -1) if x.dim() > 2 else x
+        return super().forward(x.long()).movedim(-1, 1)
+''',
+    "PositionEmbedding": '''
+class PositionEmbedding(nn.Module):
+    """A learned (max_len, D) table of positions; its first T rows are added to a sequence
+    (N, D, T)."""
+
+    def __init__(self, max_len, dim):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(max_len, dim))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x):
+        return x + self.weight[: x.shape[-1]].transpose(0, 1).to(x.dtype)
+''',
+    "ClassToken": '''
+class ClassToken(nn.Module):
+    """One learned token prepended to a sequence: (N, D, T) → (N, D, T + 1); the weight is
+    (1, 1, D), as torchvision's ViT `class_token`."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+
+    def forward(self, x):
+        token = self.class_token.to(x.dtype).transpose(1, 2).expand(x.shape[0], -1, -1)
+        return torch.cat([token, x], dim=2)
+''',
+    "Take": '''
+class Take(nn.Module):
+    """One position along the analysis's non-batch axis `axis` (channels last, as the analysis
+    writes it), which disappears."""
+
+    def __init__(self, index, axis):
+        super().__init__()
+        self.index, self.axis = index, axis
+
+    def forward(self, x):
+        x = x.movedim(1, -1) if x.dim() > 2 else x
+        x = x.select(self.axis + 1, self.index)
+        return x.movedim(-1, 1) if x.dim() > 2 else x
+''',
+    "Slice": '''
+class Slice(nn.Module):
+    """Positions start up to stop (Python's slice) along the analysis's non-batch axis `axis`
+    (channels last, as the analysis writes it)."""
+
+    def __init__(self, start, stop, axis):
+        super().__init__()
+        self.start, self.stop, self.axis = start, stop, axis
+
+    def forward(self, x):
+        x = x.movedim(1, -1) if x.dim() > 2 else x
+        x = x[(slice(None),) * (self.axis + 1) + (slice(self.start, self.stop),)]
+        return x.movedim(-1, 1) if x.dim() > 2 else x
+''',
+    "Permute": '''
+class Permute(nn.Module):
+    """The analysis's non-batch axes permuted (channels last, as the analysis writes them):
+    output axis i is input axis dims[i]."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x):
+        x = x.movedim(1, -1) if x.dim() > 2 else x
+        x = x.permute(0, *(d + 1 for d in self.dims))
+        return x.movedim(-1, 1) if x.dim() > 2 else x
+''',
+    "Mean": '''
+class Mean(nn.Module):
+    """The mean over the analysis's non-batch axes `axis` (channels last, as the analysis
+    writes them)."""
+
+    def __init__(self, axis, keepdim=False):
+        super().__init__()
+        self.axis, self.keepdim = tuple(axis), keepdim
+
+    def forward(self, x):
+        x = x.movedim(1, -1) if x.dim() > 2 else x
+        x = x if x.is_floating_point() else x.float()
+        x = x.mean(dim=tuple(a + 1 for a in self.axis), keepdim=self.keepdim)
+        return x.movedim(-1, 1) if x.dim() > 2 else x
+''',
+    "TiedLinear": '''
+class TiedLinear(nn.Module):
+    """A dense layer on the channels that reuses the (vocab, dim) weight of the `Embedding`
+    layer `tied_to` (weight tying, GPT-2's head). `tie_weights` hands it that module once the
+    network is built: the weight stays the embedding's one `nn.Parameter` (not registered
+    here), so `parameters()` yields it once and both uses train it."""
+
+    def __init__(self, in_features, out_features, tied_to, bias=True):
+        super().__init__()
+        self.tied_to = tied_to
+        self.tied = []  # the embedding, a plain reference: its weight is not this module's
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        weight = self.tied[0].weight
+        if x.dim() > 2:
+            return F.linear(x.movedim(1, -1), weight, self.bias).movedim(-1, 1)
+        return F.linear(x, weight, self.bias)
+
+
+def tie_weights(model):
+    """Hands every `TiedLinear` of `model` the embedding it names (by the analysis's layer
+    name: the keys of the `layers` dicts joined by `.`, `/` written `.`)."""
+    named = {}
+
+    def walk(module, prefix):
+        for key, child in module.layers.items():
+            name = prefix + key.replace("/", ".")
+            named[name] = child
+            if isinstance(getattr(child, "layers", None), nn.ModuleDict):
+                walk(child, name + ".")
+
+    walk(model, "")
+    for module in named.values():
+        if isinstance(module, TiedLinear):
+            module.tied = [named[module.tied_to]]
+    return model
+''',
+})
+
+
 def _custom_source(name: str) -> str:
     if name.startswith("SeparableConv"):
         rank = name[len("SeparableConv"):-1]
@@ -388,8 +524,8 @@ def _custom_source(name: str) -> str:
     return _CUSTOM[name]
 
 
-_PROGRAM_NAMES = (*_CUSTOM, "SeparableConv1d", "SeparableConv2d", "INPUT_SHAPE", "INPUT_SHAPES",
-                  "INPUT_DTYPES",
+_PROGRAM_NAMES = (*_CUSTOM, "tie_weights", "SeparableConv1d", "SeparableConv2d", "INPUT_SHAPE",
+                  "INPUT_SHAPES", "INPUT_DTYPES",
                   "OUTPUT_UNITS", "TRAIN_DEFAULTS", "NETWORK_FINGERPRINT", "build_model", "main",
                   "self", "super")
 
@@ -658,7 +794,12 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
         *([f"Counted as PyTorch counts them ({', '.join(keras_counts)}: two bias vectors, where",
            "Keras's layers hold one)."] if keras_counts else []),
         "",
-        *io_lines,
+        *(io_lines if analysis.several_io else [
+            (f"Input: float32 (N, {example}), channels first as PyTorch has it; `shapelang table`"
+             if analysis.layers[0].args.values.get("dtype", "float32") == "float32" else
+             f"Input: token ids, torch.long (N, {example}), channels first; `shapelang table`"),
+            f"writes shapes channels last, as Keras does: INPUT_SHAPE = {input_shape}.",
+            f"Output: {_output_kind(analysis, logits)}."]),
         "",
         "    python THIS_FILE.py summary",
         _TRAIN_USAGE,
@@ -687,7 +828,9 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
     out.level += 1
     out.docstring([f"A new `{classes['network']}`, its weights initialised by PyTorch."])
     arguments = ", ".join(f"{p.variable}={p.variable}" for p in model.parameters)
-    out.line(f"return {classes['network']}({arguments})")
+    built = f"{classes['network']}({arguments})"
+    out.line(f"return tie_weights({built})" if "TiedLinear" in program.custom else
+             f"return {built}")
     body.append("\n".join(out.lines))
     text = "\n\n\n".join(body)
     imports = {"import torch", "from torch import nn"}

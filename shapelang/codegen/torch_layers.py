@@ -191,6 +191,8 @@ def emit_reshape(a, shapes, out):
 
 
 def emit_dense(a, shapes, out):
+    if a.tie is not None:
+        return emit_tied_dense(a, shapes, out)
     kwargs = {"in_features": shapes[0][-1], "out_features": a.units}
     if not a.bias:
         kwargs["bias"] = False
@@ -302,3 +304,45 @@ def _recurrent(a, shapes, out):
 
 
 emit_simplernn = emit_lstm = emit_gru = _recurrent
+
+
+# ---- sequences (seqops): modules of the program that move the channels where they need them --
+def emit_embedding(a, shapes, out):
+    return [_module("Embedding", {"num_embeddings": a.vocab, "embedding_dim": a.dim})]
+
+
+def emit_posembed(a, shapes, out):
+    return [_module("PositionEmbedding", {"max_len": a.max_len, "dim": shapes[0][-1]})]
+
+
+def emit_clstoken(a, shapes, out):
+    return [_module("ClassToken", {"dim": shapes[0][-1]})]
+
+
+def emit_take(a, shapes, out):
+    return [_module("Take", {"index": a.index, "axis": int(a.axis) % len(shapes[0])})]
+
+
+def emit_slice(a, shapes, out):
+    return [_module("Slice", {"start": a.start, "stop": a.stop,
+                              "axis": int(a.axis) % len(shapes[0])})]
+
+
+def emit_transpose(a, shapes, out):
+    return [_module("Permute", {"dims": a.perm})]
+
+
+def emit_mean(a, shapes, out):
+    from ..layers.mean import Mean
+
+    kwargs = {"axis": Mean.axes(a, len(shapes[0]))}
+    if a.keepdims:
+        kwargs["keepdim"] = True
+    return [_module("Mean", kwargs)]
+
+
+def emit_tied_dense(a, shapes, out):
+    kwargs = {"in_features": shapes[0][-1], "out_features": a.units, "tied_to": a.tie}
+    if not a.bias:
+        kwargs["bias"] = False
+    return [_module("TiedLinear", kwargs, activation=a.activation)]

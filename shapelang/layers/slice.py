@@ -2,10 +2,10 @@
 
     slice 1                           # [197, 768] → [196, 768]: all but the class token
     slice 0 16                        # [T, D] → [16, D]; valid for T ≥ 16
-    slice -4 -1 axis=1                # [8, 10, 3] → [8, 3, 3]
+    slice (-4) (-1) axis=1            # [8, 10, 3] → [8, 3, 3]
 
-START and STOP are Python's (negative from the end; STOP left out: to the end) and must
-select at least one position: the conditions on the axis's size are checked — an error
+START and STOP are Python's (negative from the end, written in parentheses as every
+negative positional value is: `slice (-4)`; STOP left out: to the end) and must select at least one position: the conditions on the axis's size are checked — an error
 stating them where the size is bound, conditions of the valid domain where it is not (where
 Python would quietly return fewer positions). Integer ids stay ids. No parameters; MACs 0.
 """

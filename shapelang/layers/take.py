@@ -1,10 +1,10 @@
 """`take` — one position along a non-batch axis, which disappears.
 
     take 0                            # [197, 768] → [768]: ViT's class token
-    take -1 axis=0                    # the last position
+    take (-1) axis=0                  # the last position
     take 2 axis=1                     # [8, 8, 16] → [8, 16]
 
-Negative indices count from the end, as in Python. The index must lie on the axis: with a
+Negative indices count from the end, as in Python (in parentheses: `take (-1)`). The index must lie on the axis: with a
 bound size an error stating the condition, with an unbound one a condition of the valid
 domain (`take 4` on [T, D]: T ≥ 5). Integer ids stay ids. No parameters; MACs 0.
 """
