@@ -57,7 +57,7 @@ def test_keras_program_is_the_analysis(example):
     keras.backend.clear_session()
     net = shapelang.load(EXAMPLES / f"{example}.net")
     bindings = SHORT.get(example, {})
-    assert differences(_analyse(example, **bindings), net.to_keras(**bindings)) == []
+    assert differences(_analyse(example, **bindings).analysis, net.to_keras(**bindings)) == []
 
 
 @pytest.mark.parametrize("example", NEW_EXAMPLES)
@@ -73,11 +73,10 @@ def test_torch_program_is_the_analysis(example):
 
 
 def _counted_as_torch(result):
-    """The analysis with PyTorch's parameter counts (its RNNs' two bias vectors)."""
+    """The analysed graph with PyTorch's parameter counts (its RNNs' two bias vectors)."""
     from shapelang import conventions
-    from shapelang.api import Result
 
-    return Result(conventions.under(result.analysis, "torch"))
+    return conventions.under(result.analysis, "torch")
 
 
 # ---- a reference model, layer by layer ----------------------------------------------------------
