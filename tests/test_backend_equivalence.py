@@ -351,6 +351,12 @@ EXAMPLE_CASES = [  # (example, bindings): the small ones as written, the large o
     ("mobilenetv2", {"H": 33, "W": 32, "classes": 5}),
     ("torchvision_alexnet", {"H": 64, "W": 70, "classes": 5}),
     ("vgg16", {"H": 32, "W": 32, "classes": 5}),
+    # the sequence examples: short sequences and small vocabularies, every layer as written
+    ("text_cnn", {"T": 60, "max_features": 50}),
+    ("imdb_bilstm", {"T": 12, "max_features": 50}),
+    ("gpt2_small", {"T": 6, "vocab": 64}),
+    ("bert_base", {"T": 6, "vocab": 64}),
+    # vit_b16_symbolic (H=112, W=448) passes too, in ≈ 25 s: its table of 197 rows is pinned
 ]
 
 
