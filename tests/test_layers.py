@@ -21,6 +21,11 @@ def test_every_module_in_layers_is_registered():
     assert modules == registered
 
 
+#: the input the sequence kinds' examples read (seqops)
+SEQUENCE_INPUTS = {"embedding": "input [1024] dtype=int32", "posembed": "input [197, 768]",
+                   "clstoken": "input [196, 768]"}
+
+
 @pytest.mark.parametrize("kind", MODULE_KINDS, ids=lambda k: k.op)
 def test_kind_is_documented_with_runnable_examples(kind):
     assert kind.doc and kind.doc.strip()
@@ -31,9 +36,12 @@ def test_kind_is_documented_with_runnable_examples(kind):
     # what the examples read: an input of a fitting shape, and the tensors merges name
     tensors = "".join(f"    {name}: relu @input\n" for name in (
         "a", "b", "c", "shortcut", "gate", "left", "right"))
-    first = {"dense": "input [64]", "reshape": "input [3136]"}.get(kind.op, "input [32, 32, 64]")
+    first = {"dense": "input [64]", "reshape": "input [3136]", **SEQUENCE_INPUTS}.get(
+        kind.op, "input [32, 32, 64]")
     if kind.op in ("simplernn", "lstm", "gru"):  # a sequence [T, D]
         first = "input [20, 128]"
+    if kind.op in SEQUENCE_INPUTS:  # they read the input itself (ids stay ids up to them)
+        tensors = ""
     for line in examples:
         if line.startswith("input"):
             text = f"network t(classes = 10):\n    {line.replace('[H, W, 3]', '[32, 32, 3]')}\n"
