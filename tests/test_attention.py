@@ -262,3 +262,26 @@ def test_errors(shape, line, code, says):
     diagnostics = shapelang.loads(f"network t:\n    input {shape}\n    {line}\n").check()
     assert [d.code for d in diagnostics] == [code]
     assert says in diagnostics[0].message + " " + (diagnostics[0].hint or "")
+
+
+# ---- the README's transformer block -----------------------------------------------------------
+def test_the_readme_shows_the_encoder_stack_and_what_the_commands_print(run_cli, tmp_path,
+                                                                        monkeypatch):
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"\n  ```\n(  block encoder\(.*?)\n  ```\n", readme, re.DOTALL)
+    assert found
+    text = "\n".join(line[2:] for line in found.group(1).splitlines()) + "\n"
+
+    def shown(out):  # as the README indents it, in its list
+        return "\n".join(f"  {line}" if line else "" for line in out.strip("\n").splitlines())
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "encoder_stack.net").write_text(text, encoding="utf-8")
+    code, out, _ = run_cli("table", "encoder_stack.net", "--columns", "layer,op,shape,params,macs")
+    assert code == 0 and shown(out) in readme
+    (tmp_path / "encoder_stack.net").write_text(text.replace("(T = 16, D = 64)", "(T = 16, D)"),
+                                                encoding="utf-8")
+    code, out, _ = run_cli("check", "encoder_stack.net")
+    assert code == 1 and shown(out.split("\n\n")[0]) in readme
