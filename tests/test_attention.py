@@ -285,3 +285,12 @@ def test_the_readme_shows_the_encoder_stack_and_what_the_commands_print(run_cli,
                                                 encoding="utf-8")
     code, out, _ = run_cli("check", "encoder_stack.net")
     assert code == 1 and shown(out.split("\n\n")[0]) in readme
+
+
+@pytest.mark.parametrize("backend", ["keras", "torch"])
+def test_the_programs_are_as_ruff_format_writes_them(backend):
+    from test_program_format import _assert_ruff_format_changes_nothing
+
+    for name in NETWORKS:
+        net = _net(name)
+        _assert_ruff_format_changes_nothing(getattr(net, f"{backend}_source")())
