@@ -35,9 +35,9 @@ def test_kind_is_documented_with_runnable_examples(kind):
     assert examples, f"{kind.op}: no example in its docstring"
     # what the examples read: an input of a fitting shape, and the tensors merges name
     tensors = "".join(f"    {name}: relu @input\n" for name in (
-        "a", "b", "c", "shortcut", "gate", "left", "right"))
-    first = {"dense": "input [64]", "reshape": "input [3136]", **SEQUENCE_INPUTS}.get(
-        kind.op, "input [32, 32, 64]")
+        "a", "b", "c", "shortcut", "gate", "left", "right", "memory"))
+    first = {"dense": "input [64]", "reshape": "input [3136]", "mha": "input [16, 64]",
+             **SEQUENCE_INPUTS}.get(kind.op, "input [32, 32, 64]")
     if kind.op in ("simplernn", "lstm", "gru"):  # a sequence [T, D]
         first = "input [20, 128]"
     if kind.op in SEQUENCE_INPUTS:  # they read the input itself (ids stay ids up to them)
@@ -74,6 +74,12 @@ LAYER_CASES = [
     ("[8, 8, 64]", "batchnorm scale=false", [8, 8, 64], 64, 128, 0),
     ("[8, 8, 64]", "lrn", [8, 8, 64], 0, 0, 0),
     ("[8, 8, 64]", "relu", [8, 8, 64], 0, 0, 0),
+    ("[10, 64]", "layernorm", [10, 64], 128, 0, 0),
+    ("[10, 64]", "layernorm center=false", [10, 64], 64, 0, 0),
+    ("[4, 5, 6]", "layernorm axis=(0, -1) eps=1e-6", [4, 5, 6], 2 * 4 * 6, 0, 0),
+    # 4 projections of 64·64 (8 heads of 8) + biases; MACs: projections + QKᵀ + AV
+    ("[10, 64]", "mha 8", [10, 64], 4 * 64 * 64 + 4 * 64, 0,
+     4 * 10 * 64 * 64 + 8 * 10 * 10 * (8 + 8)),
 ]
 
 
