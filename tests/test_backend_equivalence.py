@@ -689,10 +689,34 @@ class RandomNetwork:
         self.emit(f"repeat {self.rng.randint(1, 2)}:")
         self.emit(f"    unit {self.shape[-1]}")
 
+    def recurrent(self):
+        """A recurrent layer over the positions of the feature map (reshaped to a sequence
+        [T, C] first where it has more than one spatial axis)."""
+        r = self.rng
+        if self.spatial != 1:
+            self.emit(f"reshape [{int(np.prod(self.shape[:-1]))}, {self.shape[-1]}]",
+                      [int(np.prod(self.shape[:-1])), self.shape[-1]])
+        op = r.choice(("simplernn", "lstm", "lstm", "gru"))
+        units = r.randint(2, 5)
+        options = ""
+        if op == "gru" and r.random() < 0.4:
+            options += " reset_after=false"
+        if r.random() < 0.2:
+            options += " bias=false"
+        merge = r.choice((None, None, "concat", "sum", "mul", "ave"))
+        if merge:
+            options += f" bidirectional={merge}"
+        width = units * (2 if merge == "concat" else 1)
+        if r.random() < 0.5:
+            self.emit(f"{op} {units} return_sequences=true{options}", [self.shape[0], width])
+        else:
+            self.emit(f"{op} {units}{options}", [width])
+
     # ---- drawing ----
     MAP_OPS = ("conv", "conv", "depthwiseconv", "sepconv", "pool", "pool", "global_pool",
                "zeropad", "upsample", "reshape", "dense", "flatten", "dropout", "batchnorm",
-               "lrn", "lrn", "merge", "merge", "activation_line", "repeat")
+               "lrn", "lrn", "merge", "merge", "activation_line", "repeat", "recurrent",
+               "recurrent")
     VECTOR_OPS = ("dense", "dense", "dropout", "batchnorm", "merge", "activation_line",
                   "reshape", "repeat")
 

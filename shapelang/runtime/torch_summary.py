@@ -108,4 +108,7 @@ def _torch_summary(network):
         f"{network.name}: {total:,} parameters "
         f"({trainable:,} trainable, {non_trainable:,} non-trainable)"
     )
+    print(
+        "counted as PyTorch counts them (its RNNs: two bias vectors): `shapelang table --backend torch`"
+    )
     return 0
