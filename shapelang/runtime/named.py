@@ -43,9 +43,9 @@ def input_specs(input_shapes, input_dtypes=None):
     )
 
 
-def _hint(inputs, several_outputs):
+def _hint(inputs, outputs=()):
     keys = ", ".join(f"x_{spec.name}=…" for spec in inputs)
-    labels = "y_<output>=… per output" if several_outputs else "y=labels"
+    labels = ", ".join(f"y_{name}=…" for name in outputs) if len(outputs) > 1 else "y=labels"
     return f"save the data with np.savez(path, {keys}, {labels})"
 
 
@@ -73,7 +73,7 @@ def _arrays_of(spec, inputs, outputs, where):
                 "SL502",
                 f"{where} has no array `x_{spec_.name}` for the input `{spec_.name}` "
                 f"(it holds {sorted(found)})",
-                _hint(inputs, len(outputs) > 1),
+                _hint(inputs, outputs),
             )
         x[spec_.name] = np.asarray(found[key])
     if len(outputs) > 1:
@@ -83,14 +83,14 @@ def _arrays_of(spec, inputs, outputs, where):
                 "SL502",
                 f"{where} has no array {' or '.join(f'`{m}`' for m in missing)} "
                 f"(it holds {sorted(found)})",
-                _hint(inputs, True),
+                _hint(inputs, outputs),
             )
         y = {name: np.asarray(found[f"y_{name}"]) for name in outputs}
     else:
         if "y" not in found:
             raise DataError(
                 "SL502", f"{where} has no array `y` (it holds {sorted(found)})",
-                _hint(inputs, False),
+                _hint(inputs),
             )
         y = np.asarray(found["y"])
     return x, y
@@ -176,7 +176,7 @@ def load_named(spec, inputs, units, mode, split, seed, synthetic_size):
                 "SL501" if not Path(where).exists() else "SL502",
                 f"data source {where!r}: a network with several inputs (or an integer input) "
                 "reads one .npz file, a dict of arrays or `synthetic`",
-                _hint(inputs, len(outputs) > 1),
+                _hint(inputs, outputs),
             )
     x, y = _arrays_of(spec, inputs, outputs, where)
     for input_spec in inputs:
