@@ -208,9 +208,12 @@ def _patches_read(h, w):
 @pytest.mark.parametrize("h, w", [(224, 224), (112, 448), (448, 112), (239, 224), (224, 240),
                                   (208, 240), (240, 240), (16, 16)])
 def test_vit_symbolic_is_valid_where_the_position_table_fits(h, w):
-    """Brute force: the bound network is valid exactly where 16×16 patches number 196."""
+    """Brute force: the bound network is valid exactly where 16×16 patches number 196, and
+    reads every row and column exactly where H and W are multiples of 16."""
     result = shapelang.load(EXAMPLES / "vit_b16_symbolic.net").analyse(H=h, W=w)
     assert result.ok == _patches_read(h, w), [str(d) for d in result.errors]
+    unread = "SL305" in [d.code for d in result.warnings]
+    assert unread == bool(h % 16 or w % 16), [str(d) for d in result.warnings]
     if result.ok:
         assert int(result.total("params")) == VIT_PARAMS
 
