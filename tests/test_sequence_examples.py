@@ -40,11 +40,11 @@ def _numel(tensors) -> int:
     return int(sum(t.numel() for t in tensors))
 
 
-# ---- every new example: check, Keras, PyTorch ---------------------------------------------------
+# ---- every new example: check and Keras ---------------------------------------------------------
 @pytest.mark.parametrize("example", NEW_EXAMPLES)
 def test_check_finds_no_error(example, run_cli):
     code, out, err = run_cli("check", EXAMPLES / f"{example}.net")
-    assert code in (0, 1), err
+    assert code == 0, out + err  # warnings allowed: the text CNN's strides leave rows unread
     assert re.search(r"checked: 0 errors", out + err), out + err
 
 
@@ -153,7 +153,7 @@ def compare(result, model, table: dict, run, shape_of=lambda shape: shape) -> li
 # ---- ViT-B/16 against torchvision ---------------------------------------------------------------
 VIT = {  # torchvision/models/vision_transformer.py
     "conv_proj": ("conv_proj", ["conv_proj"]),
-    "class_token": ("encoder<", ["class_token"]),  # torch.cat([class_token, x]): the encoder's input
+    "class_token": ("encoder<", ["class_token"]),  # torch.cat([class_token, x]), the encoder's
     "pos_embedding": ("encoder.dropout", ["encoder.pos_embedding"]),  # input + pos_embedding
     "encoder{n}.encoder_layer_1.ln_1": ("encoder.layers.encoder_layer_{m}.ln_1",
                                         ["encoder.layers.encoder_layer_{m}.ln_1"]),
