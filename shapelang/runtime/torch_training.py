@@ -243,7 +243,6 @@ class _Trainer:
         cuda = self.device.type == "cuda"
         self.autocast_dtype = (torch.float16 if cuda else torch.bfloat16) if mixed else None
         self.scaled = mixed and cuda
-        self.input_dtype = None  # the module's `input_dtype`: torch.long for token ids
 
     # ---- building --------------------------------------------------------------------------
     def _model(self, recipe):
@@ -251,7 +250,6 @@ class _Trainer:
         torch = self.torch
         torch.manual_seed(self.args.seed)
         module = self.network.build_model().to(self.device)
-        self.input_dtype = getattr(module, "input_dtype", None)
         optimizer = _make_optimizer(recipe, module.parameters())
         scaler = torch.amp.GradScaler("cuda", enabled=self.scaled)
         return module, optimizer, scaler
@@ -268,8 +266,6 @@ class _Trainer:
     def _tensors(self, x, y):
         torch = self.torch
         inputs = torch.from_numpy(x).to(self.device, non_blocking=True)
-        if self.input_dtype is not None:  # token ids, carried as float32 by the data (exact)
-            inputs = inputs.to(self.input_dtype)
         if inputs.dim() >= 3:  # examples of rank >= 2: channels last -> channels first
             inputs = inputs.movedim(-1, 1).contiguous()
         return inputs, torch.from_numpy(y).to(self.device, non_blocking=True)
