@@ -334,6 +334,15 @@ def test_diagnostics(body, code, words):
     assert any(c == code and words in m for c, m in found), found
 
 
+def test_bounds_from_above_and_below_that_leave_no_size_are_an_empty_domain():
+    text = ("network e(T):\n    input [T] dtype=int32\n    embedding 10 4\n    posembed 4\n"
+            "    slice 0 8\n")
+    result = shapelang.loads(text, "e.net").analyse()
+    (empty,) = [d for d in result.errors if d.code == "SL307"]
+    assert "T ≤ 4" in empty.message and "T ≥ 8" in empty.message
+    assert not any(_valid(text, T=size) for size in range(1, 12))
+
+
 # ---- the commands: solve shows the upper bound; no TensorFlow, no PyTorch ---------------------
 def test_solve_shows_the_upper_bound_and_set_past_it_is_an_error(tmp_path):
     path = tmp_path / "gpt.net"
