@@ -76,9 +76,17 @@ def channels_first(shape) -> tuple:
     return (shape[-1], *shape[:-1]) if len(shape) > 1 else shape
 
 
+def _options(layer) -> dict:
+    """A layer's bound options: an analysed layer's or a graph node's (the API's table rows
+    have none)."""
+    args = getattr(layer, "args", None)
+    return dict(args.values) if args is not None else dict(getattr(layer, "options", {}))
+
+
 def token_ids_below(analysis) -> int:
     """The ids every embedding of the network can look up: 0 … the least vocabulary − 1."""
-    return min((int(r.args.vocab) for r in analysis.layers if r.op == "embedding"), default=2)
+    return min((int(_options(r)["vocab"]) for r in analysis.layers if r.op == "embedding"),
+               default=2)
 
 
 class _LeafTracer(fx.Tracer):
@@ -175,7 +183,7 @@ def differences(analysis, model: nn.Module, *, batch: int = 1, seed: int = 0) ->
             handles.append(modules[qualified].register_forward_hook(record))
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn((batch, *channels_first(input_layer.shape)), generator=generator)
-    if input_layer.args.values.get("dtype", "float32") != "float32":  # token ids
+    if _options(input_layer).get("dtype", "float32") != "float32":  # token ids
         x = torch.randint(0, token_ids_below(analysis), x.shape, generator=generator)
     model.eval()
     try:
