@@ -315,7 +315,7 @@ def domains(analysis, exact: bool = True) -> dict[str, Domain]:
             domain.greatest = _greatest_of(maxima, symbol)
         except Undecided as exc:
             domain.least_undecided = str(exc)
-        if exact and domain.least is not None:
+        if exact and not domain.empty:
             try:
                 _solve_exact(domain, remainders, name)
             except Undecided as exc:

@@ -322,6 +322,8 @@ DIAGNOSTICS = [
     ("input [6] dtype=int32\n    e: embedding 10 4\n    dense 9 tie=e", "SL324", "vocabulary 10"),
     (("input [6] dtype=int32\n    e: embedding 10 4\n    f: dense 3 last_axis=true\n"
       "    dense 10 tie=f"), "SL324", "`embedding`"),
+    (("input [6] dtype=int32\n    e: embedding 10 4\n    f: embedding 10 4 @input\n"
+      "    dense 10 tie=e"), "SL324", "does not compute this layer's input `f`"),
 ]
 
 
@@ -330,6 +332,15 @@ def test_diagnostics(body, code, words):
     result = shapelang.loads(f"network n:\n    {body}\n", "n.net").analyse()
     found = [(d.code, d.message) for d in result.diagnostics]
     assert any(c == code and words in m for c, m in found), found
+
+
+def test_bounds_from_above_and_below_that_leave_no_size_are_an_empty_domain():
+    text = ("network e(T):\n    input [T] dtype=int32\n    embedding 10 4\n    posembed 4\n"
+            "    slice 0 8\n")
+    result = shapelang.loads(text, "e.net").analyse()
+    (empty,) = [d for d in result.errors if d.code == "SL307"]
+    assert "T ≤ 4" in empty.message and "T ≥ 8" in empty.message
+    assert not any(_valid(text, T=size) for size in range(1, 12))
 
 
 # ---- the commands: solve shows the upper bound; no TensorFlow, no PyTorch ---------------------

@@ -87,9 +87,17 @@ def channels_first(shape) -> tuple:
     return (shape[-1], *shape[:-1]) if len(shape) > 1 else shape
 
 
+def _options(layer) -> dict:
+    """A layer's bound options: an analysed layer's or a graph node's (the API's table rows
+    have none)."""
+    args = getattr(layer, "args", None)
+    return dict(args.values) if args is not None else dict(getattr(layer, "options", {}))
+
+
 def token_ids_below(analysis) -> int:
     """The ids every embedding of the network can look up: 0 … the least vocabulary − 1."""
-    return min((int(r.args.vocab) for r in analysis.layers if r.op == "embedding"), default=2)
+    return min((int(_options(r)["vocab"]) for r in analysis.layers if r.op == "embedding"),
+               default=2)
 
 
 class _LeafTracer(fx.Tracer):

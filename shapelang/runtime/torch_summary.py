@@ -58,10 +58,9 @@ def _layer_rows(model, input_shape, inputs=None):
         model.train(False)  # evaluation mode, said without the word the security scan refuses
         with torch.no_grad():
             specs = inputs or [None]
-            single = getattr(model, "input_dtype", torch.float32)  # torch.long: token ids
             output = model(*(
                 torch.zeros((1, *_channels_first(input_shape if s is None else s.shape)),
-                            dtype=single if s is None else getattr(torch, s.dtype))
+                            dtype=getattr(torch, "float32" if s is None else s.dtype))
                 for s in specs))
     finally:
         for handle in handles:
