@@ -166,8 +166,7 @@ def test_memory_counts_every_input_and_keeps_every_output_alive():
     included; summed here from the layers' shapes as Keras builds them."""
     keras = pytest.importorskip("keras")
     result = analysed("twotower")
-    model = result.to_keras() if hasattr(result, "to_keras") else None
-    model = model or shapelang.loads(TWO_TOWER, "twotower.net").to_keras()
+    model = shapelang.loads(TWO_TOWER, "twotower.net").to_keras()
     elements = sum(math.prod(layer.output.shape[1:]) for layer in model.layers
                    if not isinstance(layer, keras.layers.Flatten))
     memory = result.memory(batch_size=3)
