@@ -73,7 +73,7 @@ def _buffers(module) -> int:
 def example_input(layer, batch: int, generator):
     """A random batch for an input layer, channels first: normal floats, or ids 0 and 1 for
     an integer input (`dtype=int32`)."""
-    dtype = layer.options.get("dtype")
+    dtype = getattr(layer, "options", {}).get("dtype")  # the API's layers have no options
     dtype = "float32" if dtype is None else str(getattr(dtype, "name", dtype))
     shape = (batch, *channels_first(layer.shape))
     if dtype.startswith("int"):
