@@ -1,0 +1,82 @@
+"""The random sequence network generator (`random_sequence_networks.py`) draws what it means:
+every network it draws checks cleanly, and every labelled line has the shape the generator
+followed and the parameter count of Keras's published formulas (embedding V·D, layer norm 2·D,
+attention's four projections, the RNNs' gates, Keras's GRU with its second bias) — the
+generator's own arithmetic, independent of the analysis. Over a fixed list of networks it
+draws every op and option the differential tests are meant to cover."""
+import pytest
+from conftest import examples
+from hypothesis import HealthCheck, given, settings
+from random_networks import ORDINARY
+from random_sequence_networks import (
+    SEQUENCE_HOSTILE,
+    RandomChoices,
+    numeric_sequence_network,
+    sequence_network,
+    sequence_networks,
+)
+
+import shapelang
+
+POOLS = {"hostile": SEQUENCE_HOSTILE, "ordinary": ORDINARY}
+
+
+def assert_network_is_what_it_means(drawn):
+    net = shapelang.loads(drawn.text, "seq_random.net")
+    problems = [d for d in net.check() if d.severity == "error" or d.code == "SL308"]
+    assert not problems, drawn.text + "\n" + "\n".join(d.render() if hasattr(d, "render")
+                                                       else str(d) for d in problems)
+    analysis = net.analyse().analysis
+    for name, shape, _integer in drawn.inputs:
+        assert [int(d) for d in analysis.by_name(name).shape] == shape, (drawn.text, name)
+    for label, (shape, params) in drawn.expected.items():
+        layer = analysis.by_name(label)
+        assert layer is not None, (drawn.text, label)
+        assert [int(d) for d in layer.shape] == shape, (drawn.text, label, layer.shape)
+        if params is not None:
+            assert int(layer.params) == params, (drawn.text, label, layer.params)
+
+
+@pytest.mark.parametrize("pool", sorted(POOLS))
+@pytest.mark.parametrize("seed", range(20))
+def test_every_drawn_network_is_what_the_generator_means(pool, seed):
+    assert_network_is_what_it_means(sequence_network(RandomChoices(seed), POOLS[pool]))
+
+
+@pytest.mark.parametrize("index", range(10))
+def test_the_numeric_networks_are_what_they_mean(index):
+    drawn = numeric_sequence_network(index)
+    assert "dropout" not in drawn.text
+    assert_network_is_what_it_means(drawn)
+
+
+@pytest.mark.parametrize("pool", sorted(POOLS))
+def test_hypothesis_draws_what_the_generator_means(pool):
+    @settings(max_examples=examples(50), deadline=None, suppress_health_check=list(HealthCheck))
+    @given(drawn=sequence_networks(POOLS[pool], drawn=True))
+    def check(drawn):
+        assert_network_is_what_it_means(drawn)
+
+    check()
+
+
+COVERED = {
+    "integer input", "float input", "several inputs", "several outputs", "embedding",
+    "posembed", "posembed exact", "clstoken", "take", "take axis=1", "slice", "slice axis=1",
+    "transpose", "mean", "mean axis=1", "mean keepdims", "layernorm", "mha self",
+    "mha self causal", "mha cross", "mha named", "simplernn", "lstm", "gru",
+    "lstm sequences", "gru sequences concat", "simplernn sequences sum", "dense last_axis",
+    "dense tie", "conv 1d", "add", "multiply", "concat", "concat axis=0", "block",
+    "block repeat", "flatten", "globalavgpool", "globalmaxpool",
+}
+
+
+def test_the_drawn_networks_cover_every_sequence_op():
+    features = set()
+    for seed in range(200):
+        features |= sequence_network(RandomChoices(seed), ORDINARY).features
+    assert not COVERED - features, sorted(COVERED - features)
+
+
+def test_the_hostile_pool_has_the_torch_programs_names():
+    assert {"self", "forward", "torch", "nn", "x", "class", "lambda"} <= set(SEQUENCE_HOSTILE)
