@@ -88,7 +88,7 @@ class SequenceNetwork:
     text: str
     expected: dict = field(default_factory=dict)  # label → (shape, Keras parameter count)
     features: set = field(default_factory=set)  # what it exercises, for the coverage test
-    inputs: list = field(default_factory=list)  # (name, shape, integer)
+    inputs: list = field(default_factory=list)  # (name, shape, dtype), in order
     outputs: list = field(default_factory=list)  # labels, when `output @a @b` names them
     vocabulary: dict = field(default_factory=dict)  # integer input's name → its ids' bound
 
@@ -154,7 +154,8 @@ class SequenceGenerator:
         line = "    " + (f"{name}: " if name else "") + text
         self.lines.append(line)
         tensor.label = name or "input"
-        self.result.inputs.append((tensor.label, list(tensor.shape), tensor.integer))
+        dtype = text.split("dtype=")[1] if tensor.integer else "float32"
+        self.result.inputs.append((tensor.label, list(tensor.shape), dtype))
         self.result.features.add("integer input" if tensor.integer else "float input")
         return tensor
 

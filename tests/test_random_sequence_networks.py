@@ -27,7 +27,7 @@ def assert_network_is_what_it_means(drawn):
     assert not problems, drawn.text + "\n" + "\n".join(d.render() if hasattr(d, "render")
                                                        else str(d) for d in problems)
     analysis = net.analyse().analysis
-    for name, shape, _integer in drawn.inputs:
+    for name, shape, _dtype in drawn.inputs:
         assert [int(d) for d in analysis.by_name(name).shape] == shape, (drawn.text, name)
     for label, (shape, params) in drawn.expected.items():
         layer = analysis.by_name(label)

@@ -25,6 +25,7 @@ import pytest
 from conftest import EXAMPLES, examples
 from hypothesis import HealthCheck, assume, given, settings
 from random_networks import HOSTILE, ORDINARY, networks, torch_networks
+from random_sequence_networks import SEQUENCE_HOSTILE, sequence_networks
 
 import shapelang
 from shapelang.codegen.program import STRUCTURES
@@ -140,6 +141,31 @@ def test_random_networks_of_the_torch_generator_are_the_analysed_network(pool, t
     @given(text=torch_networks(POOLS[pool]))
     def check(text):
         assert_program_is_the_analysis(text, tmp_path_factory)
+
+    check()
+
+
+# ---- sequence networks (random_sequence_networks.py) -----------------------------------------
+SEQUENCE_RANDOM = int(os.environ.get("SHAPELANG_DIFFERENTIAL_EXAMPLES", "0")) or examples(25)
+SEQUENCE_POOLS = {"hostile": SEQUENCE_HOSTILE, "ordinary": ORDINARY}
+
+
+@pytest.mark.parametrize("pool", sorted(SEQUENCE_POOLS))
+def test_random_sequence_networks_are_the_analysed_network(pool, tmp_path_factory):
+    """Every sequence network is drawn to check cleanly: an error is a finding, not a network
+    to skip."""
+    @settings(max_examples=SEQUENCE_RANDOM, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(text=sequence_networks(SEQUENCE_POOLS[pool]))
+    def check(text):
+        net = shapelang.loads(text, "seq_random.net")
+        problems = [d for d in net.check() if d.severity == "error" or d.code == "SL308"]
+        assert not problems, "\n".join([text, *map(str, problems)])
+        analysis = net.analyse().analysis
+        for structures in (STRUCTURES, STRUCTURES[-1:]):
+            module = _load(emit_torch(analysis, structures), tmp_path_factory.mktemp("program"))
+            found = differences(analysis, module.build_model())
+            assert not found, "\n".join([text, *found])
 
     check()
 
