@@ -75,7 +75,8 @@ def freeze(walked: Analysis) -> AnalysedGraph:
         train=frozen_mapping(walked.train), input_sizes=walked.input_sizes,
         padding_fixes=walked.padding_fixes, produced=frozen_mapping(walked.produced),
         outputs=frozen_mapping({**walked.outputs,
-                                **{i.name: i.output for i in walked.instances}}))
+                                **{i.name: i.output for i in walked.instances}}),
+        input_paths=tuple(walked.input_paths), output_paths=tuple(walked.output_paths))
 
 
 def _node(r: LayerResult, instance_paths: set) -> Node:

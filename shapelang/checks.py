@@ -79,6 +79,11 @@ _COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<=": lambda a
 
 def _subject_value(analysis: AnalysedGraph, expect: ir.Expect):
     subject = expect.subject
+    if subject in ("output", "size") and len(analysis.output_paths) > 1:
+        names = ", ".join(f"`{p}`" for p in analysis.output_paths)
+        raise error("SL403", f"`expect {subject}`: the network has {len(analysis.output_paths)} "
+                    f"outputs ({names})", expect.subject_span,
+                    f"expect each output by its label: `expect {analysis.output_paths[0]} == …`")
     if subject in ("params", "trainable", "non_trainable", "macs", "size"):
         if subject == "size":
             return analysis.output.size

@@ -171,10 +171,27 @@ class AnalysedGraph:
     # a block use's or `repeat` iteration's path (`mixed3.b3`, `stage2.block3`) → the path
     # of its output tensor
     outputs: Any = field(repr=False, default=None)
+    # the paths of the network's inputs (file order) and of its outputs (`output @a @b`'s
+    # order, else the last line's)
+    input_paths: tuple = ()
+    output_paths: tuple = ()
 
     @property
     def layers(self) -> tuple[Node, ...]:
         return self.nodes
+
+    @property
+    def input_nodes(self) -> tuple[Node, ...]:
+        return tuple(self.by_path[p] for p in self.input_paths if p in self.by_path)
+
+    @property
+    def output_nodes(self) -> tuple[Node, ...]:
+        return tuple(self.by_path[p] for p in self.output_paths if p in self.by_path)
+
+    @property
+    def several_io(self) -> bool:
+        """More than one input or more than one output."""
+        return len(self.input_paths) > 1 or len(self.output_paths) > 1
 
     @property
     def ok(self) -> bool:
@@ -182,6 +199,9 @@ class AnalysedGraph:
 
     @property
     def output(self) -> Node | None:
+        """The network's (first) output."""
+        if self.output_paths and self.output_paths[0] in self.by_path:
+            return self.by_path[self.output_paths[0]]
         return self.nodes[-1] if self.nodes else None
 
     def total(self, what: str):

@@ -170,6 +170,16 @@ class Return:
 
 
 @dataclass(frozen=True)
+class Output:
+    """`output @a @b` — the network's outputs, in order (without it: the last line's).
+    `stray` holds the spans of anything else written on the line (values, options, a label)."""
+
+    refs: tuple[Ref, ...]
+    span: Span
+    stray: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
 class Block:
     """`block NAME(PARAMETERS):` — a sub-network used like a layer."""
 

@@ -428,13 +428,17 @@ class _Builder:
                          otherwise, self.line_span(tree), else_span)
         assert kind == "layer", kind
         children = list(tree.children)
-        label = None
+        label, label_spans = None, ()
         if isinstance(children[0], Tree) and children[0].data == "label":
+            label_spans = (self.span(children[0].children[0]),)
             label = str(children.pop(0).children[0])
         op = children.pop(0)
         positional, options = self.arguments(children)
         refs = tuple(p for p in positional if isinstance(p, ir.Ref))
         positional = tuple(p for p in positional if not isinstance(p, ir.Ref))
+        if str(op) == "output":
+            stray = label_spans + tuple(p.span for p in positional) + tuple(o.span for o in options)
+            return ir.Output(refs, self.line_span(tree), stray)
         return ir.Layer(op=str(op), label=label, positional=positional, options=options,
                         span=self.line_span(tree), op_span=self.span(op), refs=refs)
 

@@ -135,6 +135,18 @@ def _legend_lines(legend: _Legend) -> list[str]:
     return ["", "where"] + [f"  {line}" for line in legend.lines]
 
 
+def _io_lines(analysis: Analysis, legend: _Legend | None = None) -> list[str]:
+    """With several inputs or outputs: which rows they are, the outputs in `output`'s order."""
+    if not getattr(analysis, "several_io", False):
+        return []
+
+    def listed(nodes):
+        return ", ".join(f"{n.path} {_shape(n.shape, legend)}" for n in nodes)
+
+    return ["", f"inputs: {listed(analysis.input_nodes)}",
+            f"outputs: {listed(analysis.output_nodes)}"]
+
+
 def heading(analysis: Analysis) -> str:
     bound = ", ".join(f"{k}={pretty(v)}" for k, v in analysis.bindings.items())
     free = ", ".join(analysis.symbols)
@@ -186,7 +198,8 @@ def table_text(analysis: Analysis, depth: int | None = None, columns=None, memor
     out = [heading(analysis), "", line(rows[0]), rule, *(line(r) for r in rows[1:-1]), rule]
     if any(k in _TOTALS for k in columns):
         out.append(line(rows[-1]))
-    out += [*_legend_lines(legend), "", *_depth_lines(depth), CONVENTION]
+    out += [*_legend_lines(legend), *_io_lines(analysis, legend), "", *_depth_lines(depth),
+            CONVENTION]
     if memory is not None:
         out += ["", *memory_lines(memory), "", MEMORY_CONVENTION]
     return "\n".join(out)
@@ -204,6 +217,7 @@ def table_markdown(analysis: Analysis, depth: int | None = None, columns=None,
         out.append("| " + " | ".join(f"**{c}**" if c else c for c in total) + " |")
     if legend.lines:
         out += ["", "where " + "; ".join(f"`{line}`" for line in legend.lines)]
+    out += [f"_{line}_" if line else "" for line in _io_lines(analysis, legend)]
     out += ["", *(f"_{line}_" for line in _depth_lines(depth)), f"_{CONVENTION}_"]
     if memory is not None:
         out += ["", "```", *memory_lines(memory), "```", "", f"_{MEMORY_CONVENTION}_"]
@@ -265,6 +279,9 @@ def table_document(analysis: Analysis, depth: int | None = None, memory=None) ->
         "total": {k: json_count(analysis.total(k))
                   for k in ("params", "trainable", "non_trainable", "macs")},
     }
+    if getattr(analysis, "several_io", False):
+        document["inputs"] = list(analysis.input_paths)
+        document["outputs"] = list(analysis.output_paths)
     if memory is not None:
         document["memory"] = memory_json(memory)
     return document

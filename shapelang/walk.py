@@ -138,6 +138,9 @@ class Analysis:
     input_sizes: InputSizes | None = None
     padding_fixes: tuple = ()
     outputs: dict = field(default_factory=dict)  # a repeat iteration's path → its output
+    input_paths: list = field(default_factory=list)  # the network's inputs, in file order
+    # the network's outputs in order: `output @a @b`'s, else the last line's
+    output_paths: list = field(default_factory=list)
     # errors raised by a bound layer rule after every variant of the walk derived that layer:
     # the variants (sizes unbound, another padding) are not made incomplete by them
     bound_only: list = field(default_factory=list, repr=False)
@@ -149,6 +152,9 @@ class Analysis:
 
     @property
     def output(self) -> LayerResult | None:
+        """The network's (first) output."""
+        if self.output_paths and self.by_name(self.output_paths[0]) is not None:
+            return self.by_name(self.output_paths[0])
         return self.layers[-1] if self.layers else None
 
     def total(self, what: str):
@@ -768,6 +774,7 @@ class _Walker:
         self.hints = hints
         self.fixes_started = False
         self.outside_reported: set = set()  # SL224 once per line and block use
+        self.output_statement: ir.Output | None = None
 
     # ---- entry ------------------------------------------------------------------------------
     def run(self, env: dict):
@@ -779,8 +786,22 @@ class _Walker:
         if not self.seen_input:
             self.error("SL212", f"the network `{self.network.name}` has no `input`",
                        self.network.span, "begin the network with `input [d1, d2, …]`")
+        self._check_input_labels()
+        if not self.analysis.output_paths and self.analysis.layers:
+            self.analysis.output_paths = [self.analysis.layers[-1].name]
         if self.analysis.complete:
             self._report_unused()
+
+    def _check_input_labels(self):
+        """With several inputs, each has a label: the generated programs' input names."""
+        found = [self.analysis.by_name(p) for p in self.analysis.input_paths]
+        if len(found) < 2:
+            return
+        for r in found:
+            if r is not None and not r.layer.label:
+                self.error("SL212", f"this network has {len(found)} inputs: each needs a label, "
+                           "its name in the generated programs and the training data",
+                           r.layer.span, "label it: `ids: input [T]`")
 
     def _check_definitions(self):
         """Blocks: unique names that are not layer kinds, and none using itself (even unused)."""
@@ -858,6 +879,13 @@ class _Walker:
                 raise _LimitReached(Diagnostic("SL217", ERROR, limits.time_message(),
                                                statement.span, limits.LIMIT_HINT))
             try:
+                if (self.output_statement is not None and not scope.in_block
+                        and isinstance(statement, (ir.Layer, ir.Repeat, ir.If, ir.Output))):
+                    raise error("SL220", f"a line after `output` (line "
+                                f"{self.output_statement.span.line}): nothing can read it, "
+                                "since `output` names the network's outputs and comes last",
+                                statement.span, "move `output @…` below the network's last "
+                                "layer line, or remove this line")
                 if isinstance(statement, ir.Let):
                     self.let(statement, scope)
                 elif isinstance(statement, ir.Function):
@@ -873,6 +901,8 @@ class _Walker:
                     self.if_(statement, scope)
                 elif isinstance(statement, ir.Return):
                     self.return_(statement, scope)
+                elif isinstance(statement, ir.Output):
+                    self.output_(statement, scope)
                 elif isinstance(statement, ir.Expect) and scope.in_block:
                     self.error("SL220", "`expect` belongs in the network, not in a block",
                                statement.span, "expect the labelled layer from the network")
@@ -927,6 +957,33 @@ class _Walker:
                         "line", statement.span)
         scope.output = self.resolve(scope, statement.ref.name, statement.ref.span)
         self.consumers[scope.output] = self.consumers.get(scope.output, 0) + 1
+
+    def output_(self, statement: ir.Output, scope: _Scope):
+        """`output @a @b`: the network's outputs, in order."""
+        if scope.in_block or scope.parent is not None:
+            raise error("SL220", "`output` belongs in the network's own body, not in a block "
+                        "or `repeat`", statement.span,
+                        "a block's output is `return @x`; name the network's outputs after "
+                        "its last line")
+        if statement.stray:
+            raise error("SL221", "`output` names tensors only: `output @a @b`",
+                        statement.stray[0], "remove the values, options or label")
+        if not statement.refs:
+            raise error("SL221", "`output` names the network's outputs: `output @a @b`",
+                        statement.span, "name each output with `@label`")
+        self.output_statement = statement
+        paths, seen = [], {}
+        for ref in statement.refs:
+            path = self.resolve(scope, ref.name, ref.span)
+            if path in seen:
+                raise error("SL219", f"`@{ref.name}` is listed twice in `output`"
+                            + (f" (as `@{seen[path]}` first)" if seen[path] != ref.name else ""),
+                            ref.span, "list each output once")
+            seen[path] = ref.name
+            paths.append(path)
+        for path in paths:
+            self.consumers[path] = self.consumers.get(path, 0) + 1
+        self.analysis.output_paths = paths
 
     def _name(self, layer: ir.Layer, scope: _Scope) -> str:
         return layer.label if layer.label else scope.default_name(layer.op)
@@ -1010,10 +1067,12 @@ class _Walker:
 
     def _layer(self, layer: ir.Layer, kind, scope: _Scope, full: str):
         if layer.op == "input":
-            if self.seen_input or scope.in_block or scope.parent is not None:
-                raise error("SL212", "`input` must be the network's first layer, and only one",
-                            layer.span)
+            if scope.in_block or scope.parent is not None:
+                raise error("SL212", "`input` belongs in the network's own body, not in a block "
+                            "or `repeat`", layer.span,
+                            "a block reads its use's input as `@input`")
             self.seen_input = True
+            self.analysis.input_paths.append(full)
         inputs = self._inputs(layer, scope, kind.inputs)
         reads = self.tensor_reads
         self.binding_layer = True
@@ -1030,7 +1089,8 @@ class _Walker:
         in_shapes = [self.shapes[i] for i in inputs]
         self.ctx.inputs = [(i, self.sources.get(i)) for i in inputs]
         self.ctx.name = full
-        if layer.op == "input" and self.input_override is not None:
+        if (layer.op == "input" and self.input_override is not None
+                and full == self.analysis.input_paths[0]):
             out = tuple(self.input_override)
         else:
             try:
@@ -1139,22 +1199,26 @@ class _Walker:
         rank = len(out) - 1
         if rank < 1:
             return
+        # a later input's sizes named after it where they are numbers in the file (`ids
+        # length`): two inputs' sizes are one symbol only where the file names them alike
+        owner = "" if len(self.analysis.input_paths) < 2 else f"{full} "
         items = layer.positional[0].items if layer.positional else ()
-        names = []
+        names, axis_names = [], []
         for i in range(rank):
             node = items[i] if i < len(items) else None
-            names.append(node.id if isinstance(node, ir.Name) else
-                         AXIS_NAMES[rank][i] if rank in AXIS_NAMES else f"axis {i}")
+            axis = AXIS_NAMES[rank][i] if rank in AXIS_NAMES else f"axis {i}"
+            axis_names.append(owner + axis)
+            names.append(node.id if isinstance(node, ir.Name) else owner + axis)
         symbols = [sympy.Symbol(name, integer=True, positive=True) for name in names]
-        axes = tuple((AXIS_NAMES[rank][i] if rank in AXIS_NAMES else f"axis {i}", symbol, dim)
-                     for i, (symbol, dim) in enumerate(zip(symbols, out[:-1])))
-        known = dict(self.analysis.symbols)
+        axes = tuple((axis, symbol, dim)
+                     for axis, symbol, dim in zip(axis_names, symbols, out[:-1]))
+        if self.sizes is None:
+            self.sizes = _Shadow(dict(self.analysis.symbols))
+            self.shadows.append(self.sizes)
         for symbol in symbols:
-            known.setdefault(str(symbol), symbol)
-        self.sizes = _Shadow(known)
+            self.sizes.symbols.setdefault(str(symbol), symbol)
         self.sizes.shapes[full] = tuple(symbols) + tuple(out[-1:])
-        self.sizes_axes = axes
-        self.shadows.append(self.sizes)
+        self.sizes_axes = (*self.sizes_axes, *axes)
 
     def _start_fixes(self, layer: ir.Layer, kind, args: Args, inputs, out, full: str):
         """At the first layer whose stride leaves input rows unread: a variant per padding
@@ -1437,11 +1501,17 @@ class _Walker:
                 return label
 
     def _report_unused(self):
-        output = self.analysis.output.name if self.analysis.layers else None
+        outputs = set(self.analysis.output_paths)
         for r in self.analysis.layers:
-            if r.name != output and not self.consumers.get(r.name):
-                self.warn_or_error("SL308", WARNING, f"the output of `{r.name}` is never used",
-                                   r.layer.span, "read it with `@label`, or remove the line")
+            if r.name in outputs or self.consumers.get(r.name):
+                continue
+            if r.op == "input":
+                self.warn_or_error("SL308", WARNING, f"the input `{r.name}` is never read",
+                                   r.layer.span, "read it on the next line or with "
+                                   f"`@{r.name}`, or remove it")
+                continue
+            self.warn_or_error("SL308", WARNING, f"the output of `{r.name}` is never used",
+                               r.layer.span, "read it with `@label`, or remove the line")
 
 
 def _hashable(value):
