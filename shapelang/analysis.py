@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import ir, limits
+from . import conventions, ir, limits
 from .checks import run_checks
 from .diagnostics import Diagnostic
 from .graph import AnalysedGraph, Node, enclosing_instance, frozen_mapping
@@ -30,13 +30,19 @@ from .walk import (  # noqa: F401 (the analysis's names, re-exported)
 
 def analyse(network: ir.Network, bindings: dict | None = None, *,
             input_override: Shape | None = None, checks: bool = True,
-            relative: bool = False) -> AnalysedGraph:
+            relative: bool = False, convention: str = "keras") -> AnalysedGraph:
     """Analyse `network` with some parameters bound (`bindings`: name → number). Parameters
     neither bound nor defaulted stay symbols. Never raises for a problem in the network: every
     problem is in `.diagnostics`. `checks=False` skips the domain and `expect` checks and the
     hints. `relative` derives every layer relative to its root too (`Node.relative`): what a
-    backend writes as expressions.
+    backend writes as expressions. `convention`: whose parameter counts the nodes hold
+    (`conventions.py`: "keras", or "torch"); `expect` and the checks read Keras's.
     Bounded by `limits.MAX_ANALYSIS_SECONDS`."""
+    graph = _analyse(network, bindings, input_override, checks, relative)
+    return conventions.under(graph, convention)
+
+
+def _analyse(network, bindings, input_override, checks, relative) -> AnalysedGraph:
     with limits.time_limit():
         walked = walk_network(network, bindings, input_override=input_override,
                               relative=relative, hints=checks)
@@ -71,6 +77,7 @@ def freeze(walked: Analysis) -> AnalysedGraph:
         by_path=frozen_mapping({n.path: n for n in nodes}), instances=tuple(walked.instances),
         tensors=frozen_mapping(walked.tensors), shapes=frozen_mapping(walked.shapes),
         minimum_sizes=tuple(walked.minimum_sizes), remainders=tuple(walked.remainders),
+        maximum_sizes=tuple(walked.maximum_sizes),
         diagnostics=tuple(walked.diagnostics), complete=walked.complete,
         train=frozen_mapping(walked.train), input_sizes=walked.input_sizes,
         padding_fixes=walked.padding_fixes, produced=frozen_mapping(walked.produced),

@@ -132,7 +132,19 @@ class Result:
 
     @property
     def output(self) -> Layer | None:
-        return self.layers[-1] if self.layers else None
+        """The network's output layer (its first with several: `outputs`)."""
+        outputs = self.outputs
+        return outputs[0] if outputs else (self.layers[-1] if self.layers else None)
+
+    @property
+    def inputs(self) -> list[Layer]:
+        """The network's input layers, in the file's order."""
+        return [self._by_name[p] for p in self.analysis.input_paths if p in self._by_name]
+
+    @property
+    def outputs(self) -> list[Layer]:
+        """The network's output layers, in `output @a @b`'s order (else the last line's)."""
+        return [self._by_name[p] for p in self.analysis.output_paths if p in self._by_name]
 
     def layer(self, name: str) -> Layer:
         """A layer by its name, or by a label of the network's body."""
@@ -226,12 +238,14 @@ class Network:
     def name(self) -> str:
         return self.ir.name
 
-    def analyse(self, **bindings) -> Result:
+    def analyse(self, *, convention: str = "keras", **bindings) -> Result:
         """Shapes, parameters and MACs of every layer, and every diagnostic. Never raises for
         a problem in the network: look at `result.ok` and `result.errors`, or call
         `result.raise_for_errors()`. The one analysis serves the code generator too (the
-        layers' values relative to their network or block are derived with it)."""
-        return Result(analyse(self.ir, _bindings(bindings), relative=True))
+        layers' values relative to their network or block are derived with it).
+        `convention="torch"`: parameters as PyTorch counts them (its RNNs: two bias vectors)."""
+        return Result(analyse(self.ir, _bindings(bindings), relative=True,
+                              convention=convention))
 
     def check(self, **bindings) -> list[Diagnostic]:
         """Every diagnostic, errors and warnings."""
@@ -270,7 +284,8 @@ class Network:
 
     def to_torch(self, *, logits: bool = False, **bindings):
         """A `torch.nn.Module` built from the generated program (imports PyTorch): input
-        channels first, `(N, C, H, W)`."""
+        channels first, `(N, C, H, W)`; with several inputs `forward` takes one argument per
+        input in the network's input order and returns a tuple with several outputs."""
         from .codegen.torch import build_torch_model
 
         analysis = self.analyse(**bindings).raise_for_errors().analysis

@@ -71,6 +71,15 @@ def check_domain(analysis: AnalysedGraph, found: list):
                 "SL307", ERROR, f"no value of `{name}` makes this layer valid: it needs "
                 f"{pretty(constraint.value)} ≥ {constraint.minimum} {constraint.axis}",
                 constraint.layer.span, "a stride or window shrinks the input faster than it grows"))
+        elif domain.empty and not domain.least_undecided:
+            bound = next(c for c in analysis.maximum_sizes
+                         if domain.symbol in c.value.free_symbols)
+            found.append(Diagnostic(
+                "SL307", ERROR, f"no value of `{name}` makes this layer valid: it needs "
+                f"{pretty(bound.value)} ≤ {bound.maximum} {bound.axis}, but the network needs "
+                f"{name} ≥ {domain.least}", bound.layer.span,
+                "a bound from above (a position table's length) and one from below (a window, "
+                "an index) leave no size between them"))
 
 
 _COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<=": lambda a, b: a <= b,

@@ -84,10 +84,11 @@ def _read(path: str) -> str:
             Span(path, line, col, line, col + 1), "save the file as UTF-8")) from None
 
 
-def load_and_analyse(path: str, bindings: dict, relative: bool = False
+def load_and_analyse(path: str, bindings: dict, relative: bool = False, convention: str = "keras"
                      ) -> tuple[str, Analysis | None, list[Diagnostic]]:
     """Source text, the analysis (None after a syntax error) and every diagnostic of a file;
-    `relative` for a backend (the layers' values relative to their roots, too)."""
+    `relative` for a backend (the layers' values relative to their roots, too); `convention`:
+    whose parameter counts (`table --backend`)."""
     try:
         text = _read(path)
     except DiagnosticError as exc:
@@ -96,8 +97,7 @@ def load_and_analyse(path: str, bindings: dict, relative: bool = False
         network = parse(text, path)
     except DiagnosticError as exc:
         return text, None, [exc.diagnostic]
-    analysis = analyse(network, bindings, relative=True) if relative else analyse(network,
-                                                                                   bindings)
+    analysis = analyse(network, bindings, relative=relative, convention=convention)
     return text, analysis, analysis.diagnostics
 
 
@@ -225,7 +225,8 @@ def _report_then_diagnostics(args, render, combine=None) -> int:
     for path in paths:
         settings = _settings(resolver, path)
         try:
-            text, analysis, diagnostics = load_and_analyse(path, bindings)
+            text, analysis, diagnostics = load_and_analyse(
+                path, bindings, convention=getattr(args, "backend", None) or "keras")
         except UsageError as exc:
             print(f"shapelang: error: {printable(str(exc))}", file=sys.stderr)
             unreadable = True
@@ -300,15 +301,15 @@ def cmd_table(args) -> int:
                          "markdown or json)")
     if args.format == "json":
         def render(a):
-            return report.table_json(a, args.depth, memory and memory(a))
+            return report.table_json(a, args.depth, memory and memory(a), args.backend)
     elif args.format == "csv":
         def render(a):
-            return report.table_csv(a, args.depth, columns)
+            return report.table_csv(a, args.depth, columns, args.backend)
     else:
         readable = {"text": report.table_text, "markdown": report.table_markdown}[args.format]
 
         def render(a):
-            return readable(a, args.depth, columns, memory and memory(a))
+            return readable(a, args.depth, columns, memory and memory(a), args.backend)
     combine = {"json": _json_documents, "csv": _csv_documents}.get(args.format)
     return _report_then_diagnostics(args, render, combine)
 
@@ -822,6 +823,9 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--columns", metavar="COL,…",
                        help="the columns, in order: index, layer, op, inputs, shape, size, "
                        "params, trainable, non_trainable, macs")
+    table.add_argument("--backend", choices=("keras", "torch"),
+                       help="count parameters as this framework does (default: Keras's; "
+                       "PyTorch's RNNs hold two bias vectors)")
     _with_memory_options(table)
     table.set_defaults(run=cmd_table)
 

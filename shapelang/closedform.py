@@ -196,6 +196,23 @@ def _one_symbol_constraints(analysis, symbol):
             and not c.minimum.free_symbols]
 
 
+def _one_symbol_maxima(analysis, symbol):
+    return [c for c in getattr(analysis, "maximum_sizes", ()) if c.value.free_symbols == {symbol}
+            and not c.maximum.free_symbols]
+
+
+def _greatest_of(constraints, symbol) -> int | None:
+    """The greatest value of `symbol` meeting every (value ≤ maximum) constraint in it alone
+    (each value non-decreasing: it holds up to the value before the least that exceeds it);
+    None where none bounds it."""
+    greatest = None
+    for c in constraints:
+        first_over = least_value(c.value, c.maximum + 1, symbol)
+        if first_over is not None:
+            greatest = first_over - 1 if greatest is None else min(greatest, first_over - 1)
+    return greatest
+
+
 def least_so_far(analysis, symbol) -> int:
     """The least valid value of `symbol` given the constraints found so far (1 when they give
     none or cannot be solved): the domain a merge's equality is decided on."""
@@ -220,11 +237,21 @@ class Domain:
     undecided: str | None = None  # why the exact sizes are not known
     least_undecided: str | None = None  # why the least valid value is not known
     exact_known: bool = field(default=False, repr=False)
+    greatest: int | None = None  # the greatest valid value, None where none bounds it
+
+    @property
+    def empty(self) -> bool:
+        return self.least is None or (self.greatest is not None and self.greatest < self.least)
 
     def describe_least(self) -> str:
         if self.least_undecided:
             return f"undecided ({self.least_undecided})"
-        return f"{self.symbol} ≥ {self.least}" if self.least else f"no value of {self.symbol}"
+        if self.empty:
+            return f"no value of {self.symbol}"
+        if self.greatest is not None:
+            return (f"{self.symbol} = {self.least}" if self.greatest == self.least else
+                    f"{self.least} ≤ {self.symbol} ≤ {self.greatest}")
+        return f"{self.symbol} ≥ {self.least}"
 
     def describe_exact(self) -> str | None:
         if self.undecided:
@@ -243,6 +270,7 @@ class Domain:
 
     def is_exact(self, value: int) -> bool:
         return (self.least is not None and value >= self.least
+                and (self.greatest is None or value <= self.greatest)
                 and any(value % m == r for r, m in self.classes))
 
     def nearest_exact(self, value: int) -> tuple[int | None, int | None]:
@@ -278,11 +306,13 @@ def domains(analysis, exact: bool = True) -> dict[str, Domain]:
     for name, symbol in analysis.symbols.items():
         constraints = _one_symbol_constraints(analysis, symbol)
         remainders = [r for r in analysis.remainders if symbol in r.size.free_symbols]
-        if not constraints and not remainders:
+        maxima = _one_symbol_maxima(analysis, symbol)
+        if not constraints and not remainders and not maxima:
             continue
         domain = Domain(symbol, 1)
         try:
             domain.least = _least_of(constraints, symbol)
+            domain.greatest = _greatest_of(maxima, symbol)
         except Undecided as exc:
             domain.least_undecided = str(exc)
         if exact and domain.least is not None:

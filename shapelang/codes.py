@@ -232,7 +232,8 @@ CODES: dict[str, Code] = _define(
          "a line reads the wrong number of tensors",
          "`input` reads none, a layer one (the previous line's, or an `@x`), a merge (`add`, "
          "`multiply`, `concat`) two or more: `add @a @b`, or `add @a` for the previous line's "
-         "tensor and a.",
+         "tensor and a; attention (`mha`) one or two: a query (the previous line's tensor, or "
+         "the first `@x`) and a memory of keys and values (the query itself unless named).",
          "`input` reads no tensor, a layer one, a merge two or more: name them with `@label`"),
     Code("SL222", "empty-block", ERROR,
          "a block without layers",
@@ -337,6 +338,43 @@ CODES: dict[str, Code] = _define(
          "the sizes with `--set` decides it.",
          "bind the parameters with --set to check a particular size "
          "(`check --strict` fails on this)"),
+    Code("SL314", "heads-not-dividing", ERROR,
+         "attention heads that do not divide the width their key size defaults to",
+         "`mha HEADS` gives each head D/HEADS features of the query's width D unless `key_dim` "
+         "is set: HEADS must divide D — for every valid value of the unbound sizes, or the "
+         "message states for which it does (`D ≡ 0 (mod 8)`).",
+         "choose a number of heads that divides the width, or set `key_dim`"),
+    # SL320–SL324: sequences and token ids (seqops)
+    Code("SL320", "index-outside-axis", ERROR,
+         "a `take` or `slice` index that falls outside its axis",
+         "`take I` needs the axis to hold position I (−I from the end for a negative one), "
+         "`slice START STOP` at least one position between them. Where Python would quietly "
+         "return fewer positions (or raise at run time), shapelang states the condition on the "
+         "axis's size; with the size unbound it becomes a condition of the valid domain that "
+         "`solve` shows.",
+         "choose an index within the axis (negative indices count from its end)"),
+    Code("SL321", "sequence-too-long", ERROR,
+         "a sequence longer than its position table",
+         "`posembed MAX_LEN` adds the first T rows of a learned (MAX_LEN, D) table, so T ≤ "
+         "MAX_LEN (`exact=true`: T == MAX_LEN, the table added whole). With T unbound the "
+         "bound is part of the valid domain (`solve` prints it); a bound T past it is this "
+         "error."),
+    Code("SL322", "embedding-reads-floats", ERROR,
+         "an `embedding` that reads a float tensor",
+         "An embedding looks token ids up in its table: its input must be integer, the "
+         "network's input declared `dtype=int32` (or `int64`), with only layers that move "
+         "elements (`take`, `slice`, `transpose`, `reshape`) between.",
+         "declare the network's input as ids: `input [T] dtype=int32`"),
+    Code("SL323", "ids-not-embedded", ERROR,
+         "a layer with parameters that reads integer token ids",
+         "Token ids are labels, not quantities: a dense or convolutional layer on them would "
+         "learn from their numbering. Look them up in an `embedding` first.",
+         "embed the ids first: `embedding VOCAB DIM`"),
+    Code("SL324", "tie-mismatch", ERROR,
+         "a `tie=` that names no embedding, or one whose matrix does not fit",
+         "`dense UNITS tie=LABEL` reuses the (VOCAB, DIM) matrix of the `embedding` line LABEL, "
+         "transposed: UNITS must be VOCAB and the input's last axis DIM.",
+         "label the embedding, and make the units its vocabulary"),
     # ---- SL4xx: expect ----------------------------------------------------------------------
     Code("SL401", "expect-failed", ERROR,
          "an `expect` does not hold",

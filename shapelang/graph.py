@@ -133,6 +133,7 @@ class InputSizes:
     minimum_sizes: tuple
     remainders: tuple
     undecided: str | None = None
+    maximum_sizes: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -171,10 +172,13 @@ class AnalysedGraph:
     # a block use's or `repeat` iteration's path (`mixed3.b3`, `stage2.block3`) → the path
     # of its output tensor
     outputs: Any = field(repr=False, default=None)
+    # whose parameter counts the nodes hold: "keras" (the default) or "torch" (conventions.py)
+    convention: str = "keras"
     # the paths of the network's inputs (file order) and of its outputs (`output @a @b`'s
     # order, else the last line's)
     input_paths: tuple = ()
     output_paths: tuple = ()
+    maximum_sizes: tuple = ()  # upper bounds of the valid domain (`walk.MaximumSize`)
 
     @property
     def layers(self) -> tuple[Node, ...]:

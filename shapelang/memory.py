@@ -145,8 +145,8 @@ def _largest_live(graph: AnalysedGraph, batch, values: int):
     for n in graph.nodes:
         for source in n.inputs:
             last_read[source] = max(last_read.get(source, 0), n.index)
-    if graph.nodes:
-        last_read[graph.nodes[-1].path] = len(graph.nodes)
+    for path in graph.output_paths or [n.path for n in graph.nodes[-1:]]:
+        last_read[path] = len(graph.nodes)  # every output is alive at the end
     own = {n.path: (0 if n.op in VIEWS else int(n.size)) for n in graph.nodes}
     alive, largest = 0, 0
     ends: dict[int, int] = {}  # index → bytes that die after it

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 import sympy
 
+from . import conventions
 from .analysis import Analysis, as_int
 from .fold import fold
+from .layers import REGISTRY
 from .layers.window import same_padding_by_residue
 from .solve import input_size_report, pretty
 
@@ -135,6 +137,26 @@ def _legend_lines(legend: _Legend) -> list[str]:
     return ["", "where"] + [f"  {line}" for line in legend.lines]
 
 
+def convention_lines(analysis: Analysis, backend: str | None = None) -> list[str]:
+    """Whose parameter counts the table shows, and where the other framework counts more or
+    fewer (`PyTorch's LSTM counts 1,024 more (two bias vectors): --backend torch`); nothing
+    for a network both count alike, unless `--backend` asked."""
+    other = next(c for c in conventions.CONVENTIONS if c != analysis.convention)
+    notes = []
+    for op, more in conventions.differences(analysis, other).items():
+        kind = REGISTRY[op]
+        cls = getattr(kind, "classes", {}).get(other, op)
+        why = getattr(kind, "why_counts_differ", {}).get(other)
+        amount = f"{int(abs(more)):,}" if more.is_number else pretty(abs(more))
+        direction = "more" if not more.is_number or more > 0 else "fewer"
+        notes.append(f"note: {conventions.FRAMEWORKS[other]}'s {cls} counts {amount} "
+                     f"{direction}{f' ({why})' if why else ''}: --backend {other}")
+    if backend is None and not notes:
+        return []
+    framework = conventions.FRAMEWORKS[analysis.convention]
+    return [f"#params: as {framework} counts them (convention {analysis.convention})", *notes]
+
+
 def _io_lines(analysis: Analysis, legend: _Legend | None = None) -> list[str]:
     """With several inputs or outputs: which rows they are, the outputs in `output`'s order."""
     if not getattr(analysis, "several_io", False):
@@ -145,6 +167,13 @@ def _io_lines(analysis: Analysis, legend: _Legend | None = None) -> list[str]:
 
     return ["", f"inputs: {listed(analysis.input_nodes)}",
             f"outputs: {listed(analysis.output_nodes)}"]
+
+
+def tie_notes(analysis: Analysis) -> list[str]:
+    """One note per layer with tied weights (`dense … tie=LABEL`): its 0 parameters are the
+    embedding's matrix, counted once, there."""
+    return [f"{r.name} reuses the matrix of {r.args.values['tie']} (tie=): counted once, "
+            f"there" for r in analysis.layers if r.args.values.get("tie") is not None]
 
 
 def heading(analysis: Analysis) -> str:
@@ -182,7 +211,8 @@ def table_cells(analysis: Analysis, depth: int | None = None, columns=None) -> T
         numeric=frozenset(i for i, k in enumerate(columns) if k in _NUMERIC))
 
 
-def table_text(analysis: Analysis, depth: int | None = None, columns=None, memory=None) -> str:
+def table_text(analysis: Analysis, depth: int | None = None, columns=None, memory=None,
+               backend: str | None = None) -> str:
     legend = _Legend(analysis)
     columns, body, total = _layout(analysis, depth, columns, True, legend)
     rows = [tuple(COLUMNS[k] for k in columns), *body, total]
@@ -199,14 +229,15 @@ def table_text(analysis: Analysis, depth: int | None = None, columns=None, memor
     if any(k in _TOTALS for k in columns):
         out.append(line(rows[-1]))
     out += [*_legend_lines(legend), *_io_lines(analysis, legend), "", *_depth_lines(depth),
-            CONVENTION]
+            *tie_notes(analysis), CONVENTION]
+    out += convention_lines(analysis, backend)
     if memory is not None:
         out += ["", *memory_lines(memory), "", MEMORY_CONVENTION]
     return "\n".join(out)
 
 
 def table_markdown(analysis: Analysis, depth: int | None = None, columns=None,
-                   memory=None) -> str:
+                   memory=None, backend: str | None = None) -> str:
     legend = _Legend(analysis)
     columns, body, total = _layout(analysis, depth, columns, True, legend)
     out = [f"**{heading(analysis)}**", "", "| " + " | ".join(COLUMNS[k] for k in columns)
@@ -218,7 +249,9 @@ def table_markdown(analysis: Analysis, depth: int | None = None, columns=None,
     if legend.lines:
         out += ["", "where " + "; ".join(f"`{line}`" for line in legend.lines)]
     out += [f"_{line}_" if line else "" for line in _io_lines(analysis, legend)]
-    out += ["", *(f"_{line}_" for line in _depth_lines(depth)), f"_{CONVENTION}_"]
+    out += ["", *(f"_{line}_" for line in [*_depth_lines(depth), *tie_notes(analysis)]),
+            f"_{CONVENTION}_"]
+    out += [f"_{line}_" for line in convention_lines(analysis, backend)]
     if memory is not None:
         out += ["", "```", *memory_lines(memory), "```", "", f"_{MEMORY_CONVENTION}_"]
     return "\n".join(out)
@@ -228,14 +261,18 @@ _CSV_HEADINGS = {"index": "index", "layer": "name", "inputs": "inputs",
                  "non_trainable": "non_trainable"}
 
 
-def table_csv(analysis: Analysis, depth: int | None = None, columns=None) -> str:
+def table_csv(analysis: Analysis, depth: int | None = None, columns=None,
+              backend: str | None = None) -> str:
     columns = columns or tuple(COLUMNS)
     _, body, total = _layout(analysis, depth, columns, False)
+    # whose counts: a last column, where a text table would say it
+    convention = (("convention",), (analysis.convention,)) if convention_lines(
+        analysis, backend) else ((), ())
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([_CSV_HEADINGS.get(k, k) for k in columns])
-    writer.writerows(body)
-    writer.writerow(total)
+    writer.writerow([*(_CSV_HEADINGS.get(k, k) for k in columns), *convention[0]])
+    writer.writerows([*row, *convention[1]] for row in body)
+    writer.writerow([*total, *convention[1]])
     return buffer.getvalue().rstrip("\n")
 
 
@@ -255,7 +292,8 @@ def json_count(value) -> int | str:
     raise TypeError(f"a bound count must be an integer, got {value!r}")
 
 
-def table_document(analysis: Analysis, depth: int | None = None, memory=None) -> dict:
+def table_document(analysis: Analysis, depth: int | None = None, memory=None,
+                   backend: str | None = None) -> dict:
     """The machine contract of DESIGN.md: integers when bound, closed-form strings when not.
     At a depth, the rows are folded (`kind` "layer" or "block", `layers` each stands for)."""
     layers = [] if depth is None else [_json_row(r) for r in fold(analysis, depth)]
@@ -279,6 +317,10 @@ def table_document(analysis: Analysis, depth: int | None = None, memory=None) ->
         "total": {k: json_count(analysis.total(k))
                   for k in ("params", "trainable", "non_trainable", "macs")},
     }
+    notes = convention_lines(analysis, backend)
+    if notes:  # whose counts, where a text table would say it
+        document["convention"] = analysis.convention
+        document["convention_notes"] = notes[1:]
     if getattr(analysis, "several_io", False):
         document["inputs"] = list(analysis.input_paths)
         document["outputs"] = list(analysis.output_paths)
@@ -287,8 +329,10 @@ def table_document(analysis: Analysis, depth: int | None = None, memory=None) ->
     return document
 
 
-def table_json(analysis: Analysis, depth: int | None = None, memory=None) -> str:
-    return json.dumps(table_document(analysis, depth, memory), indent=2, ensure_ascii=False)
+def table_json(analysis: Analysis, depth: int | None = None, memory=None,
+               backend: str | None = None) -> str:
+    return json.dumps(table_document(analysis, depth, memory, backend), indent=2,
+                      ensure_ascii=False)
 
 
 def _json_row(r) -> dict:
@@ -365,6 +409,10 @@ def solve_text(analysis: Analysis) -> str:
         out += ["", "conditions in several symbols:"]
         for c in conditions:
             out.append(f"  line {c.layer.span.line}: {pretty(c.value)} ≥ {c.minimum}")
+    upper = [c for c in analysis.maximum_sizes if len(c.value.free_symbols) > 1]
+    if upper:
+        out += ["", "upper bounds in several symbols:"]
+        out += [f"  line {c.layer.span.line}: {pretty(c.value)} ≤ {c.maximum}" for c in upper]
     undecided = [d for d in analysis.diagnostics if d.code in ("SL312", "SL313")]
     if undecided:
         out += ["", "undecided within the budget (`check --strict` fails on these):"]

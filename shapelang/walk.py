@@ -100,6 +100,18 @@ class MinimumSize:
 
 
 @dataclass(frozen=True)
+class MaximumSize:
+    """`value` ≤ `maximum` must hold along one axis of one layer's input (a position table's
+    length, an index counted from the end)."""
+
+    value: sympy.Expr
+    maximum: sympy.Expr
+    axis: str
+    layer: ir.Layer
+    what: str
+
+
+@dataclass(frozen=True)
 class StrideRemainder:
     """One stride along one axis of one layer: its input `size`, and the residues of that size
     mod the stride (`exact`, None when the window is symbolic) at which no input row is left
@@ -125,6 +137,7 @@ class Analysis:
     layers: list[LayerResult] = field(default_factory=list)
     minimum_sizes: list[MinimumSize] = field(default_factory=list)
     remainders: list[StrideRemainder] = field(default_factory=list)
+    maximum_sizes: list[MaximumSize] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     instances: list = field(default_factory=list)  # every block use, as `BlockInstance`s
     tensors: dict = field(default_factory=dict)  # the network body's labels → layer names
@@ -189,6 +202,14 @@ class _LayerContext:
                             f"but its input has {value}", layer.span)
             return
         self.analysis.minimum_sizes.append(MinimumSize(value, minimum, axis, layer, what))
+
+    def require_at_most(self, value, maximum, axis, layer, what):
+        """`value` ≤ `maximum`: an upper bound of the valid domain where `value` has symbols
+        (the layer rule reports a bound value past it itself)."""
+        value, maximum = as_expr(value), as_expr(maximum)
+        if not self.checked or (value.is_number and maximum.is_number):
+            return
+        self.analysis.maximum_sizes.append(MaximumSize(value, maximum, axis, layer, what))
 
     def stride_remainder(self, numerator, stride, axis, layer, size, exact=None, unread=None,
                          window=None, padding=None):
@@ -270,6 +291,14 @@ class _LayerContext:
             f"integer for every value of the parameters ({condition})", span,
             "bind the parameters with --set to check a particular size "
             "(`check --strict` fails on this)"))
+
+    def divides(self, count, known) -> tuple[str, str | None]:
+        """Whether count/known is an integer for every valid value of the unbound parameters:
+        `divisibility_condition`'s verdict and condition ("always" where sizes are not
+        checked)."""
+        if not self.checked:
+            return "always", None
+        return divisibility_condition(count, known, self.analysis)
 
     def note(self, code, message, span, hint=DEFAULT_HINT):
         self.analysis.diagnostics.append(Diagnostic(code, NOTE, message, span, hint))
@@ -568,6 +597,7 @@ class _Shadow:
     remainders: list = field(default_factory=list)
     diagnostics: list = field(default_factory=list)
     failed: str | None = None
+    maximum_sizes: list = field(default_factory=list)
 
     def fail(self, reason: str):
         if self.failed is None:
@@ -775,6 +805,7 @@ class _Walker:
         self.fixes_started = False
         self.outside_reported: set = set()  # SL224 once per line and block use
         self.output_statement: ir.Output | None = None
+        self.integer: set[str] = set()  # the tensors that hold integer ids
 
     # ---- entry ------------------------------------------------------------------------------
     def run(self, env: dict):
@@ -788,7 +819,9 @@ class _Walker:
                        self.network.span, "begin the network with `input [d1, d2, …]`")
         self._check_input_labels()
         if not self.analysis.output_paths and self.analysis.layers:
-            self.analysis.output_paths = [self.analysis.layers[-1].name]
+            last = scope.previous  # the last line's output (a block use's `return` too)
+            self.analysis.output_paths = [last if self.analysis.by_name(last) is not None
+                                          else self.analysis.layers[-1].name]
         if self.analysis.complete:
             self._report_unused()
 
@@ -1006,8 +1039,9 @@ class _Walker:
         scope.paths[name] = (what, statement.span.line)
 
     def _inputs(self, layer: ir.Layer, scope: _Scope, wanted: int) -> tuple[str, ...]:
-        """The full names of the tensors a line reads. `wanted`: 0 (input), 1, or -1 (a merge
-        of two or more: one `@x` means the previous output and x)."""
+        """The full names of the tensors a line reads. `wanted`: 0 (input), 1, -1 (a merge
+        of two or more: one `@x` means the previous output and x), or 2 (attention: the
+        previous output alone, the previous output and `@x`, or `@q @kv`)."""
         refs = tuple(self.resolve(scope, r.name, r.span) for r in layer.refs)
         if wanted == 0:
             if refs:
@@ -1024,6 +1058,13 @@ class _Walker:
                 raise error("SL221", f"`{layer.op}` reads one tensor, got {len(refs)}",
                             layer.refs[1].span, "merge them first with `add` or `concat`")
             return refs or (scope.previous,)
+        if wanted == 2:  # a query, and keys and values that are the query unless named
+            if len(refs) > 2:
+                raise error("SL221", f"`{layer.op}` reads a query and a memory (keys and "
+                            f"values), got {len(refs)} tensors", layer.refs[2].span,
+                            f"`{layer.op} … @memory` (the query: the previous line's output) "
+                            f"or `{layer.op} … @query @memory`")
+            return (scope.previous, *refs) if len(refs) < 2 else refs
         if not refs:
             raise error("SL221", f"`{layer.op}` merges tensors: name them", layer.span,
                         f"`{layer.op} @a @b`, or `{layer.op} @a` for the previous line and a")
@@ -1052,6 +1093,9 @@ class _Walker:
             raise _LimitReached(error(
                 "SL217", f"the network unrolls to more than {limits.MAX_LAYERS:,} layers; "
                 "analysis stopped here", layer.span, limits.LIMIT_HINT).diagnostic)
+        if layer.op == "input" and (scope.in_block or scope.parent is not None):
+            raise error("SL212", "`input` belongs in the network's own body, not in a block "
+                        "or `repeat`", layer.span, "a block reads its use's input as `@input`")
         name = self._name(layer, scope)
         self._claim(name, layer, scope)
         full = scope.prefix + name
@@ -1067,10 +1111,6 @@ class _Walker:
 
     def _layer(self, layer: ir.Layer, kind, scope: _Scope, full: str):
         if layer.op == "input":
-            if scope.in_block or scope.parent is not None:
-                raise error("SL212", "`input` belongs in the network's own body, not in a block "
-                            "or `repeat`", layer.span,
-                            "a block reads its use's input as `@input`")
             self.seen_input = True
             self.analysis.input_paths.append(full)
         inputs = self._inputs(layer, scope, kind.inputs)
@@ -1081,6 +1121,8 @@ class _Walker:
         finally:
             self.binding_layer = False
         rebind = scope if self.tensor_reads != reads else None
+        if args.values.get("tie") is not None and self.analysis.complete:
+            args.values["tie"] = self._tied(args, scope, inputs)
         self.sources[full] = _Source(layer)
         for shadow in self.shadows:
             self._derive_in(shadow, layer, kind, args, inputs, full, rebind)
@@ -1099,10 +1141,12 @@ class _Walker:
                 self.analysis.bound_only.append(exc.diagnostic)
                 raise
             if layer.op == "input" and self.sizes_wanted:
-                self._start_sizes(layer, out, full)
+                self._start_sizes(layer, out, full,
+                                  ids=args.values.get("dtype", "float32") != "float32")
             elif self.hints and not self.fixes_started:
                 self._start_fixes(layer, kind, args, inputs, out, full)
         trainable, non_trainable = kind.parameters(args, in_shapes, out)
+        self._check_integer(layer, kind, args, inputs, in_shapes, out, trainable, full)
         macs = kind.macs(args, in_shapes, out)
         result = LayerResult(len(self.analysis.layers), full, layer, inputs, out,
                              as_expr(trainable), as_expr(non_trainable), as_expr(macs),
@@ -1121,6 +1165,49 @@ class _Walker:
         for i in inputs:
             self.consumers[i] = self.consumers.get(i, 0) + 1
         self.shapes[full] = out
+
+    # ---- token ids and tied weights (seqops) ---------------------------------------------------
+    def _check_integer(self, layer, kind, args, inputs, in_shapes, out, trainable, full):
+        """Token ids flow from an integer input through layers that only move elements; an
+        `embedding` reads only them, no other layer with parameters reads them."""
+        integer = any(i in self.integer for i in inputs)
+        if kind.reads_ids and not integer:
+            raise error("SL322", f"`{layer.op}` reads token ids, but its input is a float "
+                        "tensor", layer.span, "declare the network's input as ids: "
+                        "`input [T] dtype=int32`")
+        if integer and not kind.reads_ids and as_expr(trainable) != 0:
+            raise error("SL323", f"`{layer.op}` reads integer token ids: embed them first, "
+                        "a layer with parameters would learn from their numbering", layer.span,
+                        "put `embedding VOCAB DIM` before it")
+        if (layer.op == "input" and args.values.get("dtype", "float32") != "float32") or (
+                integer and kind.moves_elements):
+            self.integer.add(full)
+
+    def _tied(self, args: Args, scope: _Scope, inputs) -> str:
+        """The path of the `embedding` a `tie=LABEL` names, its sizes checked against the
+        tied layer's."""
+        span = args.span("tie")
+        tied = self.resolve(scope, args.values["tie"], span)
+        embedding = self.analysis.by_name(tied)
+        if embedding is None or embedding.op != "embedding":
+            raise error("SL324", f"`tie={args.values['tie']}` must name an `embedding` line, "
+                        f"but it names a `{embedding.op if embedding else 'block'}` output",
+                        span, "label the embedding whose matrix this layer reuses")
+        vocab, dim = embedding.args.vocab, embedding.args.dim
+        width = self.shapes[inputs[0]][-1]
+        problems = []
+        if sympy.expand(args.values["units"] - vocab) != 0:
+            problems.append(f"its units are {pretty(args.values['units'])}, the embedding's "
+                            f"vocabulary {pretty(vocab)}")
+        if sympy.expand(width - dim) != 0:
+            problems.append(f"its input is {pretty(width)} wide, the embedding's vectors "
+                            f"{pretty(dim)}")
+        if problems:
+            raise error("SL324", f"`tie={args.values['tie']}` reuses the embedding's "
+                        f"{pretty(vocab)}×{pretty(dim)} matrix, but {'; '.join(problems)}",
+                        args.layer.span, "make the units the vocabulary and the input as wide "
+                        "as the embedding's vectors")
+        return tied
 
     # ---- the variants derived in the same walk ------------------------------------------------
     def _relative(self, layer: ir.Layer, kind, scope: _Scope, inputs) -> Relative | None:
@@ -1193,10 +1280,10 @@ class _Walker:
         except Poisoned:
             shadow.fail("an earlier line has no shape")
 
-    def _start_sizes(self, layer: ir.Layer, out, full: str):
+    def _start_sizes(self, layer: ir.Layer, out, full: str, ids: bool = False):
         """The variant with every spatial input size a symbol, named as in the file (`H`) or
         after its axis."""
-        rank = len(out) - 1
+        rank = len(out) - (0 if ids else 1)  # token ids have no channels axis
         if rank < 1:
             return
         # a later input's sizes named after it where they are numbers in the file (`ids
@@ -1211,13 +1298,13 @@ class _Walker:
             names.append(node.id if isinstance(node, ir.Name) else owner + axis)
         symbols = [sympy.Symbol(name, integer=True, positive=True) for name in names]
         axes = tuple((axis, symbol, dim)
-                     for axis, symbol, dim in zip(axis_names, symbols, out[:-1]))
+                     for axis, symbol, dim in zip(axis_names, symbols, out[:rank]))
         if self.sizes is None:
             self.sizes = _Shadow(dict(self.analysis.symbols))
             self.shadows.append(self.sizes)
         for symbol in symbols:
             self.sizes.symbols.setdefault(str(symbol), symbol)
-        self.sizes.shapes[full] = tuple(symbols) + tuple(out[-1:])
+        self.sizes.shapes[full] = tuple(symbols) + (() if ids else tuple(out[-1:]))
         self.sizes_axes = (*self.sizes_axes, *axes)
 
     def _start_fixes(self, layer: ir.Layer, kind, args: Args, inputs, out, full: str):
@@ -1244,7 +1331,7 @@ class _Walker:
             sizes = self.sizes
             self.analysis.input_sizes = InputSizes(
                 self.sizes_axes, sizes.symbols, tuple(sizes.minimum_sizes),
-                tuple(sizes.remainders), sizes.failed or failed)
+                tuple(sizes.remainders), sizes.failed or failed, tuple(sizes.maximum_sizes))
         fixes = []
         for shadow in self.shadows:
             if shadow.root is None:

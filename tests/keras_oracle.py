@@ -33,6 +33,18 @@ def inbound_layers(model) -> dict:
     return inbound
 
 
+def model_io(model) -> tuple[list[str], list[str]]:
+    """The names of the model's input layers and output layers, in order, from its config."""
+    config = model.get_config()
+
+    def names(entries):
+        if entries and isinstance(entries[0], str):  # one: [name, node, tensor]
+            entries = [entries]
+        return [entry[0] for entry in entries]
+
+    return names(config["input_layers"]), names(config["output_layers"])
+
+
 def differences(analysis, model) -> list[str]:
     """Every way `model` differs from `analysis` (empty when it is the analysed network)."""
     problems = []
@@ -64,10 +76,28 @@ def differences(analysis, model) -> list[str]:
             if weight_count(weights) != int(count):
                 problems.append(f"`{r.name}`: {weight_count(weights)} {what} parameters, "
                                 f"analysed {count}")
-        if analysed_inputs(r.name) != list(r.inputs):
+        # Keras's attention is called `layer(query, value)`: self-attention reads its input twice
+        wanted = list(r.inputs) * 2 if r.op == "mha" and len(r.inputs) == 1 else list(r.inputs)
+        if analysed_inputs(r.name) != wanted:
             problems.append(f"`{r.name}` reads {analysed_inputs(r.name)}, analysed "
                             f"{list(r.inputs)}")
     if model.count_params() != int(analysis.total("params")):
         problems.append(f"{model.count_params()} parameters, analysed "
                         f"{analysis.total('params')}")
+    if getattr(analysis, "several_io", False):  # which layers are the inputs and outputs
+        inputs, outputs = model_io(model)
+        if inputs != list(analysis.input_paths):
+            problems.append(f"model inputs {inputs}, analysed {list(analysis.input_paths)}")
+        if outputs != list(analysis.output_paths):
+            problems.append(f"model outputs {outputs}, analysed {list(analysis.output_paths)}")
+        for name in inputs:
+            dtype = by_name[name].output.dtype if name in by_name else None
+            wanted = _analysed_dtype(analysis.by_name(name))
+            if dtype != wanted:
+                problems.append(f"input `{name}`: dtype {dtype}, analysed {wanted}")
     return problems
+
+
+def _analysed_dtype(node) -> str:
+    value = node.options.get("dtype") if node is not None else None
+    return "float32" if value is None else str(getattr(value, "name", value))

@@ -59,6 +59,20 @@ def _dense_kernel(kernel):
     return kernel.T
 
 
+def _projection_kernel(kernel):
+    """Keras's attention projection (in, heads, size) → torch Linear (heads·size, in)."""
+    return kernel.reshape(kernel.shape[0], -1).T
+
+
+def _output_kernel(kernel):
+    """Keras's attention output (heads, value size, out) → torch Linear (out, heads·size)."""
+    return kernel.reshape(-1, kernel.shape[-1]).T
+
+
+def _flat(bias):
+    return bias.reshape(-1)
+
+
 #: Keras layer class → {Keras weight name: (torch attribute path, conversion)}.
 WEIGHT_MAP = {
     "Conv": {"kernel": ("weight", _conv_kernel), "bias": ("bias", None)},
@@ -70,15 +84,75 @@ WEIGHT_MAP = {
     "BatchNormalization": {"gamma": ("weight", None), "beta": ("bias", None),
                            "moving_mean": ("running_mean", None),
                            "moving_variance": ("running_var", None)},
+    "LayerNormalization": {"gamma": ("weight", None), "beta": ("bias", None)},
+    # keyed by the sub-layer's name too: every projection's weights are `kernel` and `bias`
+    "MultiHeadAttention": {
+        **{f"{part}/kernel": (f"{part}.weight", _projection_kernel)
+           for part in ("query", "key", "value")},
+        **{f"{part}/bias": (f"{part}.bias", _flat) for part in ("query", "key", "value")},
+        "attention_output/kernel": ("output.weight", _output_kernel),
+        "attention_output/bias": ("output.bias", None)},
+    # seqops: the embedding's (vocab, dim) table is torch's weight as it is; a tied dense layer
+    # owns only its bias (its matrix is the embedding's, copied there)
+    "Embedding": {"embeddings": ("weight", None)},
+    "PositionEmbedding": {"position_embeddings": ("weight", None)},
+    "ClassToken": {"class_token": ("class_token", None)},
+    "TiedDense": {"bias": ("bias", None)},
 }
 
 
 def _weight_map(layer):
+    if isinstance(layer, (keras.layers.SimpleRNN, keras.layers.LSTM, keras.layers.GRU,
+                          keras.layers.Bidirectional)):
+        return _recurrent_map(layer)
     kind = re.sub(r"[123]D$", "", type(layer).__name__)
     if kind not in WEIGHT_MAP:
         raise AssertionError(f"Keras layer {layer.name} ({type(layer).__name__}) has weights "
                              "and no mapping to torch")
     return WEIGHT_MAP[kind]
+
+
+# ---- recurrent layers: Keras's gate blocks side by side in (D, gates·U) kernels; torch's
+# stacked in (gates·U, D), two bias vectors (Keras's one goes to bias_ih, bias_hh is 0; a GRU
+# with reset_after keeps both, as its (2, 3U) bias). LSTM gates i, f, c, o in both; GRU
+# z, r, h in Keras, r, z, n in torch.
+def _gru_order(array, axis=-1):
+    """Keras's GRU blocks z, r, h → torch's r, z, n along `axis`."""
+    z, r, h = np.split(array, 3, axis=axis)
+    return np.concatenate([r, z, h], axis=axis)
+
+
+def _recurrent_map(layer) -> dict:
+    """Keras weight key (`_weight_key`) → (torch attribute(s) of the `Recurrent` module,
+    conversion)."""
+    mapping = {}
+    directions = {"": layer}
+    if isinstance(layer, keras.layers.Bidirectional):
+        directions = {"forward/": layer.forward_layer, "backward/": layer.backward_layer}
+    for prefix, rnn in directions.items():
+        suffix = "_reverse" if prefix == "backward/" else ""
+        gru = isinstance(rnn, keras.layers.GRU)
+        order = _gru_order if gru else (lambda a, axis=-1: a)
+        mapping[prefix + "kernel"] = (f"rnn.weight_ih_l0{suffix}", lambda k, o=order: o(k).T)
+        mapping[prefix + "recurrent_kernel"] = (f"rnn.weight_hh_l0{suffix}",
+                                                lambda k, o=order: o(k).T)
+        if gru and not rnn.cell.reset_after:  # the program's GRUResetBefore: one bias
+            mapping[prefix + "bias"] = (f"rnn.bias_l0{suffix}", _gru_order)
+        elif gru:
+            mapping[prefix + "bias"] = ((f"rnn.bias_ih_l0{suffix}", f"rnn.bias_hh_l0{suffix}"),
+                                        lambda b: (_gru_order(b[0]), _gru_order(b[1])))
+        else:
+            mapping[prefix + "bias"] = ((f"rnn.bias_ih_l0{suffix}", f"rnn.bias_hh_l0{suffix}"),
+                                        lambda b: (b, np.zeros_like(b)))
+    return mapping
+
+
+def _weight_key(layer, variable) -> str:
+    """A Keras weight's name in its layer; a Bidirectional's prefixed with its direction."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        direction = "backward" if "backward" in variable.path.split("/")[-3] else "forward"
+        return f"{direction}/{variable.name}"
+    return variable.name
 
 
 def torch_layers(module) -> dict:
@@ -105,7 +179,7 @@ def randomise_keras_weights(model, rng):
             shape = tuple(variable.shape)
             if variable.name in ("gamma", "moving_variance"):
                 value = rng.uniform(0.5, 1.5, shape)
-            elif variable.name in ("bias", "beta", "moving_mean"):
+            elif variable.name in ("bias", "beta", "moving_mean", "class_token"):
                 value = rng.normal(0.0, 0.2, shape)
             else:
                 continue
@@ -113,7 +187,7 @@ def randomise_keras_weights(model, rng):
 
 
 def copy_weights(model, module):
-    """Every Keras weight into its torch tensor; fails on a weight left unmapped on either
+    """Every Keras weight into its torch tensor(s); fails on a weight left unmapped on either
     side, or a shape that does not fit."""
     targets = torch_layers(module)
     state = {**dict(module.named_parameters()), **dict(module.named_buffers())}
@@ -127,21 +201,28 @@ def copy_weights(model, module):
             assert name in targets, f"Keras layer {layer.name} has no torch module {name}"
             mapping = _weight_map(layer)
             for variable in layer.weights:
-                assert variable.name in mapping, \
-                    f"{layer.name}: Keras weight {variable.name} has no torch counterpart"
-                attribute, convert = mapping[variable.name]
-                tensor = targets[name]
-                for part in attribute.split("."):
-                    tensor = getattr(tensor, part, None)
-                assert isinstance(tensor, torch.Tensor), \
-                    f"{layer.name}/{variable.name}: torch's {name} has no {attribute}"
+                key = _weight_key(layer, variable)
+                if key not in mapping:  # a sublayer's weight: `query/kernel`
+                    key = "/".join(variable.path.split("/")[-2:])
+                assert key in mapping, \
+                    f"{layer.name}: Keras weight {key} has no torch counterpart"
+                attributes, convert = mapping[key]
                 value = np.asarray(variable.numpy())
                 value = convert(value) if convert else value
-                assert tuple(tensor.shape) == value.shape, (
-                    f"{layer.name}/{variable.name}: Keras {tuple(variable.shape)} → "
-                    f"{value.shape}, torch {attribute} {tuple(tensor.shape)}")
-                tensor.copy_(torch.from_numpy(np.ascontiguousarray(value)))
-                filled.add(by_tensor[id(tensor)])
+                # one Keras weight may fill several torch tensors (an RNN's two bias vectors)
+                several = isinstance(attributes, tuple)
+                for attribute, part in zip(attributes if several else (attributes,),
+                                           value if several else (value,)):
+                    tensor = targets[name]
+                    for step in attribute.split("."):
+                        tensor = getattr(tensor, step, None)
+                    assert isinstance(tensor, torch.Tensor), \
+                        f"{layer.name}/{key}: torch's {name} has no {attribute}"
+                    assert tuple(tensor.shape) == part.shape, (
+                        f"{layer.name}/{key}: Keras {tuple(variable.shape)} → "
+                        f"{part.shape}, torch {attribute} {tuple(tensor.shape)}")
+                    tensor.copy_(torch.from_numpy(np.ascontiguousarray(part)))
+                    filled.add(by_tensor[id(tensor)])
     unused = sorted(k for k in state if k not in filled and not k.endswith("num_batches_tracked"))
     assert not unused, f"torch weights no Keras weight was copied into: {unused}"
 
@@ -158,6 +239,14 @@ KERAS_ACTIVATIONS = {
     "leaky_relu": lambda x: F.leaky_relu(x, 0.2), "mish": F.mish, "exponential": torch.exp,
     "linear": lambda x: x,
 }
+
+
+def _example(rng, batch, tensor):
+    """A random batch for a Keras input: normal floats, or ids 0 and 1 for an integer one."""
+    shape = (batch, *tensor.shape[1:])
+    if "int" in str(tensor.dtype):
+        return rng.integers(0, 2, shape).astype(str(tensor.dtype))
+    return rng.standard_normal(shape).astype(np.float32)
 
 
 def _channels_last(tensor):
@@ -194,9 +283,11 @@ def compare(net: shapelang.Network, seed: int = 0, batch: int = 2, **bindings) -
     copy_weights(model, module)
 
     rng = np.random.default_rng(seed + 1)
-    x = rng.standard_normal((batch, *model.input_shape[1:])).astype(np.float32)
+    xs = [_example(rng, batch, tensor) for tensor in model.inputs]  # several: in input order
+    x = xs[0] if len(xs) == 1 else xs
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    every = keras.Model(model.inputs[0], [layer.output for layer in layers])
+    every = keras.Model(model.inputs if len(xs) > 1 else model.inputs[0],
+                        [layer.output for layer in layers])
     expected = dict(zip([keras_name(layer) for layer in layers],
                         [np.asarray(t) for t in every(x, training=False)]))
 
@@ -206,9 +297,9 @@ def compare(net: shapelang.Network, seed: int = 0, batch: int = 2, **bindings) -
             assert name not in outputs, f"torch module {name} ran twice"
             outputs[name] = output
         hooks.append(sub.register_forward_hook(record))
-    x_torch = torch.from_numpy(np.moveaxis(x, -1, 1) if x.ndim > 2 else x)
+    x_torch = [torch.from_numpy(np.moveaxis(a, -1, 1) if a.ndim > 2 else a) for a in xs]
     with torch.no_grad():
-        final = module(x_torch)
+        final = module(*x_torch)
     for hook in hooks:
         hook.remove()
 
@@ -224,11 +315,16 @@ def compare(net: shapelang.Network, seed: int = 0, batch: int = 2, **bindings) -
         if far:
             problems.append(f"{name}: {far}")
         compared += 1
-    far = _far(np.asarray(model(x, training=False)), _channels_last(final).numpy())
-    if far:
-        problems.append(f"network output: {far}")
+    keras_final = model(x, training=False)
+    pairs = (zip(keras_final, final) if isinstance(final, tuple)
+             else [(keras_final, final)])
+    for k, (wanted, got) in enumerate(pairs):
+        far = _far(np.asarray(wanted), _channels_last(got).numpy())
+        if far:
+            problems.append(f"network output {k}: {far}")
     assert not problems, "Keras and torch differ:\n" + "\n".join(problems)
-    analysed = {name for name in activation if name != analysis.layers[0].name}
+    inputs = set(analysis.input_paths) or {analysis.layers[0].name}
+    analysed = {name for name in activation if name not in inputs}
     assert analysed <= set(outputs), f"layers torch did not run: {analysed - set(outputs)}"
     return compared
 

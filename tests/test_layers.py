@@ -32,6 +32,8 @@ def test_kind_is_documented_with_runnable_examples(kind):
     tensors = "".join(f"    {name}: relu @input\n" for name in (
         "a", "b", "c", "shortcut", "gate", "left", "right"))
     first = {"dense": "input [64]", "reshape": "input [3136]"}.get(kind.op, "input [32, 32, 64]")
+    if kind.op in ("simplernn", "lstm", "gru"):  # a sequence [T, D]
+        first = "input [20, 128]"
     for line in examples:
         if line.startswith("input"):
             text = f"network t(classes = 10):\n    {line.replace('[H, W, 3]', '[32, 32, 3]')}\n"

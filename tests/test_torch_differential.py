@@ -58,6 +58,10 @@ SIZES = {  # the symbolic examples, at sizes that are valid, odd, even and uneve
     "alexnet_symbolic": [{"H": 270, "W": 480}, {"H": 227, "W": 227}, {"H": 67, "W": 67}],
     "resnet50_symbolic": [{"H": 225, "W": 193}, {"H": 97, "W": 130}, {"H": 33, "W": 40}],
     "same_padding": [{"H": 31}, {"H": 32}, {"H": 57}, {"H": 5}],
+    # the sequence examples at one size each: their parameters do not depend on it
+    "vit_b16_symbolic": [{"H": 112, "W": 448}],
+    "gpt2_small": [{"T": 8}],
+    "bert_base": [{"T": 8}],
 }
 EXAMPLE_CASES = [(path, bindings) for path in sorted(EXAMPLES.glob("*.net"))
                  for bindings in SIZES.get(path.stem, [{}])]

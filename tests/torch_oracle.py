@@ -70,10 +70,26 @@ def _buffers(module) -> int:
     return _numel(b for name, b in module.named_buffers() if not name.endswith("num_batches_tracked"))
 
 
+def example_input(layer, batch: int, generator):
+    """A random batch for an input layer, channels first: normal floats, or ids 0 and 1 for
+    an integer input (`dtype=int32`)."""
+    dtype = layer.options.get("dtype")
+    dtype = "float32" if dtype is None else str(getattr(dtype, "name", dtype))
+    shape = (batch, *channels_first(layer.shape))
+    if dtype.startswith("int"):
+        return torch.randint(0, 2, shape, generator=generator, dtype=getattr(torch, dtype))
+    return torch.randn(shape, generator=generator)
+
+
 def channels_first(shape) -> tuple:
     """An analysis shape (channels last, no batch axis) in PyTorch's order."""
     shape = tuple(int(d) for d in shape)
     return (shape[-1], *shape[:-1]) if len(shape) > 1 else shape
+
+
+def token_ids_below(analysis) -> int:
+    """The ids every embedding of the network can look up: 0 … the least vocabulary − 1."""
+    return min((int(r.args.vocab) for r in analysis.layers if r.op == "embedding"), default=2)
 
 
 class _LeafTracer(fx.Tracer):
@@ -85,9 +101,13 @@ class _LeafTracer(fx.Tracer):
         return qualified_name in self.leaves
 
 
-def traced_inputs(model, found: ModuleMap, input_name: str) -> dict[str, list[list[str]]]:
-    """Analysed layer → the analysed layers each of its module's calls reads, from an fx trace."""
+def traced_inputs(model, found: ModuleMap, input_name) -> dict[str, list[list[str]]]:
+    """Analysed layer → the analysed layers each of its module's calls reads, from an fx trace.
+    `input_name`: the input layer's name, or a list of them in `forward`'s argument order."""
     graph = _LeafTracer(set(found.leaves)).trace(model)
+    input_names = [input_name] if isinstance(input_name, str) else list(input_name)
+    placeholders = {node.name: input_names[k] for k, node in
+                    enumerate(n for n in graph.nodes if n.op == "placeholder")}
 
     def arguments(node) -> list[str]:
         read = []
@@ -96,7 +116,7 @@ def traced_inputs(model, found: ModuleMap, input_name: str) -> dict[str, list[li
 
     def sources(node) -> list[str]:
         if node.op == "placeholder":
-            return [input_name]
+            return [placeholders[node.name]]
         if node.op == "call_module" and node.target in found.leaves:
             name, role = found.leaves[node.target]
             if role == "layer":
@@ -116,6 +136,8 @@ def differences(analysis, model: nn.Module, *, batch: int = 1, seed: int = 0) ->
     """Every way `model` differs from `analysis` (empty when it is the analysed network)."""
     layers = {r.name: r for r in analysis.layers}
     input_layer = analysis.layers[0]
+    # several inputs: forward's arguments in the network's input order
+    input_layers = [layers[p] for p in getattr(analysis, "input_paths", ())] or [input_layer]
     found = module_map(model, set(layers))
     problems = list(found.problems)
     modules = dict(model.named_modules())
@@ -132,7 +154,7 @@ def differences(analysis, model: nn.Module, *, batch: int = 1, seed: int = 0) ->
     # counts and one module per layer
     for r in analysis.layers:
         own = by_layer.get(r.name, {"layer": [], "pad": []})
-        if r is input_layer:
+        if r in input_layers:
             if own["layer"] or own["pad"]:
                 problems.append(f"`{r.name}`: the input has modules {own}")
             continue
@@ -169,26 +191,38 @@ def differences(analysis, model: nn.Module, *, batch: int = 1, seed: int = 0) ->
                 shapes.setdefault(name, []).append(tuple(output.shape[1:]))
             handles.append(modules[qualified].register_forward_hook(record))
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn((batch, *channels_first(input_layer.shape)), generator=generator)
+    xs = [example_input(r, batch, generator) for r in input_layers]
     model.eval()
     try:
         with torch.no_grad():
-            output = model(x)
+            output = model(*xs)
     finally:
         for handle in handles:
             handle.remove()
-    for r in analysis.layers[1:]:
+    for r in analysis.layers:
+        if r in input_layers:
+            continue
         expected = channels_first(r.shape)
         if shapes.get(r.name) != [expected]:
             problems.append(f"`{r.name}`: output shapes {shapes.get(r.name)} (channels first), "
                             f"analysed {[expected]}")
-    if tuple(output.shape[1:]) != channels_first(analysis.output.shape):
-        problems.append(f"model output {tuple(output.shape)}, analysed "
-                        f"{list(analysis.output.shape)}")
+    outputs = [layers[p] for p in getattr(analysis, "output_paths", ())] or [analysis.output]
+    got = list(output) if isinstance(output, tuple) else [output]
+    if len(outputs) > 1 and not isinstance(output, tuple):
+        problems.append(f"model output {type(output).__name__}, analysed a tuple of "
+                        f"{len(outputs)}")
+    for tensor, r in zip(got, outputs):
+        if tuple(tensor.shape[1:]) != channels_first(r.shape):
+            problems.append(f"model output {tuple(tensor.shape)}, analysed "
+                            f"`{r.name}` {list(r.shape)}")
+    if len(got) != len(outputs):
+        problems.append(f"{len(got)} model outputs, analysed {len(outputs)}")
 
     # wiring
-    reads = traced_inputs(model, found, input_layer.name)
-    for r in analysis.layers[1:]:
+    reads = traced_inputs(model, found, [r.name for r in input_layers])
+    for r in analysis.layers:
+        if r in input_layers:
+            continue
         if reads.get(r.name) != [list(r.inputs)]:
             problems.append(f"`{r.name}` reads {reads.get(r.name)}, analysed {[list(r.inputs)]}")
     return problems

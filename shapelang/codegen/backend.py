@@ -25,6 +25,30 @@ class LayerCall:
     suffix: str = ""
     custom: str | None = None
     activation: str | None = None
+    call_kwargs: dict = field(default_factory=dict)  # arguments of the call, not of the class
+
+
+@dataclass(frozen=True)
+class Call:
+    """A layer argument that is itself a layer, built in place: `CALLEE(**kwargs)` — the layer
+    Keras's `Bidirectional` wraps, the `nn.LSTM` a PyTorch module runs. `custom`: a class the
+    generated module defines."""
+
+    callee: str
+    kwargs: dict = field(default_factory=dict)
+    custom: str | None = None
+
+
+def input_dtype(args) -> str:
+    """An `input` line's element type: its `dtype` option's word, float32 without one."""
+    value = args.values.get("dtype")
+    return "float32" if value is None else str(getattr(value, "name", value))
+
+
+def is_output(name: str, outputs) -> bool:
+    """Whether layer `name` is one of the network's outputs: `outputs` one name, a tuple of
+    them (several outputs), or None."""
+    return name in outputs if isinstance(outputs, tuple) else name == outputs
 
 
 @dataclass(frozen=True)

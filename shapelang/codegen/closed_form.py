@@ -10,7 +10,8 @@ from __future__ import annotations
 import sympy
 
 from ..float64 import float64
-from .pywriter import NoLiteral, literal
+from .backend import Call
+from .pywriter import NoLiteral, is_identifier, literal
 
 
 class Unwritable(Exception):
@@ -23,6 +24,12 @@ class NotAFloat64(Unwritable):
 
 def python_value(value, names: dict[str, str]) -> str:
     """Python source for a layer argument."""
+    if isinstance(value, Call):  # the callee and keywords are the generator's, never the user's
+        if not all(is_identifier(part) for part in value.callee.split(".")):
+            raise Unwritable(f"no callee {value.callee!r}")
+        arguments = ", ".join(f"{key}={python_value(v, names)}" for key, v in value.kwargs.items()
+                              if is_identifier(key))
+        return f"{value.callee}({arguments})"
     if isinstance(value, (tuple, list)):
         items = [python_value(v, names) for v in value]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"

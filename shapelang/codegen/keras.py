@@ -43,7 +43,8 @@ from .pywriter import Emitter, Namespace, literal
 #: The imports of the program besides the runtime's, and its own top-level names.
 _IMPORTS = {"import sys", "import keras", "from keras import layers", "import math",
             "from fractions import Fraction", "import tensorflow as tf"}
-_PROGRAM_NAMES = ("LocalResponseNormalization", "INPUT_SHAPE", "OUTPUT_UNITS",
+_PROGRAM_NAMES = ("LocalResponseNormalization", "INPUT_SHAPE", "INPUT_SHAPES", "INPUT_DTYPES",
+                  "OUTPUT_UNITS",
                   "TRAIN_DEFAULTS", "NETWORK_FINGERPRINT", "build_model", "main")
 
 _LRN_LAYER = '''
@@ -80,6 +81,167 @@ class LocalResponseNormalization(layers.Layer):
 '''
 
 
+# ---- the sequence layers Keras has no class for (seqops), by class name ----------------------
+_SEQUENCE_LAYERS = {
+    "PositionEmbedding": '''
+@keras.saving.register_keras_serializable(package="shapelang")
+class PositionEmbedding(layers.Layer):
+    """A learned (max_len, D) table of positions; its first T rows are added to a sequence
+    (N, T, D)."""
+
+    def __init__(self, max_len, **kwargs):
+        super().__init__(**kwargs)
+        self.max_len = max_len
+
+    def build(self, input_shape):
+        self.position_embeddings = self.add_weight(
+            shape=(self.max_len, input_shape[-1]),
+            initializer="glorot_uniform",
+            name="position_embeddings",
+        )
+
+    def call(self, inputs):
+        table = keras.ops.cast(self.position_embeddings, inputs.dtype)
+        return inputs + table[: keras.ops.shape(inputs)[1]]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "max_len": self.max_len}
+''',
+    "ClassToken": '''
+@keras.saving.register_keras_serializable(package="shapelang")
+class ClassToken(layers.Layer):
+    """One learned token, a (1, 1, D) weight, prepended to a sequence: (N, T, D) → (N, T + 1, D),
+    as torchvision's ViT `class_token`."""
+
+    def build(self, input_shape):
+        self.class_token = self.add_weight(
+            shape=(1, 1, input_shape[-1]), initializer="zeros", name="class_token"
+        )
+
+    def call(self, inputs):
+        shape = keras.ops.shape(inputs)
+        token = keras.ops.cast(self.class_token, inputs.dtype)
+        token = keras.ops.broadcast_to(token, (shape[0], 1, shape[2]))
+        return keras.ops.concatenate([token, inputs], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        steps = None if input_shape[1] is None else input_shape[1] + 1
+        return (input_shape[0], steps, input_shape[2])
+''',
+    "Take": '''
+@keras.saving.register_keras_serializable(package="shapelang")
+class Take(layers.Layer):
+    """One position `index` along the non-batch axis `axis` (0: the first after the batch
+    axis), which disappears."""
+
+    def __init__(self, index, axis, **kwargs):
+        super().__init__(**kwargs)
+        self.index, self.axis = index, axis
+
+    def call(self, inputs):
+        return keras.ops.take(inputs, self.index, axis=self.axis + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index, "axis": self.axis}
+''',
+    "Slice": '''
+@keras.saving.register_keras_serializable(package="shapelang")
+class Slice(layers.Layer):
+    """Positions start up to stop (Python's slice) along the non-batch axis `axis`."""
+
+    def __init__(self, start, stop, axis, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop, self.axis = start, stop, axis
+
+    def call(self, inputs):
+        return inputs[(slice(None),) * (self.axis + 1) + (slice(self.start, self.stop),)]
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop,
+                "axis": self.axis}
+''',
+    "Mean": '''
+@keras.saving.register_keras_serializable(package="shapelang")
+class Mean(layers.Layer):
+    """The mean over non-batch axes (0: the first after the batch axis)."""
+
+    def __init__(self, axis, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.axis, self.keepdims = tuple(axis), keepdims
+
+    def call(self, inputs):
+        axes = tuple(a + 1 for a in self.axis)
+        return keras.ops.mean(inputs, axis=axes, keepdims=self.keepdims)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "keepdims": self.keepdims}
+''',
+    "TiedDense": '''
+def _computed_by(tensor, name):
+    """The layer called `name` among those that compute the symbolic tensor `tensor`."""
+    seen, pending = set(), [tensor]
+    while pending:
+        history = getattr(pending.pop(), "_keras_history", None)
+        if history is None or id(history.operation) in seen:
+            continue
+        layer = history.operation
+        if layer.name == name:
+            return layer
+        seen.add(id(layer))
+        pending.extend(layer._inbound_nodes[history.node_index].input_tensors)
+    raise ValueError(f"no layer {name!r} computes the input of this tied layer")
+
+
+@keras.saving.register_keras_serializable(package="shapelang")
+class TiedDense(layers.Layer):
+    """A dense layer on the last axis that reuses the (vocab, dim) matrix of the `Embedding`
+    layer `tied_to`, transposed (weight tying, GPT-2's head): it owns no weight but its bias,
+    so the model counts the matrix once. It finds the embedding among the layers that compute
+    its input, when it is called on symbolic tensors."""
+
+    def __init__(self, units, tied_to, use_bias=True, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.tied_to, self.use_bias = units, tied_to, use_bias
+        self.activation = keras.activations.get(activation)
+        self._matrix = None
+
+    def __call__(self, inputs, *args, **kwargs):
+        if self._matrix is None:
+            embedding = _computed_by(inputs, self.tied_to)
+            self._matrix = lambda: embedding.embeddings  # a reference, not a weight of its own
+        return super().__call__(inputs, *args, **kwargs)
+
+    def build(self, input_shape):
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        matrix = keras.ops.cast(self._matrix(), inputs.dtype)
+        outputs = keras.ops.matmul(inputs, keras.ops.transpose(matrix))
+        if self.bias is not None:
+            outputs = outputs + keras.ops.cast(self.bias, outputs.dtype)
+        return self.activation(outputs)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "tied_to": self.tied_to,
+            "use_bias": self.use_bias,
+            "activation": keras.activations.serialize(self.activation),
+        }
+''',
+}
+_PROGRAM_NAMES += (*_SEQUENCE_LAYERS, "_computed_by")
+
+
 def _module_namespace(network) -> Namespace:
     return module_namespace(network, _IMPORTS, _PROGRAM_NAMES)
 
@@ -109,6 +271,9 @@ def _render(ops, out: Emitter, path: str, program: Program):
                 continue
             callee = op.cls if op.custom else f"layers.{op.cls}"
             source = f"[{', '.join(op.inputs)}]" if op.merge else op.inputs[0]
+            if op.query_value:
+                source = ", ".join([op.inputs[0], op.inputs[-1],
+                                    *(f"{key}={value.code}" for key, value in op.call_kwargs)])
             out.call(f"{_assignment(op.targets)}{callee}", arguments, f"({source})")
         elif isinstance(op, CallOp):
             out.comment(f"{path}:{op.line}")
@@ -138,7 +303,9 @@ def _render(ops, out: Emitter, path: str, program: Program):
         elif isinstance(op, ReturnOp):
             out.line(f"return {op.source}")
         elif isinstance(op, ModelOp):
-            out.line(f"return keras.Model({op.inputs}, {op.output}, "
+            inputs, outputs = (names[0] if len(names) == 1 else f"[{', '.join(names)}]"
+                               for names in (op.inputs, op.outputs))
+            out.line(f"return keras.Model({inputs}, {outputs}, "
                      f"name={literal(program.network_name)})")
 
 
@@ -201,20 +368,20 @@ def emit_keras(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
         imports.add("import math")
     if "Fraction(" in text:
         imports.add("from fractions import Fraction")
-    if program.custom:
+    if "LocalResponseNormalization" in program.custom:
         imports.add("import tensorflow as tf")
     body = []
     if "LocalResponseNormalization" in program.custom:
         body.append(_LRN_LAYER.strip("\n"))
+    body += [_SEQUENCE_LAYERS[name].strip("\n") for name in sorted(program.custom)
+             if name in _SEQUENCE_LAYERS]
     body += [sources[f.name] for f in [*program.functions, program.model]]  # helpers first
-    output = analysis.output
     return frame.program_source(frame.Frame(
         network_name=network.name,
         docstring=docstring,
         imports=frozenset(imports),
         body="\n\n\n".join(body),
-        input_shape=tuple(int(d) for d in analysis.layers[0].shape),
-        output_units=int(output.shape[-1]) if output.shape else 1,
+        **frame.io_fields(analysis),
         train=analysis.train,
         fingerprint=network_fingerprint(analysis),
     ), standalone=standalone)

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 import sympy
 
 from ..layers import ACTIVATIONS, Args
+from ..layers.attention import key_size
+from ..layers.layernorm import normalised_axes
 from ..layers.window import as_tuple
+from .backend import Call, input_dtype
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class KerasLayer:
     kwargs: dict = field(default_factory=dict)
     name_suffix: str = ""  # appended to the layer's name when one line becomes several layers
     custom: str | None = None  # a helper layer the generated module must define
+    call_kwargs: dict = field(default_factory=dict)  # `layer(query, value, use_causal_mask=…)`
 
 
 def emitter(op: str):
@@ -71,7 +75,9 @@ def _common(a: Args, kwargs: dict, rank: int) -> dict:
 
 # ---- one emitter per op ---------------------------------------------------------------------
 def emit_input(a, shapes, out):
-    return [KerasLayer("Input", {"shape": a.shape})]
+    dtype = input_dtype(a)
+    return [KerasLayer("Input", {"shape": a.shape, **({} if dtype == "float32" else
+                                                      {"dtype": dtype})})]
 
 
 def emit_conv(a, shapes, out):
@@ -154,6 +160,8 @@ def emit_reshape(a, shapes, out):
 
 
 def emit_dense(a, shapes, out):
+    if a.tie is not None:
+        return emit_tied_dense(a, shapes, out)
     kwargs = {"units": a.units}
     if not a.bias:
         kwargs["use_bias"] = False
@@ -205,3 +213,99 @@ def emit_concat(a, shapes, out):
 def emit_activation(a, shapes, out):
     return [KerasLayer("Activation", {"activation": a.layer.op})]
 
+
+
+# ---- issue 11: attention --------------------------------------------------------------------
+def emit_layernorm(a, shapes, out):
+    axes = normalised_axes(a.axis, len(out))
+    kwargs = {} if axes == (-1,) else {"axis": axes[0] if len(axes) == 1 else list(axes)}
+    if a.epsilon != sympy.Rational(1, 1000):
+        kwargs["epsilon"] = a.epsilon
+    if not a.center:
+        kwargs["center"] = False
+    if not a.scale:
+        kwargs["scale"] = False
+    return [KerasLayer("LayerNormalization", kwargs)]
+
+
+def emit_mha(a, shapes, out):
+    # a key size derived from the width is an integer (the analysis checked it): floor writes
+    # it as one where the width is a block's symbol
+    kwargs = {"num_heads": a.heads, "key_dim": sympy.floor(key_size(a, shapes))}
+    if a.value_dim is not None and a.value_dim != a.key_dim:
+        kwargs["value_dim"] = a.value_dim
+    if a.dropout:
+        kwargs["dropout"] = a.dropout
+    if not a.bias:
+        kwargs["use_bias"] = False
+    return [KerasLayer("MultiHeadAttention", kwargs,
+                       call_kwargs={"use_causal_mask": True} if a.causal else {})]
+
+
+# ---- recurrent layers (rnn) -----------------------------------------------------------------
+_RECURRENT = {"simplernn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def _recurrent(a, shapes, out):
+    """`layers.LSTM(…)`, or with `bidirectional` Keras's `Bidirectional` wrapping it."""
+    cls = _RECURRENT[a.layer.op]
+    kwargs = {"units": a.units}
+    if a.return_sequences:
+        kwargs["return_sequences"] = True
+    if not a.bias:
+        kwargs["use_bias"] = False
+    if a.layer.op == "gru" and not a.reset_after:
+        kwargs["reset_after"] = False
+    if not a.bidirectional:
+        return [KerasLayer(cls, kwargs)]
+    return [KerasLayer("Bidirectional", {"layer": Call(f"layers.{cls}", kwargs),
+                                         "merge_mode": a.bidirectional})]
+
+
+emit_simplernn = emit_lstm = emit_gru = _recurrent
+
+
+# ---- sequences (seqops): Keras's own layers where it has them, else the program's -------------
+def emit_embedding(a, shapes, out):
+    return [KerasLayer("Embedding", {"input_dim": a.vocab, "output_dim": a.dim})]
+
+
+def emit_posembed(a, shapes, out):
+    return [KerasLayer("PositionEmbedding", {"max_len": a.max_len}, custom="PositionEmbedding")]
+
+
+def emit_clstoken(a, shapes, out):
+    return [KerasLayer("ClassToken", custom="ClassToken")]
+
+
+def emit_take(a, shapes, out):
+    axis = int(a.axis) % len(shapes[0])
+    return [KerasLayer("Take", {"index": a.index, "axis": axis}, custom="Take")]
+
+
+def emit_slice(a, shapes, out):
+    axis = int(a.axis) % len(shapes[0])
+    return [KerasLayer("Slice", {"start": a.start, "stop": a.stop, "axis": axis},
+                       custom="Slice")]
+
+
+def emit_transpose(a, shapes, out):
+    return [KerasLayer("Permute", {"dims": tuple(p + 1 for p in a.perm)})]
+
+
+def emit_mean(a, shapes, out):
+    from ..layers.mean import Mean
+
+    kwargs = {"axis": Mean.axes(a, len(shapes[0]))}
+    if a.keepdims:
+        kwargs["keepdims"] = True
+    return [KerasLayer("Mean", kwargs, custom="Mean")]
+
+
+def emit_tied_dense(a, shapes, out):
+    kwargs = {"units": a.units, "tied_to": a.tie}
+    if not a.bias:
+        kwargs["use_bias"] = False
+    if a.activation:
+        kwargs["activation"] = a.activation
+    return [KerasLayer("TiedDense", kwargs, custom="TiedDense")]

@@ -31,7 +31,7 @@ from ..diagnostics import DiagnosticError, error
 from ..expr import Keyword, Poisoned, UserFunction, evaluate
 from ..graph import BranchTaken
 from ..layers import REGISTRY
-from .backend import Backend, LayerCall
+from .backend import Backend, Call, LayerCall, is_output
 from .closed_form import NotAFloat64, Unwritable, python_value
 from .keras_layers import keras_layers
 from .pywriter import Namespace, is_identifier, literal
@@ -83,6 +83,9 @@ class LayerOp:
     inputs: tuple
     merge: bool
     activation: str | None = None  # applied to the layer's output (PyTorch)
+    # attention, called `layer(query, value)` (Keras): self-attention passes its input twice
+    query_value: bool = False
+    call_kwargs: tuple = ()  # (key, Value) given to the call (`use_causal_mask=True`)
 
 
 @dataclass(frozen=True)
@@ -155,10 +158,11 @@ class ReturnOp:
 
 @dataclass(frozen=True)
 class ModelOp:
-    """`return keras.Model(inputs, output, name=…)`."""
+    """`return keras.Model(inputs, outputs, name=…)`: the input variables in the network's
+    input order, the output variables in its outputs' order (one each: no lists)."""
 
-    inputs: str
-    output: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
 
 
 @dataclass
@@ -191,6 +195,7 @@ class FunctionPlan:
     body: list = field(default_factory=list)
     symbols: dict = field(default_factory=dict)  # the input shape's symbols: name → axis
     shape_parameter: str | None = None  # the input's shape (a block built with it: PyTorch)
+    inputs: tuple = ()  # build_model: every input's variable, in the network's input order
 
 
 @dataclass
@@ -215,9 +220,10 @@ def keras_calls(analysis: Analysis, r, output_name: str | None) -> list[LayerCal
     for k, spec in enumerate(specs):
         kwargs = dict(spec.kwargs)
         softmax = kwargs.get("activation") == "softmax" or spec.cls == "Activation"
-        if k == len(specs) - 1 and softmax and r.name == output_name:
+        if k == len(specs) - 1 and softmax and is_output(r.name, output_name):
             kwargs["dtype"] = "float32"
-        calls.append(LayerCall(spec.cls, kwargs, spec.name_suffix, spec.custom))
+        calls.append(LayerCall(spec.cls, kwargs, spec.name_suffix, spec.custom,
+                               call_kwargs=spec.call_kwargs))
     return calls
 
 
@@ -269,6 +275,8 @@ def _reads(layer: ir.Layer, wanted: int, count: int) -> list[ir.Ref | None]:
         return []
     if wanted == 1:
         return refs[:1] or [None]
+    if wanted == 2:
+        return [None, *refs] if len(refs) < 2 else refs[:count]
     return [None, *refs] if len(refs) == 1 else refs[:count]
 
 
@@ -515,8 +523,10 @@ class _Body:
             tensor = r.name if last else ("step", r.name + call.suffix)
             if call.custom:
                 self.planner.custom.add(call.custom)
+            self.planner.custom.update(v.custom for v in call.kwargs.values()
+                                       if isinstance(v, Call) and v.custom)
             if call.cls == "Input":
-                targets = (self.planner.input_variable, self.x)
+                targets = (self.planner.input_variables[r.name], self.x)
             elif last:
                 targets = self.targets(tensor, statement.label or local, bool(statement.label))
             else:
@@ -524,7 +534,9 @@ class _Body:
             kwargs = tuple((key, self.value(v, statement.span)) for key, v in call.kwargs.items())
             op = LayerOp(statement.span.line if k == 0 else None, targets, call.cls,
                          bool(call.custom), kwargs, _join((*name, local + call.suffix)), inputs,
-                         kind.inputs == -1, call.activation)
+                         kind.inputs == -1, call.activation, kind.inputs == 2,
+                         tuple((key, self.value(v, statement.span))
+                               for key, v in call.call_kwargs.items()))
             self.assign(op, targets, tensor)
             inputs = (self.x,)
         return r.name
@@ -533,8 +545,9 @@ class _Body:
         local = instance.name[len(prefix):]
         ref = statement.refs[0] if statement.refs else None
         source = self.read(instance.input, self.through(statement, ref))
-        output = self.planner.output_name(self.analysis) or ""
-        if (not self.planner.functions or output.startswith(instance.name + ".")
+        outputs = self.planner.output_name(self.analysis) or ()
+        if (not self.planner.functions
+                or any(o.startswith(instance.name + ".") for o in outputs)
                 or instance.block.name in self.planner.in_place):
             # the use that holds the network's output layer (float32 softmax) is in place
             return self.inline(instance, source, (*name, local + "."))
@@ -684,13 +697,16 @@ class _Planner:
         self.done: list[FunctionPlan] = []
         self.constants: dict[str, dict] = {}  # block → its keyword parameters' one value
         self.in_place: set[str] = set()  # blocks that cannot be functions: written in place
-        self.input_variable = ""
+        self.input_variable = ""  # the first input's
+        self.input_variables: dict[str, str] = {}  # each input's path → its variable
         # every block's function name, before any function body can take one of them
         self.function_names = ({b.name: block_name(module, b.name)
                                 for b in self.network.blocks} if functions else {})
 
-    def output_name(self, analysis: Analysis) -> str | None:
-        return self.bound.output.name if analysis is self.source else None
+    def output_name(self, analysis: Analysis) -> tuple | None:
+        """The network's output layers' names (in `output`'s order), None in a block seen
+        from its use."""
+        return tuple(self.bound.output_paths) if analysis is self.source else None
 
     def model(self, name: str) -> FunctionPlan:
         namespace = self.module.child()
@@ -705,12 +721,23 @@ class _Planner:
                 parameters.append(Parameter(variable, p.name, p.name,
                                             Value(self.bound.bindings[p.name], default)))
                 names[p.name] = variable
-        self.input_variable = namespace.claim("inputs")
-        plan = FunctionPlan(name, None, self.input_variable, parameters, None)
-        body = _Body(self, self.source, namespace, names,
-                     readers(self.source, self.block_lines))
-        last = body.statements(self.network.statements, "", (), None)
-        body.ops.append(ModelOp(self.input_variable, body.read(last, "previous")))
+        # one input: `inputs`; several: each its label (the generated model's input names)
+        paths = tuple(self.bound.input_paths)
+        self.input_variables = {
+            path: namespace.claim("inputs" if len(paths) == 1 else path, user=len(paths) > 1)
+            for path in paths}
+        self.input_variable = self.input_variables[paths[0]] if paths else ""
+        plan = FunctionPlan(name, None, self.input_variable, parameters, None,
+                            inputs=tuple(self.input_variables.values()))
+        tensor_readers = readers(self.source, self.block_lines)
+        outputs = tuple(self.bound.output_paths)
+        if outputs != (final_tensor(self.bound, self.network.statements, "", None),):
+            for path in outputs:  # `output @a @b` reads them
+                tensor_readers.setdefault(path, []).append("output")
+        body = _Body(self, self.source, namespace, names, tensor_readers)
+        body.statements(self.network.statements, "", (), None)
+        body.ops.append(ModelOp(plan.inputs, tuple(body.read(path, "previous")
+                                                   for path in outputs)))
         plan.body = body.ops
         return plan
 
@@ -964,12 +991,13 @@ def expected_layers(bound: Analysis, backend: Backend = KERAS) -> tuple[dict, di
     backend makes of the analysed network, and analysis tensor → the layer whose output it is
     (a layer's name is the analysis's, with a call's suffix)."""
     expected, keras_name = {}, {}
-    output = bound.output.name if bound.output else None
+    output = tuple(bound.output_paths)
     for r in bound.layers:
         inputs = tuple(keras_name[t] for t in r.inputs)
         for call in backend.calls(bound, r, output):
             name = r.name + call.suffix
-            expected[name] = (call.cls, {k: _concrete(v) for k, v in call.kwargs.items()},
+            expected[name] = (call.cls, {k: _concrete(v) for k, v in
+                                         {**call.kwargs, **call.call_kwargs}.items()},
                               inputs, call.activation)
             inputs = (name,)
         keras_name[r.name] = name
@@ -990,9 +1018,13 @@ def trace(program: Program, bound: Analysis, backend: Backend = KERAS) -> str | 
         return str(exc)
     except (KeyError, StopIteration) as exc:  # a variable or function the plan never bound
         return f"the plan reads what it never wrote: {exc!r}"
-    last = final_tensor(bound, bound.network.statements, "", None)
-    if output.keras_name != keras_name.get(last):
-        return f"the model's output is `{output.keras_name}`, the analysis's `{last}`"
+    built_outputs = tuple(t.keras_name for t in output)
+    wanted_outputs = tuple(keras_name.get(p) for p in bound.output_paths)
+    if built_outputs != wanted_outputs:
+        return f"the model's outputs are {built_outputs}, the analysis's {wanted_outputs}"
+    inputs = tuple(tracer.inputs)
+    if inputs != tuple(bound.input_paths):
+        return f"the model's inputs are {inputs}, the analysis's {tuple(bound.input_paths)}"
     for name, layer in expected.items():
         if name not in built:
             return f"no layer `{name}`"
@@ -1011,6 +1043,7 @@ class _Tracer:
         self.program = program
         self.built = built
         self.shapes = shapes
+        self.inputs: list[str] = []  # the model's inputs' layer names
 
     def run(self, ops, env: dict, symbols: dict):
         for op in ops:
@@ -1018,7 +1051,8 @@ class _Tracer:
                 name = self.name(op.name, env)
                 if name in self.built:
                     raise _Differs(f"two layers named `{name}`")
-                kwargs = {k: self.evaluate(v.value, symbols) for k, v in op.kwargs}
+                kwargs = {k: self.evaluate(v.value, symbols)
+                          for k, v in op.kwargs + op.call_kwargs}
                 inputs = tuple(env[v].keras_name for v in op.inputs)
                 self.built[name] = (op.cls, kwargs, inputs, op.activation)
                 for target in op.targets:
@@ -1052,8 +1086,11 @@ class _Tracer:
                 result = self.run(side, env, symbols)
                 if result is not None:
                     return result
-            elif isinstance(op, (ReturnOp, ModelOp)):
-                return env[op.source if isinstance(op, ReturnOp) else op.output]
+            elif isinstance(op, ReturnOp):
+                return env[op.source]
+            elif isinstance(op, ModelOp):
+                self.inputs = [env[v].keras_name for v in op.inputs]
+                return tuple(env[v] for v in op.outputs)
         return None
 
     @classmethod
@@ -1076,6 +1113,9 @@ class _Tracer:
 
     @classmethod
     def evaluate(cls, value, symbols):
+        if isinstance(value, Call):
+            return (value.callee, tuple((k, cls.evaluate(v, symbols))
+                                        for k, v in value.kwargs.items()))
         if isinstance(value, (tuple, list)):
             return tuple(cls.evaluate(v, symbols) for v in value)
         if isinstance(value, WordParameter):
@@ -1101,6 +1141,8 @@ def _as_sympy(value):
 
 def _concrete(value):
     """A plain value to compare: ints, exact Fractions, strings, tuples of them."""
+    if isinstance(value, Call):
+        return (value.callee, tuple((k, _concrete(v)) for k, v in value.kwargs.items()))
     if isinstance(value, (tuple, list)):
         return tuple(_concrete(v) for v in value)
     if isinstance(value, (bool, str, int, Fraction)) or value is None:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import functools
 import re
 
+from .. import conventions
 from ..analysis import Analysis
 from ..fingerprint import network_fingerprint
 from ..solve import pretty
 from ..version import __version__
 from . import frame, pywriter
-from .backend import Backend, LayerCall
+from .backend import Backend, LayerCall, is_output
 from .names import module_namespace
 from .program import (
     STRUCTURES,
@@ -207,6 +208,142 @@ class Exponential(nn.Module):
     def forward(self, x):
         return torch.exp(x)
 ''',
+    "LayerNorm": '''
+class LayerNorm(nn.LayerNorm):
+    """Keras's `LayerNormalization` over `axes` of the analysis's channels-last shape (counted
+    from the end): the channels moved last and the axes to the end for `nn.LayerNorm`, then
+    back. γ (`scale`) and β (`center`) each optional (PyTorch's `elementwise_affine` is both
+    or neither)."""
+
+    def __init__(self, normalized_shape, eps, axes=(-1,), scale=True, center=True):
+        super().__init__(normalized_shape, eps, elementwise_affine=scale or center, bias=center)
+        if not scale and center:
+            self.weight = None
+        self.axes = tuple(axes)
+
+    def forward(self, x):
+        last = x.movedim(1, -1) if x.dim() > 2 else x
+        ends = tuple(range(-len(self.axes), 0))
+        y = super().forward(last.movedim(self.axes, ends)).movedim(ends, self.axes)
+        return y.movedim(-1, 1) if x.dim() > 2 else y
+''',
+    "MultiHeadAttention": '''
+class MultiHeadAttention(nn.Module):
+    """Keras's `MultiHeadAttention` on sequences: the query and the memory of keys and values
+    (the query itself when not given) channels first, (N, D, T), as this program's tensors are,
+    the features moved last and back. The projections are `nn.Linear`s with Keras's kernels
+    flattened, heads first (query, key, value: width → heads·size; output: heads·value_dim →
+    the query's width). `causal`: query position i attends to key positions 0 … i (Keras's
+    lower-triangular mask, also where the lengths differ)."""
+
+    def __init__(
+        self,
+        query_dim,
+        memory_dim,
+        heads,
+        key_dim,
+        value_dim,
+        dropout=0.0,
+        causal=False,
+        bias=True,
+    ):
+        super().__init__()
+        self.heads, self.key_dim, self.value_dim = heads, key_dim, value_dim
+        self.dropout, self.causal = dropout, causal
+        self.query = nn.Linear(query_dim, heads * key_dim, bias)
+        self.key = nn.Linear(memory_dim, heads * key_dim, bias)
+        self.value = nn.Linear(memory_dim, heads * value_dim, bias)
+        self.output = nn.Linear(heads * value_dim, query_dim, bias)
+
+    def forward(self, query, memory=None):
+        query = query.movedim(1, -1)
+        memory = query if memory is None else memory.movedim(1, -1)
+        attended = F.scaled_dot_product_attention(
+            self.query(query).unflatten(-1, (self.heads, self.key_dim)).transpose(1, 2),
+            self.key(memory).unflatten(-1, (self.heads, self.key_dim)).transpose(1, 2),
+            self.value(memory).unflatten(-1, (self.heads, self.value_dim)).transpose(1, 2),
+            dropout_p=self.dropout if self.training else 0.0,
+            is_causal=self.causal,
+        )
+        return self.output(attended.transpose(1, 2).flatten(2)).movedim(-1, 1)
+''',
+    "Recurrent": '''
+class Recurrent(nn.Module):
+    """Keras's SimpleRNN, LSTM or GRU, and Bidirectional around them, on a sequence held
+    channels first, (N, D, T): `rnn` (batch first) reads it moved to (N, T, D). The output is
+    every step's, moved back to (N, UNITS, T), with `return_sequences`; else the last step's,
+    (N, UNITS): bidirectional, the forward direction's last output and the backward
+    direction's final state (it ends at the first step), as Keras's Bidirectional returns them.
+    `merge_mode` joins the two directions as Keras's does: concat, sum, mul or ave."""
+
+    def __init__(self, rnn, return_sequences=False, merge_mode="concat"):
+        super().__init__()
+        self.rnn = rnn
+        self.return_sequences, self.merge_mode = return_sequences, merge_mode
+
+    def forward(self, x):
+        outputs, state = self.rnn(x.movedim(1, -1))
+        if self.return_sequences:
+            y = outputs
+        else:
+            final = state[0] if isinstance(state, tuple) else state  # an LSTM's (h, c)
+            y = final.movedim(0, 1).flatten(1)  # each direction's final state, forward first
+        if self.merge_mode != "concat":
+            forward, backward = y.chunk(2, dim=-1)
+            if self.merge_mode == "sum":
+                y = forward + backward
+            elif self.merge_mode == "mul":
+                y = forward * backward
+            else:
+                y = (forward + backward) / 2
+        return y.movedim(-1, 1) if self.return_sequences else y
+''',
+    "GRUResetBefore": '''
+class GRUResetBefore(nn.Module):
+    """Keras's GRU with reset_after=False, which PyTorch lacks: the reset gate scales the state
+    before the recurrent product, n = tanh(x W_n + b_n + (r * h) U_n), with one bias vector.
+    nn.GRU's interface, batch first: (N, T, D) in; every step's output (N, T, directions * U)
+    and the final states (directions, N, U) out; its weights in nn.GRU's gate order r, z, n."""
+
+    def __init__(self, input_size, hidden_size, bias=True, bidirectional=False):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.suffixes = ("", "_reverse") if bidirectional else ("",)
+        for suffix in self.suffixes:
+            weights = {
+                "weight_ih_l0": (3 * hidden_size, input_size),
+                "weight_hh_l0": (3 * hidden_size, hidden_size),
+                "bias_l0": (3 * hidden_size,) if bias else None,
+            }
+            for name, shape in weights.items():
+                weight = None if shape is None else nn.Parameter(torch.empty(shape))
+                self.register_parameter(name + suffix, weight)
+        bound = 1 / math.sqrt(hidden_size)
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -bound, bound)
+
+    def direction(self, x, suffix):
+        weight, bias = getattr(self, "weight_ih_l0" + suffix), getattr(self, "bias_l0" + suffix)
+        inputs = F.linear(x, weight, bias)
+        reset, update, new = getattr(self, "weight_hh_l0" + suffix).chunk(3)
+        h = x.new_zeros(x.shape[0], self.hidden_size)
+        steps = []
+        for step in inputs.unbind(1):
+            x_r, x_z, x_n = step.chunk(3, dim=-1)
+            r = torch.sigmoid(x_r + F.linear(h, reset))
+            z = torch.sigmoid(x_z + F.linear(h, update))
+            n = torch.tanh(x_n + F.linear(r * h, new))
+            h = (1 - z) * n + z * h
+            steps.append(h)
+        return torch.stack(steps, 1), h
+
+    def forward(self, x):
+        outputs, final = self.direction(x, "")
+        if len(self.suffixes) == 1:
+            return outputs, final[None]
+        backward, backward_final = self.direction(x.flip(1), "_reverse")
+        return torch.cat([outputs, backward.flip(1)], -1), torch.stack([final, backward_final])
+''',
 }
 
 _SEPARABLE = '''
@@ -244,6 +381,142 @@ class SeparableConvRd(nn.Module):
 '''
 
 
+# the sequence modules (seqops): each works on the program's channels-first tensors, moving the
+# channels where it needs them, as `ChannelsLinear` does
+_CUSTOM.update({
+    "Embedding": '''
+class Embedding(nn.Embedding):
+    """Token ids (N, T) → vectors channels first (N, D, T), as the program holds every tensor
+    of rank 2 or more; ids of rank 2 or more arrive channels first too and are moved back."""
+
+    def forward(self, x):
+        x = x.movedim(1, -1) if x.dim() > 2 else x
+        return super().forward(x.long()).movedim(-1, 1)
+''',
+    "PositionEmbedding": '''
+class PositionEmbedding(nn.Module):
+    """A learned (max_len, D) table of positions; its first T rows are added to a sequence
+    (N, D, T)."""
+
+    def __init__(self, max_len, dim):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(max_len, dim))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x):
+        return x + self.weight[: x.shape[-1]].transpose(0, 1).to(x.dtype)
+''',
+    "ClassToken": '''
+class ClassToken(nn.Module):
+    """One learned token prepended to a sequence: (N, D, T) → (N, D, T + 1); the weight is
+    (1, 1, D), as torchvision's ViT `class_token`."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+
+    def forward(self, x):
+        token = self.class_token.to(x.dtype).transpose(1, 2).expand(x.shape[0], -1, -1)
+        return torch.cat([token, x], dim=2)
+''',
+    "Take": '''
+class Take(nn.Module):
+    """One position along the analysis's non-batch axis `axis` (channels last, as the analysis
+    writes it), which disappears."""
+
+    def __init__(self, index, axis):
+        super().__init__()
+        self.index, self.axis = index, axis
+
+    def forward(self, x):
+        x = x.movedim(1, -1) if x.dim() > 2 else x
+        x = x.select(self.axis + 1, self.index)
+        return x.movedim(-1, 1) if x.dim() > 2 else x
+''',
+    "Slice": '''
+class Slice(nn.Module):
+    """Positions start up to stop (Python's slice) along the analysis's non-batch axis `axis`
+    (channels last, as the analysis writes it)."""
+
+    def __init__(self, start, stop, axis):
+        super().__init__()
+        self.start, self.stop, self.axis = start, stop, axis
+
+    def forward(self, x):
+        x = x.movedim(1, -1) if x.dim() > 2 else x
+        x = x[(slice(None),) * (self.axis + 1) + (slice(self.start, self.stop),)]
+        return x.movedim(-1, 1) if x.dim() > 2 else x
+''',
+    "Permute": '''
+class Permute(nn.Module):
+    """The analysis's non-batch axes permuted (channels last, as the analysis writes them):
+    output axis i is input axis dims[i]."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x):
+        x = x.movedim(1, -1) if x.dim() > 2 else x
+        x = x.permute(0, *(d + 1 for d in self.dims))
+        return x.movedim(-1, 1) if x.dim() > 2 else x
+''',
+    "Mean": '''
+class Mean(nn.Module):
+    """The mean over the analysis's non-batch axes `axis` (channels last, as the analysis
+    writes them)."""
+
+    def __init__(self, axis, keepdim=False):
+        super().__init__()
+        self.axis, self.keepdim = tuple(axis), keepdim
+
+    def forward(self, x):
+        x = x.movedim(1, -1) if x.dim() > 2 else x
+        x = x if x.is_floating_point() else x.float()
+        x = x.mean(dim=tuple(a + 1 for a in self.axis), keepdim=self.keepdim)
+        return x.movedim(-1, 1) if x.dim() > 2 else x
+''',
+    "TiedLinear": '''
+class TiedLinear(nn.Module):
+    """A dense layer on the channels that reuses the (vocab, dim) weight of the `Embedding`
+    layer `tied_to` (weight tying, GPT-2's head). `tie_weights` hands it that module once the
+    network is built: the weight stays the embedding's one `nn.Parameter` (not registered
+    here), so `parameters()` yields it once and both uses train it."""
+
+    def __init__(self, in_features, out_features, tied_to, bias=True):
+        super().__init__()
+        self.tied_to = tied_to
+        self.tied = []  # the embedding, a plain reference: its weight is not this module's
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        weight = self.tied[0].weight
+        if x.dim() > 2:
+            return F.linear(x.movedim(1, -1), weight, self.bias).movedim(-1, 1)
+        return F.linear(x, weight, self.bias)
+
+
+def tie_weights(model):
+    """Hands every `TiedLinear` of `model` the embedding it names (by the analysis's layer
+    name: the keys of the `layers` dicts joined by `.`, `/` written `.`)."""
+    named = {}
+
+    def walk(module, prefix):
+        for key, child in module.layers.items():
+            name = prefix + key.replace("/", ".")
+            named[name] = child
+            if isinstance(getattr(child, "layers", None), nn.ModuleDict):
+                walk(child, name + ".")
+
+    walk(model, "")
+    for module in named.values():
+        if isinstance(module, TiedLinear):
+            module.tied = [named[module.tied_to]]
+    return model
+''',
+})
+
+
 def _custom_source(name: str) -> str:
     if name.startswith("SeparableConv"):
         rank = name[len("SeparableConv"):-1]
@@ -251,7 +524,8 @@ def _custom_source(name: str) -> str:
     return _CUSTOM[name]
 
 
-_PROGRAM_NAMES = (*_CUSTOM, "SeparableConv1d", "SeparableConv2d", "INPUT_SHAPE",
+_PROGRAM_NAMES = (*_CUSTOM, "tie_weights", "SeparableConv1d", "SeparableConv2d", "INPUT_SHAPE",
+                  "INPUT_SHAPES", "INPUT_DTYPES",
                   "OUTPUT_UNITS", "TRAIN_DEFAULTS", "NETWORK_FINGERPRINT", "build_model", "main",
                   "self", "super")
 
@@ -263,7 +537,7 @@ def torch_calls(analysis: Analysis, r, output_name: str | None, *,
     softmax."""
     shapes = [analysis.shapes[name] for name in r.inputs]
     calls = torch_layers(r.op, r.args, shapes, r.shape)
-    if logits and r.name == output_name:
+    if logits and is_output(r.name, output_name):
         last = calls[-1]
         if last.activation == "softmax":
             calls[-1] = LayerCall(last.cls, last.kwargs, last.suffix, last.custom, None)
@@ -381,8 +655,8 @@ def _render_forward(ops, out: Emitter, path: str, input_variable: str):
     """The ops on tensors: `x = self.layers[KEY](x)`."""
     for op in ops:
         if isinstance(op, LayerOp):
-            if op.cls == "Input":
-                out.line(f"{_targets(op.targets, (input_variable,))}{input_variable}")
+            if op.cls == "Input":  # its variable is forward's parameter
+                out.line(f"{_targets(op.targets, op.targets[:1])}{op.targets[0]}")
                 continue
             if op.line is not None:
                 out.comment(f"{path}:{op.line}")
@@ -410,7 +684,7 @@ def _render_forward(ops, out: Emitter, path: str, input_variable: str):
         elif isinstance(op, ReturnOp):
             out.line(f"return {op.source}")
         elif isinstance(op, ModelOp):
-            out.line(f"return {op.output}")
+            out.line(f"return {', '.join(op.outputs)}")
 
 
 _TRAIN_USAGE = ("    python THIS_FILE.py train --data digits|synthetic|FILE.npz|'SHARDS-*.npz'|"
@@ -435,7 +709,7 @@ def _render_class(plan: FunctionPlan, class_name: str, out: Emitter, path: str,
     _render_init(plan.body, out, path, plan.shape_parameter)
     out.level -= 1
     out.line()
-    out.line(f"def forward(self, {plan.input}):")
+    out.line(f"def forward(self, {', '.join(plan.inputs or (plan.input,))}):")
     out.level += 1
     _render_forward(plan.body, out, path, plan.input)
     out.level -= 2
@@ -452,11 +726,34 @@ def _output_kind(analysis: Analysis, logits: bool) -> str:
     return "probabilities (the last layer's softmax)"
 
 
+def _several_io_lines(analysis: Analysis, logits: bool) -> list[str]:
+    """The docstring's lines on several inputs (forward's arguments) or outputs (a tuple)."""
+    from .backend import input_dtype
+
+    def torch_shape(node):
+        shape = tuple(int(d) for d in node.shape)
+        shape = (shape[-1], *shape[:-1]) if len(shape) > 1 else shape
+        return "(N" + "".join(f", {d}" for d in shape) + ")"
+
+    lines = ["Inputs, forward's arguments in this order (channels first as PyTorch has it;",
+             "`shapelang table` writes shapes channels last, as Keras does: INPUT_SHAPES):"]
+    lines += [f"    {n.path}: {input_dtype(n.args)} {torch_shape(n)}"
+              for n in analysis.input_nodes]
+    outputs = analysis.output_nodes
+    if len(outputs) == 1:
+        return [*lines, f"Output: {_output_kind(analysis, logits)}."]
+    return [*lines, "Outputs, a tuple in this order:",
+            *(f"    {n.path}: {torch_shape(n)}" for n in outputs)]
+
+
 def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = False,
                logits: bool = False) -> str:
     """The PyTorch program for an analysed, error-free network; `structures`: the plans to try;
     `standalone`: import the runtime copied beside the program; `logits`: leave out the final
     softmax."""
+    analysis = conventions.under(analysis, conventions.TORCH)  # the module's own counts
+    keras_counts = conventions.differences(analysis, conventions.KERAS)
+    table = f"shapelang table {analysis.network.path}{' --backend torch' if keras_counts else ''}"
     network = analysis.network
     backend = torch_backend(logits)
     check_writable(analysis, backend)
@@ -476,22 +773,33 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
     path = network.path
     bound = ", ".join(f"{k}={pretty(v)}" for k, v in analysis.bindings.items())
     trainable, buffers = int(analysis.total("trainable")), int(analysis.total("non_trainable"))
-    input_shape = tuple(int(d) for d in analysis.layers[0].shape)
+    input_shape = tuple(int(d) for d in analysis.input_nodes[0].shape)
     channels_first = (input_shape[-1], *input_shape[:-1]) if len(input_shape) > 1 else input_shape
     example = ", ".join(map(str, channels_first))
+    io_lines = [
+        f"Input: float32 (N, {example}), channels first as PyTorch has it; `shapelang table`",
+        f"writes shapes channels last, as Keras does: INPUT_SHAPE = {input_shape}.",
+        f"Output: {_output_kind(analysis, logits)}."]
+    if analysis.several_io:
+        io_lines = _several_io_lines(analysis, logits)
     docstring = (
         f"{network.name} — a PyTorch module generated by shapelang {__version__} from {path}.",
         "",
         f"Regenerate it rather than edit it: `shapelang torch {path} -o FILE`.",
         "Every layer's output shape and parameter count is the one that",
-        f"`shapelang table {path}` shows; at {bound or 'its defaults'} the module has",
+        f"`{table}` shows; at {bound or 'its defaults'} the module has",
         f"{trainable:,} parameters" + (f" and {buffers:,} values in buffers" if buffers else "."),
         *(["(batch norm's running statistics, which Keras counts as non-trainable parameters)."]
           if buffers else []),
+        *([f"Counted as PyTorch counts them ({', '.join(keras_counts)}: two bias vectors, where",
+           "Keras's layers hold one)."] if keras_counts else []),
         "",
-        f"Input: float32 (N, {example}), channels first as PyTorch has it; `shapelang table`",
-        f"writes shapes channels last, as Keras does: INPUT_SHAPE = {input_shape}.",
-        f"Output: {_output_kind(analysis, logits)}.",
+        *(io_lines if analysis.several_io else [
+            (f"Input: float32 (N, {example}), channels first as PyTorch has it; `shapelang table`"
+             if analysis.layers[0].args.values.get("dtype", "float32") == "float32" else
+             f"Input: token ids, torch.long (N, {example}), channels first; `shapelang table`"),
+            f"writes shapes channels last, as Keras does: INPUT_SHAPE = {input_shape}.",
+            f"Output: {_output_kind(analysis, logits)}."]),
         "",
         "    python THIS_FILE.py summary",
         _TRAIN_USAGE,
@@ -520,7 +828,9 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
     out.level += 1
     out.docstring([f"A new `{classes['network']}`, its weights initialised by PyTorch."])
     arguments = ", ".join(f"{p.variable}={p.variable}" for p in model.parameters)
-    out.line(f"return {classes['network']}({arguments})")
+    built = f"{classes['network']}({arguments})"
+    out.line(f"return tie_weights({built})" if "TiedLinear" in program.custom else
+             f"return {built}")
     body.append("\n".join(out.lines))
     text = "\n\n\n".join(body)
     imports = {"import torch", "from torch import nn"}
@@ -530,14 +840,12 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
         imports.add("import math")
     if "Fraction(" in text:
         imports.add("from fractions import Fraction")
-    output = analysis.output
     return frame.program_source(frame.Frame(
         network_name=network.name,
         docstring=docstring,
         imports=frozenset(imports),
         body=text,
-        input_shape=input_shape,
-        output_units=int(output.shape[-1]) if output.shape else 1,
+        **frame.io_fields(analysis),
         train=analysis.train,
         fingerprint=network_fingerprint(analysis),
         backend="torch",

@@ -19,7 +19,9 @@ from __future__ import annotations
 import sympy
 
 from ..layers import ACTIVATIONS, Args
-from .backend import LayerCall
+from ..layers.attention import key_size
+from ..layers.layernorm import normalised_axes
+from .backend import Call, LayerCall
 
 #: A trailing activation as PyTorch code applied to `{}` (the layer's output, channels first).
 ACTIVATION_FUNCTIONS = {
@@ -189,6 +191,8 @@ def emit_reshape(a, shapes, out):
 
 
 def emit_dense(a, shapes, out):
+    if a.tie is not None:
+        return emit_tied_dense(a, shapes, out)
     kwargs = {"in_features": shapes[0][-1], "out_features": a.units}
     if not a.bias:
         kwargs["bias"] = False
@@ -238,3 +242,107 @@ def emit_concat(a, shapes, out):
 def emit_activation(a, shapes, out):
     cls, kwargs = _ACTIVATION_MODULES[a.layer.op]
     return [_module(cls, kwargs)]
+
+
+# ---- issue 11: attention --------------------------------------------------------------------
+def emit_layernorm(a, shapes, out):
+    axes = normalised_axes(a.axis, len(out))
+    kwargs = {"normalized_shape": tuple(shapes[0][axis] for axis in axes), "eps": a.epsilon}
+    if len(out) == 1 and (a.scale or not a.center):  # a vector: PyTorch's own layer fits
+        if not a.scale:
+            kwargs["elementwise_affine"] = False
+        elif not a.center:
+            kwargs["bias"] = False
+        return [_module("nn.LayerNorm", kwargs)]
+    # channels moved last, the normalised axes to the end; γ and β each optional
+    kwargs["axes"] = axes
+    if not a.scale:
+        kwargs["scale"] = False
+    if not a.center:
+        kwargs["center"] = False
+    return [_module("LayerNorm", kwargs)]
+
+
+def emit_mha(a, shapes, out):
+    # a key size derived from the width is an integer (the analysis checked it): floor writes
+    # it as one where the width is a block's symbol
+    key = sympy.floor(key_size(a, shapes))
+    value = key if a.value_dim is None else a.value_dim
+    kwargs = {"query_dim": shapes[0][-1], "memory_dim": shapes[-1][-1], "heads": a.heads,
+              "key_dim": key, "value_dim": value}
+    if a.dropout:
+        kwargs["dropout"] = a.dropout
+    if a.causal:
+        kwargs["causal"] = True
+    if not a.bias:
+        kwargs["bias"] = False
+    return [_module("MultiHeadAttention", kwargs)]
+
+
+# ---- recurrent layers (rnn) -----------------------------------------------------------------
+_RECURRENT = {"simplernn": "nn.RNN", "lstm": "nn.LSTM", "gru": "nn.GRU"}
+
+
+def _recurrent(a, shapes, out):
+    """`Recurrent` around `nn.RNN`, `nn.LSTM` or `nn.GRU` (batch first), or around the
+    program's `GRUResetBefore` (Keras's `reset_after=False`, which PyTorch lacks)."""
+    kwargs = {"input_size": shapes[0][-1], "hidden_size": a.units}
+    if not a.bias:
+        kwargs["bias"] = False
+    if a.bidirectional:
+        kwargs["bidirectional"] = True
+    if a.layer.op == "gru" and not a.reset_after:
+        rnn = Call("GRUResetBefore", kwargs, custom="GRUResetBefore")
+    else:
+        rnn = Call(_RECURRENT[a.layer.op], {**kwargs, "batch_first": True})
+    wrapper = {"rnn": rnn}
+    if a.return_sequences:
+        wrapper["return_sequences"] = True
+    if a.bidirectional and a.bidirectional != "concat":
+        wrapper["merge_mode"] = a.bidirectional
+    return [_module("Recurrent", wrapper)]
+
+
+emit_simplernn = emit_lstm = emit_gru = _recurrent
+
+
+# ---- sequences (seqops): modules of the program that move the channels where they need them --
+def emit_embedding(a, shapes, out):
+    return [_module("Embedding", {"num_embeddings": a.vocab, "embedding_dim": a.dim})]
+
+
+def emit_posembed(a, shapes, out):
+    return [_module("PositionEmbedding", {"max_len": a.max_len, "dim": shapes[0][-1]})]
+
+
+def emit_clstoken(a, shapes, out):
+    return [_module("ClassToken", {"dim": shapes[0][-1]})]
+
+
+def emit_take(a, shapes, out):
+    return [_module("Take", {"index": a.index, "axis": int(a.axis) % len(shapes[0])})]
+
+
+def emit_slice(a, shapes, out):
+    return [_module("Slice", {"start": a.start, "stop": a.stop,
+                              "axis": int(a.axis) % len(shapes[0])})]
+
+
+def emit_transpose(a, shapes, out):
+    return [_module("Permute", {"dims": a.perm})]
+
+
+def emit_mean(a, shapes, out):
+    from ..layers.mean import Mean
+
+    kwargs = {"axis": Mean.axes(a, len(shapes[0]))}
+    if a.keepdims:
+        kwargs["keepdim"] = True
+    return [_module("Mean", kwargs)]
+
+
+def emit_tied_dense(a, shapes, out):
+    kwargs = {"in_features": shapes[0][-1], "out_features": a.units, "tied_to": a.tie}
+    if not a.bias:
+        kwargs["bias"] = False
+    return [_module("TiedLinear", kwargs, activation=a.activation)]

@@ -17,6 +17,11 @@ from ..float64 import require_float64
 Shape = tuple  # of sympy expressions, channels last, no batch axis
 REQUIRED = object()
 
+#: Whose parameter count a layer reports: Keras's (the analysis's, by default) or PyTorch's.
+#: They differ where PyTorch's layer holds other weights (its RNNs carry two bias vectors).
+KERAS, TORCH = "keras", "torch"
+CONVENTIONS = (KERAS, TORCH)
+
 
 # ---- option types: each converts an evaluated value or raises a diagnostic ------------------
 class OptionType:
@@ -138,6 +143,27 @@ class ShapeList(OptionType):
         return tuple(require_integer(v, span, f"{what}'s dimension", 1) for v in value)
 
 
+class Label(OptionType):
+    """The label of another line (`tie=embed`): its name, resolved by the walk."""
+
+    describe = "a line's label"
+    keywords = True
+
+    def convert(self, value, span, what):
+        if isinstance(value, Keyword):
+            return value.name
+        raise error("SL204", f"{what} must be a line's label, got {show(value)}", span)
+
+
+def axis_of(axis, rank: int, span: ir.Span, op: str) -> int:
+    """A non-batch axis (negative counts from the end, as Python), as 0 … rank − 1."""
+    axis = int(axis)
+    if not -rank <= axis < rank:
+        raise error("SL209", f"`{op}` axis {axis} is outside a rank-{rank} tensor (axes 0 … "
+                    f"{rank - 1}, or −1 … −{rank}; the batch axis is not counted)", span)
+    return axis % rank
+
+
 def check_rank(dims, span: ir.Span, what: str):
     if len(dims) > limits.MAX_RANK:
         raise error("SL209", f"{what} has {len(dims)} dimensions, more than shapelang's limit "
@@ -211,15 +237,27 @@ class LayerKind:
     positional: ClassVar[tuple[Opt, ...]] = ()
     options: ClassVar[tuple[Opt, ...]] = ()
     takes_activation: ClassVar[bool] = False
-    inputs: ClassVar[int] = 1  # how many tensors it reads; -1 for "two or more"
+    # how many tensors it reads; -1 for "two or more"; 2 for "one or two" (attention: a query,
+    # and a memory of keys and values that is the query unless named)
+    inputs: ClassVar[int] = 1
     doc: ClassVar[str] = ""
+    # integer tensors (token ids): whether this kind reads only them (`embedding`), and
+    # whether it only moves elements, so that its output is integer when its input is
+    reads_ids: ClassVar[bool] = False
+    moves_elements: ClassVar[bool] = False
 
     def output_shape(self, a: Args, shapes: list[Shape], ctx) -> Shape:
         return shapes[0]
 
     def parameters(self, a: Args, shapes: list[Shape], out: Shape) -> tuple:
-        """(trainable, non-trainable)."""
+        """(trainable, non-trainable), as Keras counts them."""
         return (sympy.Integer(0), sympy.Integer(0))
+
+    def parameters_under(self, convention: str, a: Args, shapes: list[Shape], out: Shape
+                         ) -> tuple:
+        """(trainable, non-trainable) as `convention`'s framework counts them (`CONVENTIONS`);
+        Keras's unless a kind's frameworks differ."""
+        return self.parameters(a, shapes, out)
 
     def macs(self, a: Args, shapes: list[Shape], out: Shape):
         """Multiply-accumulates for one example; bias additions are not counted."""
@@ -310,3 +348,26 @@ def product(values):
     for v in values:
         result *= v
     return result
+
+
+def sign_of(value, span: ir.Span, what: str) -> bool:
+    """Whether an index counts from the end (is negative), as Python's; an index whose sign
+    depends on unbound parameters is an error."""
+    if value.is_negative is None:
+        raise error("SL204", f"{what} must be known to be negative or not, got {show(value)}",
+                    span, "write a number, or an expression of positive sizes")
+    return bool(value.is_negative)
+
+
+def require_within(ctx, size, least, most, layer: ir.Layer, what: str, condition: str):
+    """`least` ≤ `size` (≤ `most`, if given) along an axis an index reads: SL320 stating
+    `condition` where the size is a number outside, else conditions of the valid domain."""
+    size = sympy.sympify(size)
+    outside = size.is_number and (size < least or (most is not None and size > most))
+    if outside:
+        raise error("SL320", f"{what} falls outside the axis: it needs {condition}, but the axis "
+                    f"has {size}", layer.span, "choose an index within the axis (negative "
+                    "indices count from its end)")
+    ctx.require_at_least(size, least, "positions", layer, what)
+    if most is not None:
+        ctx.require_at_most(size, most, "positions", layer, what)

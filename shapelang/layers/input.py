@@ -1,8 +1,14 @@
 """`input` — one example's shape, channels last; the batch axis is implicit. First, once.
 
     input [H, W, 3]
+    input [T] dtype=int32             # token ids: read by `embedding`
+
+`dtype` is `float32` (the default), `int32` or `int64`. An integer input holds ids: a layer
+with parameters other than `embedding` reading it is an error (embed them first).
 """
-from .base import LayerKind, Opt, ShapeList
+from .base import Choice, LayerKind, Opt, ShapeList
+
+DTYPES = ("float32", "int32", "int64")
 
 
 class Input(LayerKind):
@@ -10,6 +16,7 @@ class Input(LayerKind):
     doc = __doc__
     inputs = 0
     positional = (Opt("shape", ShapeList()),)
+    options = (Opt("dtype", Choice(*DTYPES), "float32", doc="the element type of the input"),)
 
     def output_shape(self, a, shapes, ctx):
         return a.shape

@@ -35,6 +35,7 @@ class Reshape(LayerKind):
     op = "reshape"
     doc = __doc__
     positional = (Opt("shape", _Target(), aliases=("target_shape",)),)
+    moves_elements = True
 
     def output_shape(self, a, shapes, ctx):
         (shape,) = shapes

@@ -48,8 +48,13 @@ def _restored_model(checkpoint, network, lr, jit):
             f"cannot load checkpoint {checkpoint}: {first_line}",
             "start again with --overwrite, or train into another --checkpoint-dir",
         ) from None
-    taken = tuple(model.input_shape[1:]) if isinstance(model.input_shape, tuple) else None
-    if taken != network.input_shape:
+    shapes = model.input_shape
+    several = isinstance(shapes, (list, tuple)) and shapes and isinstance(shapes[0], (list, tuple))
+    taken = ([tuple(s[1:]) for s in shapes] if several else
+             [tuple(shapes[1:])] if isinstance(shapes, tuple) else None)
+    wanted = ([s.shape for s in network.inputs] if network.inputs is not None
+              else [network.input_shape])
+    if taken != wanted:
         raise DataError(
             "SL510",
             f"checkpoint {checkpoint} is of a network with input {model.input_shape}, "

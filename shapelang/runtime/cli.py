@@ -15,7 +15,7 @@ from .data import load_dataset
 from .errors import DataError, _OutputError
 from .fingerprint import _as_json
 from .grid import _GRID_KEYS, _apply_combination, _grid_combinations, _train_grid
-from .settings import _check_numbers, _check_settings, _Network, _settings
+from .settings import _check_numbers, _check_settings, _Network, _settings, network_inputs
 from .strategies import _make_strategy, _precision_policy, _worker_directory
 from .torch_summary import _torch_summary
 from .torch_training import _train_torch
@@ -58,12 +58,13 @@ def _train(args, network, defaults):
             _check_settings(settings)
             data = load_dataset(
                 args.data,
-                network.input_shape,
+                network_inputs(network)[0],
                 network.output_units,
                 settings.loss,
                 validation_split=settings.validation_split,
                 seed=args.seed,
                 synthetic_size=args.synthetic_size,
+                input_dtypes=network_inputs(network)[1],
             )
             print(
                 f"data: {data.description}: {data.train_count} training, "
@@ -232,6 +233,7 @@ def run_main(
     fingerprint=None,
     backend="keras",
     from_logits=False,
+    input_dtypes=None,
 ) -> int:
     """Run the ``summary`` or ``train`` command of a generated program; return the exit code.
 
@@ -251,14 +253,22 @@ def run_main(
         args = _build_parser(model_name).parse_args(argv)
     except SystemExit as exit_request:
         return exit_request.code if isinstance(exit_request.code, int) else 2
+    inputs = None
+    if isinstance(input_shape, dict):  # several inputs (or an integer one), by name
+        from .named import input_specs
+
+        inputs = input_specs(input_shape, input_dtypes)
+        input_shape = inputs[0].shape
     network = _Network(
         build_model,
         model_name,
         tuple(int(d) for d in input_shape),
-        int(output_units),
+        ({str(k): int(v) for k, v in output_units.items()} if isinstance(output_units, dict)
+         else int(output_units)),
         None if fingerprint is None else _as_json(fingerprint),
         backend,
         bool(from_logits),
+        inputs,
     )
     try:
         if args.command == "summary":

@@ -136,7 +136,15 @@ def _as_float(x, y):
 
 
 def load_dataset(
-    spec, input_shape, output_units, loss, *, validation_split=0.2, seed=0, synthetic_size=512
+    spec,
+    input_shape,
+    output_units,
+    loss,
+    *,
+    validation_split=0.2,
+    seed=0,
+    synthetic_size=512,
+    input_dtypes=None,
 ):
     """Open the data source `spec` (see the module docstring) and check it against the network.
 
@@ -144,11 +152,20 @@ def load_dataset(
     of the last layer and `loss` the loss name (it decides the label encoding). Returns a
     :class:`LoadedData`; raises :class:`DataError` for every problem with the data.
     """
+    mode = _label_mode(loss)
+    split = float(validation_split)
+    if isinstance(input_shape, dict) or isinstance(output_units, dict) or isinstance(spec, dict):
+        # several inputs or outputs (`input_shape`, `output_units` by name), or a dict of arrays
+        from .named import input_specs, load_named
+
+        shapes = input_shape if isinstance(input_shape, dict) else {"x": input_shape}
+        units = ({k: int(v) for k, v in output_units.items()}
+                 if isinstance(output_units, dict) else int(output_units))
+        return load_named(spec, input_specs(shapes, input_dtypes), units, mode, split, seed,
+                          synthetic_size)
     spec = str(spec)
     input_shape = tuple(int(d) for d in input_shape)
     units = int(output_units)
-    mode = _label_mode(loss)
-    split = float(validation_split)
     if spec == "digits":
         return _load_digits(input_shape, units, mode, split, seed)
     if spec == "synthetic":

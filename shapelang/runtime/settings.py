@@ -27,6 +27,17 @@ class _Network:
     fingerprint: list = None  # the analysis's, as JSON holds it; None for a hand-written model
     backend: str = "keras"  # or "torch": what build_model returns
     from_logits: bool = False  # the model's output: logits (True) or probabilities
+    # several inputs (or an integer one): `named.InputSpec`s in the network's order; None
+    # for one float32 input (`input_shape`). `output_units` a dict by name for several outputs
+    inputs: tuple = None
+
+
+def network_inputs(network):
+    """`load_dataset`'s input shape and `input_dtypes`: one shape and None, or with named
+    inputs dicts by name."""
+    if network.inputs is None:
+        return network.input_shape, None
+    return ({s.name: s.shape for s in network.inputs}, {s.name: s.dtype for s in network.inputs})
 
 
 @dataclasses.dataclass
@@ -120,10 +131,11 @@ def _check_settings(settings):
 
 
 def _compile(model, settings, jit):
+    outputs = len(model.outputs)  # several: the loss and the metrics of each, Keras's way
     model.compile(
         optimizer=_make_optimizer(settings),
-        loss=settings.loss,
-        metrics=list(settings.metrics),
+        loss=settings.loss if outputs == 1 else [settings.loss] * outputs,
+        metrics=list(settings.metrics) if outputs == 1 else [list(settings.metrics)] * outputs,
         jit_compile=bool(jit),
     )
     return model

@@ -27,9 +27,10 @@ def _parameter_counts(module):
     return _counted(module.named_parameters()), _counted(module.named_buffers())
 
 
-def _layer_rows(model, input_shape):
+def _layer_rows(model, input_shape, inputs=None):
     """(name, class, output shape without the batch axis or None, parameters) of every
-    sub-module that runs, in the order they start, for one zero example."""
+    sub-module that runs, in the order they start, for one zero example (of every input:
+    `inputs`, the named inputs' specs, where there are several)."""
     import torch
 
     rows, handles = {}, []
@@ -56,11 +57,16 @@ def _layer_rows(model, input_shape):
     try:
         model.train(False)  # evaluation mode, said without the word the security scan refuses
         with torch.no_grad():
-            output = model(torch.zeros((1, *_channels_first(input_shape))))
+            specs = inputs or [None]
+            output = model(*(
+                torch.zeros((1, *_channels_first(input_shape if s is None else s.shape)),
+                            dtype=getattr(torch, "float32" if s is None else s.dtype))
+                for s in specs))
     finally:
         for handle in handles:
             handle.remove()
-    return list(rows.values()), tuple(output.shape[1:])
+    first = output[0] if isinstance(output, tuple) else output  # several outputs: the first's
+    return list(rows.values()), tuple(first.shape[1:])
 
 
 def _shape_text(shape):
@@ -70,7 +76,7 @@ def _shape_text(shape):
 def _torch_summary(network):
     """The ``summary`` command for a PyTorch model."""
     model = network.build_model()
-    rows, output = _layer_rows(model, network.input_shape)
+    rows, output = _layer_rows(model, network.input_shape, network.inputs)
     header = ("layer", "module", "output (channels first)", "output (channels last)", "params")
     table = [header] + [
         (

@@ -25,6 +25,7 @@ from .data import load_dataset
 from .errors import DataError, _OutputError, _reason
 from .fingerprint import _fingerprint_parameters
 from .grid import _grid_row, _train_grid
+from .settings import network_inputs
 from .torch_distributed import _distributed, _joined
 from .torch_settings import _make_optimizer, _per_example_loss, _per_example_metric, _recipe
 from .training import _diverged, _final_line
@@ -77,12 +78,13 @@ def _train_torch(args, network, settings):
         recipe = _recipe(settings, network.from_logits)
         data = load_dataset(
             args.data,
-            network.input_shape,
+            network_inputs(network)[0],
             network.output_units,
             settings.loss,
             validation_split=settings.validation_split,
             seed=args.seed,
             synthetic_size=args.synthetic_size,
+            input_dtypes=network_inputs(network)[1],
         )
         if cluster.chief:
             print(
@@ -264,30 +266,62 @@ class _Trainer:
 
     # ---- one epoch -------------------------------------------------------------------------
     def _tensors(self, x, y):
+        """The model's arguments (a tuple: one per input, in forward's order) and the labels
+        (a tuple by output with several)."""
         torch = self.torch
-        inputs = torch.from_numpy(x).to(self.device, non_blocking=True)
-        if inputs.dim() >= 3:  # examples of rank >= 2: channels last -> channels first
-            inputs = inputs.movedim(-1, 1).contiguous()
-        return inputs, torch.from_numpy(y).to(self.device, non_blocking=True)
+        examples = x.values() if isinstance(x, dict) else (x,)
+        inputs = []
+        for array in examples:
+            tensor = torch.from_numpy(array).to(self.device, non_blocking=True)
+            if tensor.dim() >= 3:  # examples of rank >= 2: channels last -> channels first
+                tensor = tensor.movedim(-1, 1).contiguous()
+            inputs.append(tensor)
+        labels = y.values() if isinstance(y, dict) else (y,)
+        labels = tuple(torch.from_numpy(v).to(self.device, non_blocking=True) for v in labels)
+        return tuple(inputs), labels if isinstance(y, dict) else labels[0]
 
     def _autocast(self):
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return self.torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
+    def _outputs(self):
+        """The output names of a network with several outputs (a tuple from forward), else
+        None."""
+        units = self.network.output_units
+        return tuple(units) if isinstance(units, dict) else None
+
+    def _losses(self, recipe, output, labels):
+        """Each example's loss; with several outputs the sum of each output's (Keras's total
+        loss, all weights 1)."""
+        if self._outputs() is None:
+            return _per_example_loss(recipe, output, labels)
+        return sum(_per_example_loss(recipe, o, t) for o, t in zip(output, labels))
+
+    def _metric_names(self, recipe):
+        """The metrics' log names: by output with several (`logits_accuracy`, as Keras)."""
+        outputs = self._outputs()
+        if outputs is None:
+            return list(recipe.metrics)
+        return [f"{output}_{name}" for name in recipe.metrics for output in outputs]
+
     def _totals(self, recipe, output, labels, losses):
         """[loss sum, metric sums..., examples] of a batch, as a tensor on the device."""
         sums = [losses.detach().sum()]
+        several = self._outputs() is not None
+        pairs = tuple(zip(output, labels)) if several else ((output, labels),)
         with self.torch.no_grad():
             for name in recipe.metrics:
-                sums.append(_per_example_metric(recipe, name, output.detach(), labels).sum())
-        sums.append(self.torch.tensor(float(len(labels)), device=self.device))
+                for one_output, one_labels in pairs:
+                    sums.append(_per_example_metric(recipe, name, one_output.detach(),
+                                                    one_labels).sum())
+        sums.append(self.torch.tensor(float(len(pairs[0][1])), device=self.device))
         return self.torch.stack([value.float() for value in sums])
 
     def _logs(self, recipe, totals, prefix=""):
         count = max(totals[-1], 1.0)
         logs = {f"{prefix}loss": totals[0] / count}
-        for index, name in enumerate(recipe.metrics, 1):
+        for index, name in enumerate(self._metric_names(recipe), 1):
             logs[prefix + name] = totals[index] / count
         return logs
 
@@ -307,8 +341,8 @@ class _Trainer:
             step += 1
             inputs, labels = self._tensors(x, y)
             with self._autocast():
-                output = runner(inputs)
-            losses = _per_example_loss(recipe, output, labels)
+                output = runner(*inputs)
+            losses = self._losses(recipe, output, labels)
             # the mean over the global batch, once DistributedDataParallel averages gradients
             loss = losses.sum() * (cluster.world / global_size)
             optimizer.zero_grad(set_to_none=True)
@@ -322,7 +356,7 @@ class _Trainer:
             totals = (
                 batch_totals if totals is None else [a + b for a, b in zip(totals, batch_totals)]
             )
-        return self._logs(recipe, totals or [0.0] * (len(recipe.metrics) + 2)), None
+        return self._logs(recipe, totals or [0.0] * (len(self._metric_names(recipe)) + 2)), None
 
     def _step(self, recipe, optimizer, scaler):
         """The optimizer's step, with Keras's clipping and decoupled weight decay."""
@@ -355,13 +389,14 @@ class _Trainer:
         share = (cluster.rank, cluster.world)
         with torch.no_grad():
             for x, y in _prefetched(self.data.batches(batch, training=False, share=share)):
-                if not len(x):
-                    batch_totals = torch.zeros(len(recipe.metrics) + 2, device=self.device)
+                if not len(next(iter(x.values())) if isinstance(x, dict) else x):
+                    batch_totals = torch.zeros(len(self._metric_names(recipe)) + 2,
+                                               device=self.device)
                 else:
                     inputs, labels = self._tensors(x, y)
                     with self._autocast():
-                        output = module(inputs)
-                    losses = _per_example_loss(recipe, output, labels)
+                        output = module(*inputs)
+                    losses = self._losses(recipe, output, labels)
                     batch_totals = self._totals(recipe, output, labels, losses)
                 totals = batch_totals if totals is None else totals + batch_totals
         return self._logs(recipe, cluster.sum(totals).tolist(), prefix="val_")

@@ -1,0 +1,272 @@
+"""Data for a network with several named inputs (or one integer input): an ``.npz`` with an
+array ``x_<name>`` per input (a single input may use ``x``) and labels ``y`` (or ``y_<name>``
+per output with several outputs), a dict of such arrays (the Python API), or ``synthetic``.
+Every input is checked on its own (its dtype -- integer ids for an integer input --, finite
+values, its example shape) and all of them and the labels must hold one count of examples.
+Batches are dicts by input name (Keras feeds a functional model by its inputs' names; the
+PyTorch runtime passes them to ``forward`` in the network's input order).
+"""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from .checks import (
+    _check_dtype,
+    _check_example_shape,
+    _check_finite,
+    _check_label_values,
+    _convert_labels,
+    _label_kind,
+    _shape_text,
+    _validation_count,
+)
+from .errors import DataError
+
+_INTEGER_DTYPES = ("int32", "int64")
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    name: str
+    shape: tuple
+    dtype: str = "float32"
+
+
+def input_specs(input_shapes, input_dtypes=None):
+    """The inputs of `run_main(input_shape=…)` given as a mapping name → shape."""
+    dtypes = dict(input_dtypes or {})
+    return tuple(
+        InputSpec(str(name), tuple(int(d) for d in shape), str(dtypes.get(name, "float32")))
+        for name, shape in input_shapes.items()
+    )
+
+
+def _hint(inputs, several_outputs):
+    keys = ", ".join(f"x_{spec.name}=…" for spec in inputs)
+    labels = "y_<output>=… per output" if several_outputs else "y=labels"
+    return f"save the data with np.savez(path, {keys}, {labels})"
+
+
+def _arrays_of(spec, inputs, outputs, where):
+    """The examples by input name and the labels (one array, or a dict by output name) of an
+    ``.npz`` path or a dict of arrays."""
+    if isinstance(spec, dict):
+        found = dict(spec)
+    else:
+        from .data import _read_npz  # the same reading and errors as a one-input .npz
+
+        try:
+            with np.load(spec, allow_pickle=False) as npz:
+                names = list(npz.files)
+        except Exception:  # noqa: BLE001 -- _read_npz names the problem
+            names = ["x", "y"]
+        found = dict(zip(names, _read_npz(spec, tuple(names))))
+    x = {}
+    for spec_ in inputs:
+        key = f"x_{spec_.name}"
+        if key not in found and len(inputs) == 1 and "x" in found:
+            key = "x"
+        if key not in found:
+            raise DataError(
+                "SL502",
+                f"{where} has no array `x_{spec_.name}` for the input `{spec_.name}` "
+                f"(it holds {sorted(found)})",
+                _hint(inputs, len(outputs) > 1),
+            )
+        x[spec_.name] = np.asarray(found[key])
+    if len(outputs) > 1:
+        missing = [f"y_{name}" for name in outputs if f"y_{name}" not in found]
+        if missing:
+            raise DataError(
+                "SL502",
+                f"{where} has no array {' or '.join(f'`{m}`' for m in missing)} "
+                f"(it holds {sorted(found)})",
+                _hint(inputs, True),
+            )
+        y = {name: np.asarray(found[f"y_{name}"]) for name in outputs}
+    else:
+        if "y" not in found:
+            raise DataError(
+                "SL502", f"{where} has no array `y` (it holds {sorted(found)})",
+                _hint(inputs, False),
+            )
+        y = np.asarray(found["y"])
+    return x, y
+
+
+def _check_input(array, spec, where):
+    name = f"x_{spec.name}"
+    _check_dtype(array.dtype, name, where)
+    if array.ndim == 0:
+        raise DataError("SL503", f"{where}: `{name}` must have a leading example axis")
+    _check_finite(array, name, where)
+    if spec.dtype in _INTEGER_DTYPES:
+        integral = np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.bool_)
+        if not integral and array.size and not np.all(np.mod(array, 1) == 0):
+            raise DataError(
+                "SL506",
+                f"{where}: `{name}` holds values that are not integers, but the input "
+                f"`{spec.name}` is {spec.dtype} (token or category ids)",
+                "store integer ids in it",
+            )
+        if array.size and np.min(array) < 0:
+            raise DataError(
+                "SL506",
+                f"{where}: `{name}` holds negative values, but the input `{spec.name}` is "
+                f"{spec.dtype} ids (from 0)",
+                "store ids from 0",
+            )
+    try:
+        _check_example_shape(array.shape[1:], spec.shape, where)
+    except DataError as error:
+        raise DataError(
+            "SL503",
+            f"{where}: `{name}` (the input `{spec.name}`) has examples of shape "
+            f"{_shape_text(array.shape[1:])}, but the input is {_shape_text(spec.shape)}",
+            error.hint,
+        ) from None
+
+
+def _check_counts(x, y, where):
+    counts = {f"x_{name}": len(array) for name, array in x.items()}
+    labels = y if isinstance(y, dict) else {"": y}
+    for name, array in labels.items():
+        if np.ndim(array) == 0:
+            raise DataError("SL503", f"{where}: `y{'_' + name if name else ''}` must have a "
+                            "leading example axis")
+        counts[f"y_{name}" if name else "y"] = len(array)
+    if len(set(counts.values())) > 1:
+        listed = ", ".join(f"`{k}` {v}" for k, v in counts.items())
+        raise DataError(
+            "SL504",
+            f"{where}: the arrays hold different numbers of examples ({listed})",
+            "save one example of every input and one label per example",
+        )
+    if next(iter(counts.values())) == 0:
+        raise DataError("SL505", f"{where}: the data set is empty (0 examples)")
+
+
+def _labels(y, units, mode, where):
+    if isinstance(y, dict):
+        return {name: _labels(y[name], units[name], mode, f"{where} (`y_{name}`)")
+                for name in y}
+    _check_dtype(y.dtype, "y", where)
+    _check_finite(y, "y", where)
+    kind = _label_kind(y.shape[1:], units, mode, where)
+    _check_label_values(y, kind, units, where)
+    return _convert_labels(y, kind, mode, units)
+
+
+def load_named(spec, inputs, units, mode, split, seed, synthetic_size):
+    """The data of a network with named inputs (see the module docstring) as a
+    :class:`~.data.LoadedData`. `units`: the output's width, or a dict by output name."""
+    from .data import LoadedData
+
+    outputs = tuple(units) if isinstance(units, dict) else ()
+    if isinstance(spec, dict):
+        where = "the data"
+    elif str(spec) == "synthetic":
+        return _synthetic(int(synthetic_size), inputs, units, mode, split, seed)
+    else:
+        where = str(spec)
+        if not Path(where).is_file():
+            raise DataError(
+                "SL501" if not Path(where).exists() else "SL502",
+                f"data source {where!r}: a network with several inputs (or an integer input) "
+                "reads one .npz file, a dict of arrays or `synthetic`",
+                _hint(inputs, len(outputs) > 1),
+            )
+    x, y = _arrays_of(spec, inputs, outputs, where)
+    for input_spec in inputs:
+        _check_input(x[input_spec.name], input_spec, where)
+    _check_counts(x, y, where)
+    y = _labels(y, units, mode, where)
+    x = {spec_.name: x[spec_.name].astype(_numpy_dtype(spec_.dtype)) for spec_ in inputs}
+    count = len(next(iter(x.values())))
+    order = np.random.default_rng(seed).permutation(count)
+    held_out = _validation_count(count, split, where)
+    source = _NamedSource(x, y, order[held_out:], order[:held_out], seed)
+    return LoadedData(where, source, count - held_out, held_out)
+
+
+def _numpy_dtype(dtype):
+    return np.int64 if dtype == "int64" else np.int32 if dtype == "int32" else np.float32
+
+
+def _synthetic(size, inputs, units, mode, split, seed):
+    """Random normal float inputs, zero ids for integer inputs (any vocabulary reads id 0),
+    random labels: smoke tests."""
+    from .checks import _CATEGORICAL, _SPARSE
+
+    rng = np.random.default_rng(seed)
+    x = {}
+    for spec in inputs:
+        if spec.dtype in _INTEGER_DTYPES:
+            x[spec.name] = np.zeros((size, *spec.shape), _numpy_dtype(spec.dtype))
+        else:
+            x[spec.name] = rng.standard_normal((size, *spec.shape), np.float32)
+
+    def labels(width):
+        if mode == _SPARSE:
+            return rng.integers(0, width, size).astype(np.int32)
+        if mode == _CATEGORICAL:
+            return np.eye(width, dtype=np.float32)[rng.integers(0, width, size)]
+        return rng.standard_normal((size, width), np.float32)
+
+    y = {name: labels(w) for name, w in units.items()} if isinstance(units, dict) else labels(
+        int(units))
+    from .data import LoadedData
+
+    order = rng.permutation(size)
+    held_out = _validation_count(size, split, "synthetic")
+    source = _NamedSource(x, y, order[held_out:], order[:held_out], seed)
+    shapes = ", ".join(f"{s.name} {_shape_text(s.shape)}" for s in inputs)
+    return LoadedData(f"synthetic {shapes}", source, size - held_out, held_out)
+
+
+def _take(value, index):
+    if isinstance(value, dict):
+        return {name: array[index] for name, array in value.items()}
+    return value[index]
+
+
+@dataclasses.dataclass
+class _NamedSource:
+    """Examples in memory by input name, split by a seeded shuffle (as ``_ArraySource``)."""
+
+    x: dict
+    y: object  # an array, or a dict by output name
+    train_index: np.ndarray
+    validation_index: np.ndarray
+    seed: int
+
+    def tf_datasets(self):
+        import tensorflow as tf
+
+        def dataset(index, shuffle):
+            y = _take(self.y, index)
+            if isinstance(y, dict):  # several outputs: a tuple in the model's output order
+                y = tuple(y.values())
+            examples = tf.data.Dataset.from_tensor_slices((_take(self.x, index), y))
+            if shuffle:
+                examples = examples.shuffle(min(len(index), 10_000), seed=self.seed)
+            return examples
+
+        validation = self.validation_index
+        return (
+            dataset(self.train_index, shuffle=True),
+            dataset(validation, shuffle=False) if len(validation) else None,
+        )
+
+    def batches(self, batch_size, epoch, training, share):
+        from .data import _in_batches
+
+        if training:
+            index = np.random.default_rng([self.seed, epoch]).permutation(self.train_index)
+        else:
+            index = self.validation_index
+        for start, stop in _in_batches(len(index), batch_size, share):
+            chosen = index[start:stop]
+            yield _take(self.x, chosen), _take(self.y, chosen)
