@@ -233,21 +233,24 @@ class MultiHeadAttention(nn.Module):
     (the query itself when not given) channels first, (N, D, T), as this program's tensors are,
     the features moved last and back. The projections are `nn.Linear`s with Keras's kernels
     flattened, heads first (query, key, value: width → heads·size; output: heads·value_dim →
-    the query's width). `causal`: query position i attends to key positions 0 … i (Keras's
-    lower-triangular mask, also where the lengths differ)."""
+    the query's width); by default each head's key size is the query's width over the heads,
+    its value size the key size. `causal`: query position i attends to key positions 0 … i
+    (Keras's lower-triangular mask, also where the lengths differ)."""
 
     def __init__(
         self,
         query_dim,
         memory_dim,
         heads,
-        key_dim,
-        value_dim,
+        key_dim=None,
+        value_dim=None,
         dropout=0.0,
         causal=False,
         bias=True,
     ):
         super().__init__()
+        key_dim = query_dim // heads if key_dim is None else key_dim
+        value_dim = key_dim if value_dim is None else value_dim
         self.heads, self.key_dim, self.value_dim = heads, key_dim, value_dim
         self.dropout, self.causal = dropout, causal
         self.query = nn.Linear(query_dim, heads * key_dim, bias)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import sympy
 
 from ..layers import ACTIVATIONS, Args
-from ..layers.attention import key_size
 from ..layers.layernorm import normalised_axes
 from .backend import Call, LayerCall
 
@@ -264,12 +263,11 @@ def emit_layernorm(a, shapes, out):
 
 
 def emit_mha(a, shapes, out):
-    # a key size derived from the width is an integer (the analysis checked it): floor writes
-    # it as one where the width is a block's symbol
-    key = sympy.floor(key_size(a, shapes))
-    value = key if a.value_dim is None else a.value_dim
-    kwargs = {"query_dim": shapes[0][-1], "memory_dim": shapes[-1][-1], "heads": a.heads,
-              "key_dim": key, "value_dim": value}
+    kwargs = {"query_dim": shapes[0][-1], "memory_dim": shapes[-1][-1], "heads": a.heads}
+    if a.key_dim is not None:  # else the module's default: the query's width over the heads
+        kwargs["key_dim"] = a.key_dim
+    if a.value_dim is not None and a.value_dim != a.key_dim:  # else the key size
+        kwargs["value_dim"] = a.value_dim
     if a.dropout:
         kwargs["dropout"] = a.dropout
     if a.causal:
