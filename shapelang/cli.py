@@ -97,7 +97,10 @@ def load_and_analyse(path: str, bindings: dict, relative: bool = False, conventi
         network = parse(text, path)
     except DiagnosticError as exc:
         return text, None, [exc.diagnostic]
-    analysis = analyse(network, bindings, relative=relative, convention=convention)
+    options = {"relative": True} if relative else {}
+    if convention != "keras":
+        options["convention"] = convention
+    analysis = analyse(network, bindings, **options)
     return text, analysis, analysis.diagnostics
 
 
