@@ -765,10 +765,11 @@ def compare_sequence_network(drawn, seed: int) -> int:
     copy_weights(model, module)
 
     arrays = _sequence_inputs(drawn, np.random.default_rng(seed + 1))
+    feed = arrays if len(arrays) > 1 else arrays[0]
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     every = keras.Model(model.inputs, [layer.output for layer in layers])
     expected = dict(zip([keras_name(layer) for layer in layers],
-                        [np.asarray(t) for t in every(arrays, training=False)]))
+                        [np.asarray(t) for t in every(feed, training=False)]))
     outputs, hooks = {}, []
     for name, sub in torch_layers(module).items():
         def record(_module, _inputs, output, name=name):
@@ -792,7 +793,7 @@ def compare_sequence_network(drawn, seed: int) -> int:
         if far:
             problems.append(f"{name}: {far}")
         compared += 1
-    keras_final = model(arrays, training=False)
+    keras_final = model(feed, training=False)
     keras_final = keras_final if isinstance(keras_final, (list, tuple)) else [keras_final]
     torch_final = final if isinstance(final, (list, tuple)) else [final]
     if len(keras_final) != len(torch_final):
