@@ -7,11 +7,17 @@ equals x's axis 1, whichever axis it belongs to. `MultiHeadAttention`'s projecti
 position h when size = 1 and T = heads: the Keras model computes something other than
 attention, the PyTorch program computes attention. The numerical comparison's generator
 avoids exactly that case (`_keras_bias_add_misplaces`); these tests pin it, and fail (strict
-xfail) the day Keras adds the bias where it belongs, so that the avoidance can go."""
+xfail) the day Keras adds the bias where it belongs, so that the avoidance can go.
+
+Finding 2 (seqops): a tied dense layer whose embedding is not among the layers that compute its
+input — the embedding of another input, GPT-style heads tied across an encoder and a decoder —
+checks cleanly and builds in PyTorch, but the Keras program refuses to build: `TiedDense` finds
+its embedding by walking back from its input (`_computed_by`: "no layer 'k' computes the input
+of this tied layer")."""
 import numpy as np
 import pytest
-from random_sequence_networks import _keras_bias_add_misplaces
-from test_backend_equivalence import compare
+from random_sequence_networks import SequenceNetwork, _keras_bias_add_misplaces
+from test_backend_equivalence import compare, compare_sequence_network
 
 import shapelang
 
@@ -66,3 +72,18 @@ def test_attention_beside_the_keras_case_is_the_same_in_both_backends(length, wi
 ])
 def test_the_generator_knows_the_keras_case(heads, projections, misplaced):
     assert _keras_bias_add_misplaces(heads, projections) is misplaced
+
+
+# ---- finding 2: a tie to an embedding on another branch -------------------------------------
+TIED_ACROSS_INPUTS = SequenceNetwork(
+    text="network m:\n    a: input [4] dtype=int32\n    b: input [4] dtype=int32\n"
+         "    k: embedding 6 3\n    e: embedding 9 3 @a\n"
+         "    head: dense 6 tie=k bias=false last_axis=true\n    output @head @k\n",
+    inputs=[("a", [4], "int32"), ("b", [4], "int32")], vocabulary={"a": 9, "b": 6})
+
+
+def test_a_tie_to_an_embedding_on_another_branch_is_the_same_in_both_backends():
+    """The first network that showed it: sweep index 342 of the numerical comparison."""
+    net = shapelang.loads(TIED_ACROSS_INPUTS.text, "tied.net")
+    assert not [d for d in net.check() if d.severity == "error"]
+    assert compare_sequence_network(TIED_ACROSS_INPUTS, seed=0) > 0
