@@ -14,6 +14,9 @@ output of every layer that both sides name (Keras: a model with every layer's ou
 forward hooks, the line's trailing activation applied as Keras applies it, the result turned
 channels last) must agree, and the network's output.
 
+Random sequence networks (`random_sequence_networks.py`, 16 of them: token ids, several inputs
+and outputs) run through `compare_sequence_network`, the same comparison fed a list of inputs.
+
 Tolerance: float32 on both sides; |keras − torch| ≤ 1e-4 · max(1, |keras|) elementwise (1e-4
 absolute, relative where values exceed 1). Summation order differs between the frameworks
 (oneDNN and TensorFlow's kernels vs PyTorch's), which costs a few float32 ulps per

@@ -10,6 +10,9 @@ layers by name against the analysis's `inputs`; for a sample, the program's `sum
 CI runs 200 networks of each pool (the default); `SHAPELANG_DIFFERENTIAL_EXAMPLES=20` runs a
 quick local round. The generator is `random_networks.py` (shared with the PyTorch differential
 test).
+
+Sequence networks (`random_sequence_networks.py`: token ids and embeddings, attention, RNNs,
+several inputs and outputs, hostile names): 40 per pool in CI, 4 locally.
 """
 import ast
 import builtins
@@ -100,7 +103,7 @@ def test_random_networks_with_ordinary_names_are_the_analysed_network(text, tmp_
 
 
 # ---- sequence networks (random_sequence_networks.py) -----------------------------------------
-SEQUENCE_EXAMPLES = int(os.environ.get("SHAPELANG_DIFFERENTIAL_EXAMPLES", "0")) or examples(25)
+SEQUENCE_EXAMPLES = int(os.environ.get("SHAPELANG_DIFFERENTIAL_EXAMPLES", "0")) or examples(40)
 
 
 def assert_sequence_program_is_the_analysis(text, tmp_path_factory):

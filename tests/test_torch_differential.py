@@ -10,6 +10,11 @@ they sit, output shapes by forward hooks, parameters and buffers, wiring by an f
   without scale or offset, LRN, upsampling, reshapes, dense on a feature map, concatenation on a
   spatial axis), each built as the program `shapelang torch` writes and as the plain one it
   falls back to;
+- random sequence networks (`random_sequence_networks.py`: token ids and embeddings, learned
+  positions, a CLS token, take / slice / transpose / mean, layer norm, self / cross / causal
+  attention, RNNs, dense on the last axis, 1-D convolutions, merges, weight tying, a
+  transformer block in a repeat, two inputs, two outputs; hostile and ordinary names), 40 per
+  pool in CI, against the analysis under PyTorch's convention;
 - the reproducers of test_generated_program.py (names that collide, scopes, loops whose
   iterations differ), the oracle itself against hand-written wrong modules.
 
@@ -150,7 +155,7 @@ def test_random_networks_of_the_torch_generator_are_the_analysed_network(pool, t
 
 
 # ---- sequence networks (random_sequence_networks.py) -----------------------------------------
-SEQUENCE_RANDOM = int(os.environ.get("SHAPELANG_DIFFERENTIAL_EXAMPLES", "0")) or examples(25)
+SEQUENCE_RANDOM = int(os.environ.get("SHAPELANG_DIFFERENTIAL_EXAMPLES", "0")) or examples(40)
 SEQUENCE_POOLS = {"hostile": SEQUENCE_HOSTILE, "ordinary": ORDINARY}
 
 
