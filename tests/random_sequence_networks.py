@@ -501,6 +501,34 @@ def sequence_networks(pool, drawn=False):
     return draw_network()
 
 
-def numeric_sequence_network(index: int, pool=ORDINARY) -> SequenceNetwork:
-    """Network `index` of the numerical comparison: no dropout (it is inference either way)."""
-    return sequence_network(RandomChoices(index), pool, numeric=True)
+#: What the drawn networks exercise (`SequenceNetwork.features`): each of them somewhere.
+FEATURES = {
+    "integer input", "float input", "several inputs", "several outputs", "embedding",
+    "posembed", "posembed exact", "clstoken", "take", "take axis=1", "slice", "slice axis=1",
+    "transpose", "mean", "mean axis=1", "mean keepdims", "layernorm", "mha self",
+    "mha self causal", "mha cross", "mha named", "simplernn", "lstm", "gru",
+    "lstm sequences", "gru sequences concat", "simplernn sequences sum", "dense last_axis",
+    "dense tie", "conv 1d", "add", "multiply", "concat", "concat axis=0", "block",
+    "block repeat", "flatten", "globalavgpool", "globalmaxpool",
+}
+
+
+def numeric_sequence_network(index: int) -> SequenceNetwork:
+    """Network `index` of the numerical comparison: no dropout (it is inference either way);
+    names from the hostile pool for odd indices, the ordinary one for even ones."""
+    return sequence_network(RandomChoices(index), SEQUENCE_HOSTILE if index % 2 else ORDINARY,
+                            numeric=True)
+
+
+def covering_indices(count: int, search: int = 300) -> list[int]:
+    """`count` indices of numeric networks that together draw every one of FEATURES: a greedy
+    cover of the first `search` (each time the index that draws the most features not yet
+    drawn, the lowest of equals), then the lowest others."""
+    drawn = [numeric_sequence_network(index).features for index in range(search)]
+    chosen, covered = [], set()
+    while not FEATURES <= covered and len(chosen) < count:
+        best = max(range(search), key=lambda i: (len(drawn[i] & FEATURES - covered), -i))
+        chosen.append(best)
+        covered |= drawn[best]
+    rest = [i for i in range(search) if i not in chosen]
+    return sorted(chosen + rest[:count - len(chosen)])

@@ -28,8 +28,7 @@ import re
 import numpy as np
 import pytest
 from conftest import EXAMPLES
-from random_networks import ORDINARY
-from random_sequence_networks import SEQUENCE_HOSTILE, numeric_sequence_network
+from random_sequence_networks import covering_indices, numeric_sequence_network
 
 import shapelang
 import shapelang.layers
@@ -705,6 +704,7 @@ def random_network(index: int) -> str:
 
 def test_the_random_networks_cover_every_op_and_option():
     texts = [random_network(i) for i in range(RANDOM_NETWORKS)]
+    texts += [numeric_sequence_network(i).text for i in covering_indices(SEQUENCE_NETWORKS)]
     words = set(" ".join(texts).replace("\n", " ").split())
     ops = set(shapelang.layers.REGISTRY) - {"input"}
     missing = {op for op in ops if op not in words}
@@ -738,7 +738,7 @@ def test_random_networks_compute_the_same_in_both_backends(index):
 
 
 # ---- random sequence networks (random_sequence_networks.py) -----------------------------------
-SEQUENCE_NETWORKS = 16
+SEQUENCE_NETWORKS = 20  # their indices draw every sequence op and option between them
 
 
 def _sequence_inputs(drawn, rng, batch=2):
@@ -812,9 +812,9 @@ def compare_sequence_network(drawn, seed: int) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("index", range(SEQUENCE_NETWORKS))
+@pytest.mark.parametrize("index", covering_indices(SEQUENCE_NETWORKS))
 def test_random_sequence_networks_compute_the_same_in_both_backends(index):
-    drawn = numeric_sequence_network(index, SEQUENCE_HOSTILE if index % 2 else ORDINARY)
+    drawn = numeric_sequence_network(index)
     try:
         compared = compare_sequence_network(drawn, seed=index)
     except AssertionError as failure:

@@ -9,8 +9,10 @@ from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from random_networks import ORDINARY
 from random_sequence_networks import (
+    FEATURES,
     SEQUENCE_HOSTILE,
     RandomChoices,
+    covering_indices,
     numeric_sequence_network,
     sequence_network,
     sequence_networks,
@@ -19,6 +21,7 @@ from random_sequence_networks import (
 import shapelang
 
 POOLS = {"hostile": SEQUENCE_HOSTILE, "ordinary": ORDINARY}
+SEQUENCE_NETWORKS = 20  # as many as test_backend_equivalence.py compares
 
 
 def assert_network_is_what_it_means(drawn):
@@ -43,7 +46,7 @@ def test_every_drawn_network_is_what_the_generator_means(pool, seed):
     assert_network_is_what_it_means(sequence_network(RandomChoices(seed), POOLS[pool]))
 
 
-@pytest.mark.parametrize("index", range(10))
+@pytest.mark.parametrize("index", covering_indices(SEQUENCE_NETWORKS))
 def test_the_numeric_networks_are_what_they_mean(index):
     drawn = numeric_sequence_network(index)
     assert "dropout" not in drawn.text
@@ -60,22 +63,22 @@ def test_hypothesis_draws_what_the_generator_means(pool):
     check()
 
 
-COVERED = {
-    "integer input", "float input", "several inputs", "several outputs", "embedding",
-    "posembed", "posembed exact", "clstoken", "take", "take axis=1", "slice", "slice axis=1",
-    "transpose", "mean", "mean axis=1", "mean keepdims", "layernorm", "mha self",
-    "mha self causal", "mha cross", "mha named", "simplernn", "lstm", "gru",
-    "lstm sequences", "gru sequences concat", "simplernn sequences sum", "dense last_axis",
-    "dense tie", "conv 1d", "add", "multiply", "concat", "concat axis=0", "block",
-    "block repeat", "flatten", "globalavgpool", "globalmaxpool",
-}
 
 
 def test_the_drawn_networks_cover_every_sequence_op():
     features = set()
     for seed in range(200):
         features |= sequence_network(RandomChoices(seed), ORDINARY).features
-    assert not COVERED - features, sorted(COVERED - features)
+    assert not FEATURES - features, sorted(FEATURES - features)
+
+
+def test_the_numeric_comparison_draws_every_sequence_op():
+    indices = covering_indices(SEQUENCE_NETWORKS)
+    assert len(indices) == SEQUENCE_NETWORKS
+    features = set()
+    for index in indices:
+        features |= numeric_sequence_network(index).features
+    assert not FEATURES - features, sorted(FEATURES - features)
 
 
 def test_the_hostile_pool_has_the_torch_programs_names():
