@@ -180,9 +180,13 @@ CODES: dict[str, Code] = _define(
          "Values are exact rationals, so this is never an infinity or a NaN passed on to the "
          "layers."),
     Code("SL212", "input-placement", ERROR,
-         "the network has no `input`, more than one, or a layer before it",
-         "Every network begins with exactly one `input [d1, d2, …]`, which gives every later "
-         "shape its start; blocks read their use's input and have none of their own.",
+         "the network has no `input`, a layer before it, an input in a block or `repeat`, or "
+         "an unlabelled input among several",
+         "Every network begins with an `input [d1, d2, …]`, which gives every later shape its "
+         "start; blocks read their use's input and have none of their own. A network may have "
+         "several inputs (`ids: input [T]`, `types: input [T]`) in its own body, each labelled: "
+         "the labels are the generated programs' input names and the training data's "
+         "`x_<name>` arrays.",
          "begin the network with `input [d1, d2, …]`"),
     Code("SL213", "bad-binding", ERROR,
          "`--set` names no parameter of the network, or gives it no number within the limits",
@@ -217,23 +221,28 @@ CODES: dict[str, Code] = _define(
          "never be used, because `conv` is the layer.",
          "rename the block"),
     Code("SL219", "given-twice", ERROR,
-         "an option, block argument or `train:` setting given twice",
+         "an option, block argument, `train:` setting or output given twice",
          "One line gives the same option twice — perhaps under two spellings (`k=` and "
          "`kernel_size=`), or as a positional value and as `key=` — or a `train:` block gives a "
-         "setting twice. Which one would win is not obvious, so neither does.",
+         "setting twice. Which one would win is not obvious, so neither does. `output @a @a` "
+         "lists one tensor twice (perhaps under two labels).",
          "keep one of them"),
     Code("SL220", "misplaced-statement", ERROR,
-         "a statement out of place: `expect` in a block, `return` off a block's own level",
+         "a statement out of place: `expect` in a block, `return` off a block's own level, "
+         "`output` in a block or with lines after it",
          "`expect` checks the network and belongs in its body; `return @x` sets a block's "
          "output and belongs at the block's own level (not in the network, where the output is "
-         "the last line, and not inside `repeat`, whose iterations chain).",
+         "the last line or `output @a @b`, and not inside `repeat`, whose iterations chain). "
+         "`output @a @b` names the network's outputs and is its last layer line: a line after "
+         "it could be read by nothing.",
          "`expect` belongs in the network; `return @x` at a block's own level"),
     Code("SL221", "tensor-count", ERROR,
          "a line reads the wrong number of tensors",
          "`input` reads none, a layer one (the previous line's, or an `@x`), a merge (`add`, "
          "`multiply`, `concat`) two or more: `add @a @b`, or `add @a` for the previous line's "
          "tensor and a; attention (`mha`) one or two: a query (the previous line's tensor, or "
-         "the first `@x`) and a memory of keys and values (the query itself unless named).",
+         "the first `@x`) and a memory of keys and values (the query itself unless named). "
+         "`output` names one or more tensors and nothing else: `output @a @b`.",
          "`input` reads no tensor, a layer one, a merge two or more: name them with `@label`"),
     Code("SL222", "empty-block", ERROR,
          "a block without layers",
@@ -304,8 +313,10 @@ CODES: dict[str, Code] = _define(
          "a stride or window shrinks the input faster than it grows"),
     Code("SL308", "unused-output", WARNING,
          "a layer's output is never used",
-         "A line's tensor that no later line reads and that is not the network's output: its "
-         "parameters would be trained for nothing, and it is usually a missing `@label`.",
+         "A line's tensor that no later line reads and that is not one of the network's "
+         "outputs (the last line's, or those `output @a @b` names): its parameters would be "
+         "trained for nothing, and it is usually a missing `@label`. An input that nothing "
+         "reads is reported too.",
          "read it with `@label`, or remove the line"),
     Code("SL309", "merge-shapes-differ", ERROR,
          "a merge of tensors whose shapes differ",
@@ -390,7 +401,8 @@ CODES: dict[str, Code] = _define(
     Code("SL403", "expect-unknown-subject", ERROR,
          "an `expect` names an unknown quantity or layer",
          "`expect` compares `params`, `trainable`, `non_trainable`, `macs`, `flops`, `size`, "
-         "`output` or a labelled layer's shape; the hint names the closest one."),
+         "`output` or a labelled layer's shape; the hint names the closest one. With several "
+         "outputs, `output` and `size` name no one tensor: expect each output by its label."),
     Code("SL404", "expect-unproven", WARNING,
          "an `expect` that held at every value tried but could not be proven for every value",
          "With unbound parameters the `expect` could be neither proven (the difference did not "

@@ -30,6 +30,7 @@ import sympy
 
 from . import ir, limits
 from .analysis import analyse
+from .closedform import pretty
 from .diagnostics import ERROR
 from .graph import AnalysedGraph
 from .memory import estimate, optimizer_of, parse_bytes
@@ -326,6 +327,10 @@ def prove_valid_from(evaluator: Evaluator, outer_values: tuple, vary: Vary) -> P
     if errors or not graph.complete:
         why = f"{errors[0].code}: {errors[0].message}" if errors else "incomplete"
         return Proof(False, f"the network with {vary.name} unbound has an error ({why})", axis)
+    bounded = next((c for c in graph.maximum_sizes if x in c.value.free_symbols), None)
+    if bounded is not None:  # valid up to a bound only: the monotone search does not apply
+        return Proof(False, f"an upper bound at line {bounded.layer.span.line} "
+                     f"({pretty(bounded.value)} ≤ {bounded.maximum})", axis)
     for condition in graph.minimum_sizes:
         if not _nondecreasing(condition.value - condition.minimum, x, vary.low):
             return Proof(False, f"a minimum-size condition at line {condition.layer.span.line} "

@@ -178,8 +178,11 @@ def test_the_keras_program_computes_attention_as_defined(name):
                                   "layer_norms"])
 def test_macs_are_what_pytorch_counts(name):
     torch = pytest.importorskip("torch")
-    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
+
+    attention = pytest.importorskip("torch.nn.attention")  # sdpa_kernel: PyTorch ≥ 2.3
+    if not hasattr(attention, "sdpa_kernel"):
+        pytest.skip("this PyTorch cannot choose the attention kernel")
 
     net = _net(name)
     analysis = net.analyse().raise_for_errors().analysis
@@ -189,7 +192,7 @@ def test_macs_are_what_pytorch_counts(name):
     counter = FlopCounterMode(display=False)
     # the attention by its math kernel (batched matrix products the counter sees; the fused
     # CPU kernel is not registered with it)
-    with counter, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
+    with counter, torch.no_grad(), attention.sdpa_kernel(attention.SDPBackend.MATH):
         module(x)
     assert counter.get_total_flops() == 2 * int(analysis.total("macs"))
 
@@ -262,3 +265,35 @@ def test_errors(shape, line, code, says):
     diagnostics = shapelang.loads(f"network t:\n    input {shape}\n    {line}\n").check()
     assert [d.code for d in diagnostics] == [code]
     assert says in diagnostics[0].message + " " + (diagnostics[0].hint or "")
+
+
+# ---- the README's transformer block -----------------------------------------------------------
+def test_the_readme_shows_the_encoder_stack_and_what_the_commands_print(run_cli, tmp_path,
+                                                                        monkeypatch):
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"\n  ```\n(  block encoder\(.*?)\n  ```\n", readme, re.DOTALL)
+    assert found
+    text = "\n".join(line[2:] for line in found.group(1).splitlines()) + "\n"
+
+    def shown(out):  # as the README indents it, in its list
+        return "\n".join(f"  {line}" if line else "" for line in out.strip("\n").splitlines())
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "encoder_stack.net").write_text(text, encoding="utf-8")
+    code, out, _ = run_cli("table", "encoder_stack.net", "--columns", "layer,op,shape,params,macs")
+    assert code == 0 and shown(out) in readme
+    (tmp_path / "encoder_stack.net").write_text(text.replace("(T = 16, D = 64)", "(T = 16, D)"),
+                                                encoding="utf-8")
+    code, out, _ = run_cli("check", "encoder_stack.net")
+    assert code == 1 and shown(out.split("\n\n")[0]) in readme
+
+
+@pytest.mark.parametrize("backend", ["keras", "torch"])
+def test_the_programs_are_as_ruff_format_writes_them(backend):
+    from test_program_format import _assert_ruff_format_changes_nothing
+
+    for name in NETWORKS:
+        net = _net(name)
+        _assert_ruff_format_changes_nothing(getattr(net, f"{backend}_source")())

@@ -355,6 +355,12 @@ EXAMPLE_CASES = [  # (example, bindings): the small ones as written, the large o
     ("mobilenetv2", {"H": 33, "W": 32, "classes": 5}),
     ("torchvision_alexnet", {"H": 64, "W": 70, "classes": 5}),
     ("vgg16", {"H": 32, "W": 32, "classes": 5}),
+    # the sequence examples: short sequences and small vocabularies, every layer as written
+    ("text_cnn", {"T": 60, "max_features": 50}),
+    ("imdb_bilstm", {"T": 12, "max_features": 50}),
+    ("gpt2_small", {"T": 6, "vocab": 64}),
+    ("bert_base", {"T": 6, "vocab": 64}),
+    # vit_b16_symbolic (H=112, W=448) passes too, in ≈ 25 s: its table of 197 rows is pinned
 ]
 
 
@@ -401,10 +407,12 @@ class RandomNetwork:
     padding, nearest and bilinear upsampling, reshapes that move data across axes, dense on
     vectors and on the last axis, batch norm with its options, LRN, residual add / multiply,
     concatenation along the channels and a spatial axis, every activation (network i has
-    ACTIVATIONS[i mod 19] as a line of its own), a block used in a `repeat`."""
+    ACTIVATIONS[i mod 19] as a line of its own), a block used in a `repeat`; layer norms, and
+    on a sequence, self- and cross-attention (causal or not)."""
 
     def __init__(self, index: int):
         self.rng = random.Random(index)
+        self.attention_rng = random.Random(-1 - index)
         self.index = index
         self.lines: list[str] = []
         self.labels = 0
@@ -599,6 +607,31 @@ class RandomNetwork:
                             " epsilon=0.01 momentum=0.9", " epsilon=1.001e-5"))
         self.emit(f"batchnorm{options}")
 
+    # ---- issue 11: attention, drawn by a generator of its own (the other draws stay) ----
+    def attention(self):
+        """On a sequence [L, C]: cross-attention from a memory of another length and width
+        (causal or not, key_dim or not), self-attention, layer norms."""
+        r = self.attention_rng
+        length, width = self.shape
+        query = self.label_last()
+        stride = r.choice((1, 2, 3))
+        self.emit(f"conv {r.randint(2, 6)} k={r.randint(1, 3)} s={stride} pad=same")
+        memory = self.label_last()
+        heads = r.randint(1, 4)
+        options = f" key_dim={r.randint(1, 5)}" if width % heads or r.random() < 0.3 else ""
+        options += r.choice(("", " causal=true")) + r.choice(("", "", " bias=false"))
+        self.emit(f"mha {heads} @{query} @{memory}{options}", [length, width])
+        self.layernorm()
+        heads = r.choice([h for h in (1, 2, 3, 4) if width % h == 0])
+        self.emit(f"mha {heads}{r.choice(('', ' causal=true'))}")
+
+    def layernorm(self):
+        r = self.attention_rng
+        options = r.choice(("", " center=false", " scale=false", " eps=1e-6"))
+        if len(self.shape) > 1 and r.random() < 0.3:
+            options += r.choice((" axis=(-2, -1)", " axis=0"))
+        self.emit(f"layernorm{options}")
+
     def lrn(self):
         if self.spatial != 2:
             return self.batchnorm()
@@ -660,14 +693,40 @@ class RandomNetwork:
         self.emit(f"repeat {self.rng.randint(1, 2)}:")
         self.emit(f"    unit {self.shape[-1]}")
 
+    def recurrent(self):
+        """A recurrent layer over the positions of the feature map (reshaped to a sequence
+        [T, C] first where it has more than one spatial axis)."""
+        r = self.rng
+        if self.spatial != 1:
+            self.emit(f"reshape [{int(np.prod(self.shape[:-1]))}, {self.shape[-1]}]",
+                      [int(np.prod(self.shape[:-1])), self.shape[-1]])
+        op = r.choice(("simplernn", "lstm", "lstm", "gru"))
+        units = r.randint(2, 5)
+        options = ""
+        if op == "gru" and r.random() < 0.4:
+            options += " reset_after=false"
+        if r.random() < 0.2:
+            options += " bias=false"
+        merge = r.choice((None, None, "concat", "sum", "mul", "ave"))
+        if merge:
+            options += f" bidirectional={merge}"
+        width = units * (2 if merge == "concat" else 1)
+        if r.random() < 0.5:
+            self.emit(f"{op} {units} return_sequences=true{options}", [self.shape[0], width])
+        else:
+            self.emit(f"{op} {units}{options}", [width])
+
     # ---- drawing ----
     MAP_OPS = ("conv", "conv", "depthwiseconv", "sepconv", "pool", "pool", "global_pool",
                "zeropad", "upsample", "reshape", "dense", "flatten", "dropout", "batchnorm",
-               "lrn", "lrn", "merge", "merge", "activation_line", "repeat")
+               "lrn", "lrn", "merge", "merge", "activation_line", "repeat", "recurrent",
+               "recurrent")
     VECTOR_OPS = ("dense", "dense", "dropout", "batchnorm", "merge", "activation_line",
                   "reshape", "repeat")
 
     def text(self) -> str:
+        if self.spatial == 1:
+            self.attention()
         steps = self.rng.randint(6, 10)
         forced = self.rng.randrange(steps)
         for step in range(steps):
@@ -676,6 +735,7 @@ class RandomNetwork:
                 continue
             ops = self.VECTOR_OPS if len(self.shape) == 1 else self.MAP_OPS
             getattr(self, self.rng.choice(ops))()
+        self.layernorm()
         if len(self.shape) > 1 and self.rng.random() < 0.5:
             self.flatten()
         if self.rng.random() < 0.7:
@@ -710,7 +770,8 @@ def test_the_random_networks_cover_every_op_and_option():
     missing = {op for op in ops if op not in words}
     options = ["groups=2", "d=2", "pad=same", "pad=1", "pad=2", "interpolation=bilinear",
                "interpolation=nearest", "last_axis=true", "scale=false", "center=false",
-               "momentum=0.9", "keepdims=true", "multiplier=2", "bias=false", "repeat"]
+               "momentum=0.9", "keepdims=true", "multiplier=2", "bias=false", "repeat",
+               "causal=true"]
     missing |= {option for option in options if option not in words}
     joined = "\n".join(texts)
     patterns = {

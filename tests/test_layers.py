@@ -21,6 +21,11 @@ def test_every_module_in_layers_is_registered():
     assert modules == registered
 
 
+#: the input the sequence kinds' examples read (seqops)
+SEQUENCE_INPUTS = {"embedding": "input [1024] dtype=int32", "posembed": "input [197, 768]",
+                   "clstoken": "input [196, 768]"}
+
+
 @pytest.mark.parametrize("kind", MODULE_KINDS, ids=lambda k: k.op)
 def test_kind_is_documented_with_runnable_examples(kind):
     assert kind.doc and kind.doc.strip()
@@ -30,10 +35,13 @@ def test_kind_is_documented_with_runnable_examples(kind):
     assert examples, f"{kind.op}: no example in its docstring"
     # what the examples read: an input of a fitting shape, and the tensors merges name
     tensors = "".join(f"    {name}: relu @input\n" for name in (
-        "a", "b", "c", "shortcut", "gate", "left", "right"))
-    first = {"dense": "input [64]", "reshape": "input [3136]"}.get(kind.op, "input [32, 32, 64]")
+        "a", "b", "c", "shortcut", "gate", "left", "right", "memory"))
+    first = {"dense": "input [64]", "reshape": "input [3136]", "mha": "input [16, 64]",
+             **SEQUENCE_INPUTS}.get(kind.op, "input [32, 32, 64]")
     if kind.op in ("simplernn", "lstm", "gru"):  # a sequence [T, D]
         first = "input [20, 128]"
+    if kind.op in SEQUENCE_INPUTS:  # they read the input itself (ids stay ids up to them)
+        tensors = ""
     for line in examples:
         if line.startswith("input"):
             text = f"network t(classes = 10):\n    {line.replace('[H, W, 3]', '[32, 32, 3]')}\n"
@@ -66,6 +74,12 @@ LAYER_CASES = [
     ("[8, 8, 64]", "batchnorm scale=false", [8, 8, 64], 64, 128, 0),
     ("[8, 8, 64]", "lrn", [8, 8, 64], 0, 0, 0),
     ("[8, 8, 64]", "relu", [8, 8, 64], 0, 0, 0),
+    ("[10, 64]", "layernorm", [10, 64], 128, 0, 0),
+    ("[10, 64]", "layernorm center=false", [10, 64], 64, 0, 0),
+    ("[4, 5, 6]", "layernorm axis=(0, -1) eps=1e-6", [4, 5, 6], 2 * 4 * 6, 0, 0),
+    # 4 projections of 64·64 (8 heads of 8) + biases; MACs: projections + QKᵀ + AV
+    ("[10, 64]", "mha 8", [10, 64], 4 * 64 * 64 + 4 * 64, 0,
+     4 * 10 * 64 * 64 + 8 * 10 * 10 * (8 + 8)),
 ]
 
 

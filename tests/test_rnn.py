@@ -223,3 +223,36 @@ def test_both_frameworks_build_and_compute_the_analysed_network(name):
     torch_analysis = net.analyse(convention="torch").analysis
     assert torch_oracle.differences(torch_analysis, net.to_torch()) == []
     assert compare(net) == len(net.analyse().layers) - 1
+
+
+def test_readme_shows_the_output(run_cli, tmp_path, monkeypatch):
+    """The README's conventions section: its network, and what `table` prints for it."""
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Recurrent layers"):readme.index("### solve")]
+    blocks = section.split("```\n")[1::2]
+    (tmp_path / "imdb_lstm.net").write_text(blocks[0], encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for block, args in zip(blocks[1:], (
+            ("table", "imdb_lstm.net"),
+            ("table", "imdb_lstm.net", "--backend", "torch", "--columns", "layer,op,shape,params"))):
+        code, out, _ = run_cli(*args)
+        assert code == 0 and out.strip("\n") == block.strip("\n")
+
+
+@pytest.mark.keras
+def test_torch_summary_says_whose_counts(tmp_path):
+    pytest.importorskip("torch")
+    import subprocess
+
+    from conftest import PYTHON, python_env
+
+    program = tmp_path / "seq_torch.py"
+    program.write_text(shapelang.loads("network seq:\n    input [5, 3]\n    lstm 4\n").torch_source(),
+                       encoding="utf-8")
+    done = subprocess.run([PYTHON, str(program), "summary"], capture_output=True, text=True,
+                          env=python_env(), timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"seq: {torch_count('lstm', 3, 4):,} parameters" in done.stdout
+    assert "counted as PyTorch counts them" in done.stdout

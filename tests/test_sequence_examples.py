@@ -11,9 +11,10 @@
 - the IMDB bidirectional LSTM and the text CNN against the Keras models written as Keras's
   examples write them, layer by layer, and the IMDB torch program under PyTorch's convention
   against a PyTorch model written by hand;
-- every example: `check` finds no error, and the generated Keras and PyTorch programs are the
-  analysed network (tests/keras_oracle.py, tests/torch_oracle.py) — GPT-2 and BERT at a short
-  sequence (T = 8: the parameters do not depend on T).
+- every example: `check` finds no error, and the generated Keras program is the analysed
+  network (tests/keras_oracle.py) — GPT-2 and BERT at a short sequence (T = 8: the parameters
+  do not depend on T); the PyTorch programs are test_torch_differential.py's (its `SIZES`, with
+  tests/torch_oracle.py, under PyTorch's counts).
 """
 import re
 from decimal import Decimal
@@ -26,7 +27,7 @@ import shapelang
 NEW_EXAMPLES = ["vit_b16", "vit_b16_symbolic", "gpt2_small", "bert_base", "imdb_bilstm",
                 "text_cnn"]
 SHORT = {"vit_b16_symbolic": {"H": 224, "W": 224}, "gpt2_small": {"T": 8},
-         "bert_base": {"T": 8}}  # the sizes the generated programs are built at
+         "bert_base": {"T": 8}}  # the sizes the generated Keras programs are built at
 
 
 def _analyse(example, **bindings):
@@ -39,11 +40,11 @@ def _numel(tensors) -> int:
     return int(sum(t.numel() for t in tensors))
 
 
-# ---- every new example: check, Keras, PyTorch ---------------------------------------------------
+# ---- every new example: check and Keras ---------------------------------------------------------
 @pytest.mark.parametrize("example", NEW_EXAMPLES)
 def test_check_finds_no_error(example, run_cli):
     code, out, err = run_cli("check", EXAMPLES / f"{example}.net")
-    assert code in (0, 1), err
+    assert code == 0, out + err  # warnings allowed: the text CNN's strides leave rows unread
     assert re.search(r"checked: 0 errors", out + err), out + err
 
 
@@ -57,27 +58,14 @@ def test_keras_program_is_the_analysis(example):
     keras.backend.clear_session()
     net = shapelang.load(EXAMPLES / f"{example}.net")
     bindings = SHORT.get(example, {})
-    assert differences(_analyse(example, **bindings), net.to_keras(**bindings)) == []
-
-
-@pytest.mark.parametrize("example", NEW_EXAMPLES)
-def test_torch_program_is_the_analysis(example):
-    torch = pytest.importorskip("torch")
-    from torch_oracle import differences
-
-    torch.manual_seed(0)
-    net = shapelang.load(EXAMPLES / f"{example}.net")
-    bindings = SHORT.get(example, {})
-    analysis = _counted_as_torch(_analyse(example, **bindings))
-    assert differences(analysis, net.to_torch(**bindings)) == []
+    assert differences(_analyse(example, **bindings).analysis, net.to_keras(**bindings)) == []
 
 
 def _counted_as_torch(result):
-    """The analysis with PyTorch's parameter counts (its RNNs' two bias vectors)."""
+    """The analysed graph with PyTorch's parameter counts (its RNNs' two bias vectors)."""
     from shapelang import conventions
-    from shapelang.api import Result
 
-    return Result(conventions.under(result.analysis, "torch"))
+    return conventions.under(result.analysis, "torch")
 
 
 # ---- a reference model, layer by layer ----------------------------------------------------------
@@ -165,7 +153,7 @@ def compare(result, model, table: dict, run, shape_of=lambda shape: shape) -> li
 # ---- ViT-B/16 against torchvision ---------------------------------------------------------------
 VIT = {  # torchvision/models/vision_transformer.py
     "conv_proj": ("conv_proj", ["conv_proj"]),
-    "class_token": ("encoder<", ["class_token"]),  # torch.cat([class_token, x]): the encoder's input
+    "class_token": ("encoder<", ["class_token"]),  # torch.cat([class_token, x]), the encoder's
     "pos_embedding": ("encoder.dropout", ["encoder.pos_embedding"]),  # input + pos_embedding
     "encoder{n}.encoder_layer_1.ln_1": ("encoder.layers.encoder_layer_{m}.ln_1",
                                         ["encoder.layers.encoder_layer_{m}.ln_1"]),
@@ -220,9 +208,12 @@ def _patches_read(h, w):
 @pytest.mark.parametrize("h, w", [(224, 224), (112, 448), (448, 112), (239, 224), (224, 240),
                                   (208, 240), (240, 240), (16, 16)])
 def test_vit_symbolic_is_valid_where_the_position_table_fits(h, w):
-    """Brute force: the bound network is valid exactly where 16×16 patches number 196."""
+    """Brute force: the bound network is valid exactly where 16×16 patches number 196, and
+    reads every row and column exactly where H and W are multiples of 16."""
     result = shapelang.load(EXAMPLES / "vit_b16_symbolic.net").analyse(H=h, W=w)
     assert result.ok == _patches_read(h, w), [str(d) for d in result.errors]
+    unread = "SL305" in [d.code for d in result.warnings]
+    assert unread == bool(h % 16 or w % 16), [str(d) for d in result.warnings]
     if result.ok:
         assert int(result.total("params")) == VIT_PARAMS
 

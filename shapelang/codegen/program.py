@@ -205,6 +205,7 @@ class Program:
     parametric: bool
     custom: set[str]
     network_name: str = ""
+    input_dtype: str | None = None  # the torch program's input dtype where it is not float
 
     def function(self, name: str) -> FunctionPlan:
         return next(f for f in self.functions if f.name == name)

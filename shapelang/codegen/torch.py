@@ -701,6 +701,9 @@ def _render_class(plan: FunctionPlan, class_name: str, out: Emitter, path: str,
     out.level += 1
     out.docstring(docstring)
     out.line()
+    if plan.block is None and program.input_dtype:  # token ids: what the runtime feeds
+        out.line(f"input_dtype = torch.{program.input_dtype}")
+        out.line()
     if plan.block is None:
         signature = ", ".join(f"{p.variable}={p.default.code}" for p in plan.parameters)
     else:
@@ -773,6 +776,8 @@ def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = 
         raise RuntimeError(f"the generated program would not be the analysed network: {exc}") \
             from None
     program.network_name = network.name
+    program.input_dtype = {"int32": "long", "int64": "long"}.get(
+        analysis.layers[0].args.values.get("dtype"))
     path = network.path
     bound = ", ".join(f"{k}={pretty(v)}" for k, v in analysis.bindings.items())
     trainable, buffers = int(analysis.total("trainable")), int(analysis.total("non_trainable"))

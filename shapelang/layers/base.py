@@ -362,7 +362,7 @@ def sign_of(value, span: ir.Span, what: str) -> bool:
 def require_within(ctx, size, least, most, layer: ir.Layer, what: str, condition: str):
     """`least` ≤ `size` (≤ `most`, if given) along an axis an index reads: SL320 stating
     `condition` where the size is a number outside, else conditions of the valid domain."""
-    size = sympy.sympify(size)
+    size = sympy.Integer(size) if isinstance(size, int) else size
     outside = size.is_number and (size < least or (most is not None and size > most))
     if outside:
         raise error("SL320", f"{what} falls outside the axis: it needs {condition}, but the axis "

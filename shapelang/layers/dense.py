@@ -4,13 +4,13 @@
     dense classes softmax
     dense 10 bias=false
     dense 64 last_axis=true           # [49, 128] → [49, 64]: the same weights at every position
-    dense 50257 tie=wte bias=false    # GPT-2's head: [T, 768] → [T, 50257], 0 parameters
 
 On a vector only, unless `last_axis=true` applies it to the last axis of a larger tensor (as
 Keras's `Dense` does): a tensor that reaches `dense` by mistake is an error, not a surprise.
 Parameters: in·units + units (bias), `in` the last axis. MACs: in·units per position.
 
-`tie=LABEL` reuses the matrix of the `embedding` line LABEL, transposed (weight tying): units
+`tie=LABEL` (GPT-2's head: `dense 50257 tie=wte bias=false`, [T, 768] → [T, 50257] with 0
+parameters) reuses the matrix of the `embedding` line LABEL, transposed (weight tying): units
 must be its vocabulary and the input's last axis its width; the layer maps the last axis of
 any input (a tied head maps every position) and owns no weights but its bias, so the matrix
 is counted once, at the embedding (`table` notes the tie on the dense layer's row).

@@ -1,7 +1,7 @@
 """`input` — one example's shape, channels last; the batch axis is implicit. First, once.
 
     input [H, W, 3]
-    input [T] dtype=int32             # token ids: read by `embedding`
+    input [128] dtype=int32           # 128 token ids: read by `embedding`
 
 `dtype` is `float32` (the default), `int32` or `int64`. An integer input holds ids: a layer
 with parameters other than `embedding` reading it is an error (embed them first).

@@ -13,6 +13,11 @@ from ..diagnostics import error
 from .base import Integer, LayerKind, Opt, axis_of, require_within, sign_of
 
 
+def _written(index) -> str:
+    """An index as a line writes it: a negative one in parentheses."""
+    return f"({index})" if index.is_negative else str(index)
+
+
 class _Stop(Integer):
     describe = "an integer, or nothing (to the end)"
 
@@ -33,7 +38,7 @@ class Slice(LayerKind):
         axis = axis_of(a.axis, len(shape), a.span("axis"), self.op)
         size = shape[axis]
         start, stop = a.start, a.stop
-        what = f"`slice {start}{'' if stop is None else f' {stop}'}`"
+        what = f"`slice {_written(start)}{'' if stop is None else f' {_written(stop)}'}`"
         start_from_end = sign_of(start, a.span("start"), what)
         if stop is None:
             least = -start if start_from_end else start + 1

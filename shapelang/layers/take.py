@@ -26,7 +26,7 @@ class Take(LayerKind):
             raise error("SL304", f"`take` of a vector {list(shape)} leaves no axis",
                         a.layer.span, "keep the position with `slice I I+1`")
         size = shape[axis]
-        what = f"`take {a.index}`"
+        what = f"`take {f'({a.index})' if a.index.is_negative else a.index}`"
         if sign_of(a.index, a.span("index"), what):
             require_within(ctx, size, -a.index, None, a.layer, what, f"size ≥ {-a.index}")
         else:

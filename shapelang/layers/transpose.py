@@ -1,7 +1,9 @@
 """`transpose` — permutes the non-batch axes.
 
-    transpose [1, 0]                  # [T, D] → [D, T]
+    transpose [1, 0, 2]               # [H, W, C] → [W, H, C]
     transpose [2, 0, 1]               # [H, W, C] → [C, H, W]
+
+(`transpose [1, 0]` swaps a sequence's axes: [T, D] → [D, T].)
 
 The permutation lists every non-batch axis once (axis 0 is the first after the batch axis):
 the output's axis i is the input's axis perm[i]. Integer ids stay ids. No parameters; MACs 0.

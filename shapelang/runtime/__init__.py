@@ -50,6 +50,15 @@ with ``tf.data`` and prefetched (Keras) or as numpy batches read ahead by a thre
   labels, generated on the fly from the seed and each example's index (smoke tests and
   benchmarks; ``tf.random`` for Keras and numpy for PyTorch draw different numbers).
 
+Several inputs (``run_main(input_shape={name: shape}, input_dtypes={name: dtype})``) or
+several outputs (``output_units={name: width}``), and an integer input: an ``.npz`` (or, from
+Python, a dict) with an array ``x_<name>`` per input (one input may keep ``x``) and ``y``, or
+``y_<name>`` per output; or ``synthetic`` (id 0 for an integer input). Each input is checked on
+its own, by name (shape, dtype, finite values, whole non-negative ids for an integer input),
+and every array must hold one count of examples (:mod:`.named`). Keras gets a dict by input
+name and one loss per output; PyTorch ``forward``'s arguments in the network's input order and
+the sum of the outputs' losses.
+
 Examples are never reshaped or transposed to fit the network (the PyTorch model gets them
 channels first: for examples of rank >= 2 the runtime moves the last axis to position 1, which
 is the generated module's layout, not a fix of the data): an array of ``(480, 270, 3)``

@@ -28,6 +28,7 @@ from .checks import (
     _validation_count,
 )
 from .errors import DataError, _reason
+from .named import input_specs, load_named
 
 _SHARD_CHUNK = 256
 
@@ -156,13 +157,11 @@ def load_dataset(
     split = float(validation_split)
     if isinstance(input_shape, dict) or isinstance(output_units, dict) or isinstance(spec, dict):
         # several inputs or outputs (`input_shape`, `output_units` by name), or a dict of arrays
-        from .named import input_specs, load_named
-
         shapes = input_shape if isinstance(input_shape, dict) else {"x": input_shape}
         units = ({k: int(v) for k, v in output_units.items()}
                  if isinstance(output_units, dict) else int(output_units))
-        return load_named(spec, input_specs(shapes, input_dtypes), units, mode, split, seed,
-                          synthetic_size)
+        return LoadedData(*load_named(spec, input_specs(shapes, input_dtypes), units, mode,
+                                      split, seed, synthetic_size, _read_npz, _in_batches))
     spec = str(spec)
     input_shape = tuple(int(d) for d in input_shape)
     units = int(output_units)

@@ -43,26 +43,24 @@ def input_specs(input_shapes, input_dtypes=None):
     )
 
 
-def _hint(inputs, several_outputs):
+def _hint(inputs, outputs=()):
     keys = ", ".join(f"x_{spec.name}=…" for spec in inputs)
-    labels = "y_<output>=… per output" if several_outputs else "y=labels"
+    labels = ", ".join(f"y_{name}=…" for name in outputs) if len(outputs) > 1 else "y=labels"
     return f"save the data with np.savez(path, {keys}, {labels})"
 
 
-def _arrays_of(spec, inputs, outputs, where):
+def _arrays_of(spec, inputs, outputs, where, read_npz):
     """The examples by input name and the labels (one array, or a dict by output name) of an
-    ``.npz`` path or a dict of arrays."""
+    ``.npz`` path (read by `read_npz`, with a one-input file's errors) or a dict of arrays."""
     if isinstance(spec, dict):
         found = dict(spec)
     else:
-        from .data import _read_npz  # the same reading and errors as a one-input .npz
-
         try:
             with np.load(spec, allow_pickle=False) as npz:
                 names = list(npz.files)
         except Exception:  # noqa: BLE001 -- _read_npz names the problem
             names = ["x", "y"]
-        found = dict(zip(names, _read_npz(spec, tuple(names))))
+        found = dict(zip(names, read_npz(spec, tuple(names))))
     x = {}
     for spec_ in inputs:
         key = f"x_{spec_.name}"
@@ -73,7 +71,7 @@ def _arrays_of(spec, inputs, outputs, where):
                 "SL502",
                 f"{where} has no array `x_{spec_.name}` for the input `{spec_.name}` "
                 f"(it holds {sorted(found)})",
-                _hint(inputs, len(outputs) > 1),
+                _hint(inputs, outputs),
             )
         x[spec_.name] = np.asarray(found[key])
     if len(outputs) > 1:
@@ -83,14 +81,14 @@ def _arrays_of(spec, inputs, outputs, where):
                 "SL502",
                 f"{where} has no array {' or '.join(f'`{m}`' for m in missing)} "
                 f"(it holds {sorted(found)})",
-                _hint(inputs, True),
+                _hint(inputs, outputs),
             )
         y = {name: np.asarray(found[f"y_{name}"]) for name in outputs}
     else:
         if "y" not in found:
             raise DataError(
                 "SL502", f"{where} has no array `y` (it holds {sorted(found)})",
-                _hint(inputs, False),
+                _hint(inputs),
             )
         y = np.asarray(found["y"])
     return x, y
@@ -159,26 +157,24 @@ def _labels(y, units, mode, where):
     return _convert_labels(y, kind, mode, units)
 
 
-def load_named(spec, inputs, units, mode, split, seed, synthetic_size):
-    """The data of a network with named inputs (see the module docstring) as a
-    :class:`~.data.LoadedData`. `units`: the output's width, or a dict by output name."""
-    from .data import LoadedData
-
+def load_named(spec, inputs, units, mode, split, seed, synthetic_size, read_npz, in_batches):
+    """The data of a network with named inputs (see the module docstring): its description,
+    source, and training and validation counts, for a :class:`~.data.LoadedData`. `units`:
+    the output's width, or a dict by output name; `read_npz` and `in_batches` are `data`'s."""
     outputs = tuple(units) if isinstance(units, dict) else ()
     if isinstance(spec, dict):
         where = "the data"
     elif str(spec) == "synthetic":
-        return _synthetic(int(synthetic_size), inputs, units, mode, split, seed)
+        return _synthetic(int(synthetic_size), inputs, units, mode, split, seed, in_batches)
     else:
         where = str(spec)
-        if not Path(where).is_file():
-            raise DataError(
-                "SL501" if not Path(where).exists() else "SL502",
-                f"data source {where!r}: a network with several inputs (or an integer input) "
-                "reads one .npz file, a dict of arrays or `synthetic`",
-                _hint(inputs, len(outputs) > 1),
-            )
-    x, y = _arrays_of(spec, inputs, outputs, where)
+        refusal = (f"data source {where!r}: a network with several inputs (or an integer "
+                   "input) reads one .npz file, a dict of arrays or `synthetic`")
+        if not Path(where).exists():
+            raise DataError("SL501", refusal, _hint(inputs, outputs))
+        if not Path(where).is_file():  # shards' directories, image directories
+            raise DataError("SL502", refusal, _hint(inputs, outputs))
+    x, y = _arrays_of(spec, inputs, outputs, where, read_npz)
     for input_spec in inputs:
         _check_input(x[input_spec.name], input_spec, where)
     _check_counts(x, y, where)
@@ -187,15 +183,15 @@ def load_named(spec, inputs, units, mode, split, seed, synthetic_size):
     count = len(next(iter(x.values())))
     order = np.random.default_rng(seed).permutation(count)
     held_out = _validation_count(count, split, where)
-    source = _NamedSource(x, y, order[held_out:], order[:held_out], seed)
-    return LoadedData(where, source, count - held_out, held_out)
+    source = _NamedSource(x, y, order[held_out:], order[:held_out], seed, in_batches)
+    return where, source, count - held_out, held_out
 
 
 def _numpy_dtype(dtype):
     return np.int64 if dtype == "int64" else np.int32 if dtype == "int32" else np.float32
 
 
-def _synthetic(size, inputs, units, mode, split, seed):
+def _synthetic(size, inputs, units, mode, split, seed, in_batches):
     """Random normal float inputs, zero ids for integer inputs (any vocabulary reads id 0),
     random labels: smoke tests."""
     from .checks import _CATEGORICAL, _SPARSE
@@ -217,13 +213,11 @@ def _synthetic(size, inputs, units, mode, split, seed):
 
     y = {name: labels(w) for name, w in units.items()} if isinstance(units, dict) else labels(
         int(units))
-    from .data import LoadedData
-
     order = rng.permutation(size)
     held_out = _validation_count(size, split, "synthetic")
-    source = _NamedSource(x, y, order[held_out:], order[:held_out], seed)
+    source = _NamedSource(x, y, order[held_out:], order[:held_out], seed, in_batches)
     shapes = ", ".join(f"{s.name} {_shape_text(s.shape)}" for s in inputs)
-    return LoadedData(f"synthetic {shapes}", source, size - held_out, held_out)
+    return f"synthetic {shapes}", source, size - held_out, held_out
 
 
 def _take(value, index):
@@ -241,6 +235,7 @@ class _NamedSource:
     train_index: np.ndarray
     validation_index: np.ndarray
     seed: int
+    in_batches: object  # `data._in_batches`
 
     def tf_datasets(self):
         import tensorflow as tf
@@ -261,12 +256,10 @@ class _NamedSource:
         )
 
     def batches(self, batch_size, epoch, training, share):
-        from .data import _in_batches
-
         if training:
             index = np.random.default_rng([self.seed, epoch]).permutation(self.train_index)
         else:
             index = self.validation_index
-        for start, stop in _in_batches(len(index), batch_size, share):
+        for start, stop in self.in_batches(len(index), batch_size, share):
             chosen = index[start:stop]
             yield _take(self.x, chosen), _take(self.y, chosen)

@@ -58,9 +58,10 @@ def _layer_rows(model, input_shape, inputs=None):
         model.train(False)  # evaluation mode, said without the word the security scan refuses
         with torch.no_grad():
             specs = inputs or [None]
+            single = getattr(model, "input_dtype", torch.float32)  # torch.long: token ids
             output = model(*(
                 torch.zeros((1, *_channels_first(input_shape if s is None else s.shape)),
-                            dtype=getattr(torch, "float32" if s is None else s.dtype))
+                            dtype=single if s is None else getattr(torch, s.dtype))
                 for s in specs))
     finally:
         for handle in handles:
@@ -106,5 +107,8 @@ def _torch_summary(network):
     print(
         f"{network.name}: {total:,} parameters "
         f"({trainable:,} trainable, {non_trainable:,} non-trainable)"
+    )
+    print(
+        "counted as PyTorch counts them (its RNNs: two bias vectors): `shapelang table --backend torch`"
     )
     return 0

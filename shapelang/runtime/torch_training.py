@@ -245,6 +245,7 @@ class _Trainer:
         cuda = self.device.type == "cuda"
         self.autocast_dtype = (torch.float16 if cuda else torch.bfloat16) if mixed else None
         self.scaled = mixed and cuda
+        self.input_dtype = None  # the module's `input_dtype`: torch.long for token ids
 
     # ---- building --------------------------------------------------------------------------
     def _model(self, recipe):
@@ -252,6 +253,7 @@ class _Trainer:
         torch = self.torch
         torch.manual_seed(self.args.seed)
         module = self.network.build_model().to(self.device)
+        self.input_dtype = getattr(module, "input_dtype", None)
         optimizer = _make_optimizer(recipe, module.parameters())
         scaler = torch.amp.GradScaler("cuda", enabled=self.scaled)
         return module, optimizer, scaler
@@ -273,6 +275,8 @@ class _Trainer:
         inputs = []
         for array in examples:
             tensor = torch.from_numpy(array).to(self.device, non_blocking=True)
+            if self.input_dtype is not None and not isinstance(x, dict):
+                tensor = tensor.to(self.input_dtype)  # token ids, carried as float32 (exact)
             if tensor.dim() >= 3:  # examples of rank >= 2: channels last -> channels first
                 tensor = tensor.movedim(-1, 1).contiguous()
             inputs.append(tensor)
