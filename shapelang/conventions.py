@@ -13,6 +13,7 @@ import sympy
 from .graph import AnalysedGraph, Node, frozen_mapping
 from .layers import REGISTRY
 from .layers.base import CONVENTIONS, KERAS, TORCH
+from .walk import as_expr
 
 #: How a table names a convention.
 FRAMEWORKS = {KERAS: "Keras", TORCH: "PyTorch"}
@@ -23,7 +24,7 @@ def counts_under(graph: AnalysedGraph, node: Node, convention: str) -> tuple:
     shapes = [graph.shapes[name] for name in node.inputs]
     trainable, non_trainable = REGISTRY[node.op].parameters_under(convention, node.args, shapes,
                                                                    node.shape)
-    return sympy.sympify(trainable), sympy.sympify(non_trainable)
+    return as_expr(trainable), as_expr(non_trainable)
 
 
 def under(graph: AnalysedGraph, convention: str) -> AnalysedGraph:

@@ -25,10 +25,10 @@ class NotAFloat64(Unwritable):
 def python_value(value, names: dict[str, str]) -> str:
     """Python source for a layer argument."""
     if isinstance(value, Call):  # the callee and keywords are the generator's, never the user's
-        if not all(is_identifier(part) for part in value.callee.split(".")):
-            raise Unwritable(f"no callee {value.callee!r}")
-        arguments = ", ".join(f"{key}={python_value(v, names)}" for key, v in value.kwargs.items()
-                              if is_identifier(key))
+        words = [*value.callee.split("."), *value.kwargs]
+        if not all(is_identifier(word) for word in words):
+            raise Unwritable(f"no call {value.callee}({', '.join(value.kwargs)})")
+        arguments = ", ".join(f"{key}={python_value(v, names)}" for key, v in value.kwargs.items())
         return f"{value.callee}({arguments})"
     if isinstance(value, (tuple, list)):
         items = [python_value(v, names) for v in value]
