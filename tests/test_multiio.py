@@ -166,8 +166,7 @@ def test_memory_counts_every_input_and_keeps_every_output_alive():
     included; summed here from the layers' shapes as Keras builds them."""
     keras = pytest.importorskip("keras")
     result = analysed("twotower")
-    model = result.to_keras() if hasattr(result, "to_keras") else None
-    model = model or shapelang.loads(TWO_TOWER, "twotower.net").to_keras()
+    model = shapelang.loads(TWO_TOWER, "twotower.net").to_keras()
     elements = sum(math.prod(layer.output.shape[1:]) for layer in model.layers
                    if not isinstance(layer, keras.layers.Flatten))
     memory = result.memory(batch_size=3)
@@ -371,6 +370,11 @@ def test_one_epoch_on_several_inputs_and_outputs(tmp_path, capsys, backend):
         float(np.mean(-np.log(np.clip(p[np.arange(len(t)), t], 1e-7, 1 - 1e-7))))
         for p, t in zip(outputs, labels))
     assert logged == pytest.approx(recomputed, rel=2e-3, abs=2e-4)
+    # a second epoch resumed: the checkpoint's inputs are checked against the network's
+    code = program.main(["train", "--data", str(tmp_path / "data.npz"), "--epochs", "2",
+                         "--batch-size", "8", "--checkpoint-dir", str(directory), "--resume"])
+    out = capsys.readouterr().out
+    assert code == 0 and "resuming from epoch 1" in out, out
     with open(directory / "training-log.csv", newline="") as log:
         rows = list(csv.DictReader(log))
-    assert len(rows) == 1
+    assert len(rows) == 2
