@@ -384,7 +384,9 @@ CODES: dict[str, Code] = _define(
     Code("SL324", "tie-mismatch", ERROR,
          "a `tie=` that names no embedding, or one whose matrix does not fit",
          "`dense UNITS tie=LABEL` reuses the (VOCAB, DIM) matrix of the `embedding` line LABEL, "
-         "transposed: UNITS must be VOCAB and the input's last axis DIM.",
+         "transposed: LABEL must be among the layers that compute its input (a tied head maps "
+         "back into the vocabulary its tokens were embedded from), UNITS must be VOCAB and "
+         "the input's last axis DIM.",
          "label the embedding, and make the units its vocabulary"),
     # ---- SL4xx: expect ----------------------------------------------------------------------
     Code("SL401", "expect-failed", ERROR,

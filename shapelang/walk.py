@@ -1193,6 +1193,11 @@ class _Walker:
             raise error("SL324", f"`tie={args.values['tie']}` must name an `embedding` line, "
                         f"but it names a `{embedding.op if embedding else 'block'}` output",
                         span, "label the embedding whose matrix this layer reuses")
+        if not self._computes(tied, inputs[0]):
+            raise error("SL324", f"`tie={args.values['tie']}`: the embedding `{tied}` does not "
+                        f"compute this layer's input `{inputs[0]}`", span,
+                        "tie the layer to the embedding its input is computed from (a tied "
+                        "head maps back into the vocabulary its tokens were embedded from)")
         vocab, dim = embedding.args.vocab, embedding.args.dim
         width = self.shapes[inputs[0]][-1]
         problems = []
@@ -1208,6 +1213,20 @@ class _Walker:
                         args.layer.span, "make the units the vocabulary and the input as wide "
                         "as the embedding's vectors")
         return tied
+
+    def _computes(self, ancestor: str, tensor: str) -> bool:
+        """Whether the layer `ancestor` is among those that compute `tensor` (itself included)."""
+        seen, pending = set(), [tensor]
+        while pending:
+            name = pending.pop()
+            if name == ancestor:
+                return True
+            found = self.analysis.by_name(name)
+            if name in seen or found is None:
+                continue
+            seen.add(name)
+            pending.extend(found.inputs)
+        return False
 
     # ---- the variants derived in the same walk ------------------------------------------------
     def _relative(self, layer: ir.Layer, kind, scope: _Scope, inputs) -> Relative | None:

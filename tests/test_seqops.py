@@ -322,6 +322,8 @@ DIAGNOSTICS = [
     ("input [6] dtype=int32\n    e: embedding 10 4\n    dense 9 tie=e", "SL324", "vocabulary 10"),
     (("input [6] dtype=int32\n    e: embedding 10 4\n    f: dense 3 last_axis=true\n"
       "    dense 10 tie=f"), "SL324", "`embedding`"),
+    (("input [6] dtype=int32\n    e: embedding 10 4\n    f: embedding 10 4 @input\n"
+      "    dense 10 tie=e"), "SL324", "does not compute this layer's input `f`"),
 ]
 
 

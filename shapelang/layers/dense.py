@@ -10,8 +10,9 @@ Keras's `Dense` does): a tensor that reaches `dense` by mistake is an error, not
 Parameters: in·units + units (bias), `in` the last axis. MACs: in·units per position.
 
 `tie=LABEL` (GPT-2's head: `dense 50257 tie=wte bias=false`, [T, 768] → [T, 50257] with 0
-parameters) reuses the matrix of the `embedding` line LABEL, transposed (weight tying): units
-must be its vocabulary and the input's last axis its width; the layer maps the last axis of
+parameters) reuses the matrix of the `embedding` line LABEL, transposed (weight tying): LABEL must be
+among the layers that compute the input, units its vocabulary and the input's last axis its
+width; the layer maps the last axis of
 any input (a tied head maps every position) and owns no weights but its bias, so the matrix
 is counted once, at the embedding (`table` notes the tie on the dense layer's row).
 """
