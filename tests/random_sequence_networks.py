@@ -76,6 +76,7 @@ class Tensor:
     integer: bool = False  # token ids
     consumed: bool = False
     embedding: tuple | None = None  # (label, vocabulary, width) of the embedding that made it
+    embeddings: frozenset = frozenset()  # the labels of the embeddings that compute it
 
 
 def _keras_bias_add_misplaces(heads, projections):
@@ -115,6 +116,7 @@ class SequenceGenerator:
         self.blocks: list[str] = []
         self.taken: set[str] = set()
         self.labelled: list[Tensor] = []
+        self.pending: set[str] = set()  # the embeddings that compute what the next line reads
         self.result = SequenceNetwork("")
 
     # ---- names and lines ----
@@ -132,6 +134,7 @@ class SequenceGenerator:
         name = self.name() if label else None
         self.lines.append("    " + (f"{name}: " if name else "") + text)
         tensor.label = name
+        tensor.embeddings, self.pending = frozenset(self.pending), set()
         if name:
             self.labelled.append(tensor)
             self.result.expected[name] = (list(tensor.shape), params)
@@ -141,6 +144,7 @@ class SequenceGenerator:
     def read(self, *tensors):
         for t in tensors:
             t.consumed = True
+            self.pending |= t.embeddings
 
     def earlier(self, current, condition):
         """A labelled tensor before `current` that `condition` accepts, or None."""
@@ -172,12 +176,13 @@ class SequenceGenerator:
         """A float sequence from an input: an embedding of ids, a projection or a norm."""
         if tensor.integer:
             vocabulary, width = self.c.integer(5, 20), self.c.choice([2, 4, 6, 8])
+            self.read(tensor)
             out = self.emit(f"embedding {vocabulary} {width}{ref}",
                             Tensor(tensor.shape + [width]), vocabulary * width, label=True)
             out.embedding = (out.label, vocabulary, width)
+            out.embeddings = out.embeddings | {out.label}
             self.result.vocabulary[tensor.label] = min(
                 vocabulary, self.result.vocabulary.get(tensor.label, vocabulary))
-            self.read(tensor)
             return out
         self.read(tensor)
         if self.c.chance(2):
@@ -361,9 +366,10 @@ class SequenceGenerator:
         return self.emit(text, Tensor(shape), 0, feature=op)
 
     def tie(self, x):
-        """A head reusing an embedding's matrix, where one of this width exists."""
+        """A head reusing the matrix of an embedding that computes its input (SL324), where one
+        of this width exists."""
         source = self.earlier(x, lambda t: t.embedding is not None
-                              and t.embedding[2] == x.shape[1])
+                              and t.embedding[2] == x.shape[1] and t.label in x.embeddings)
         if source is None:
             return self.emit("tanh", Tensor(list(x.shape)), 0, feature="activation")
         label, vocabulary, _ = source.embedding
@@ -397,11 +403,12 @@ class SequenceGenerator:
         else:
             count, label = 1, None
             self.lines.append(f"    {name} {heads}")
-        out = Tensor([length, width], label)
+        self.read(x)
+        out = Tensor([length, width], label, embeddings=frozenset(self.pending))
+        self.pending = set()
         if label:  # a repeat's label names no layer of the analysis: nothing to expect
             self.labelled.append(out)
         self.result.features.add("block repeat" if label else "block")
-        self.read(x)
         return out
 
     # ---- from a sequence to a vector ----
