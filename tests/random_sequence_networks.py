@@ -177,6 +177,12 @@ class SequenceGenerator:
         if tensor.integer:
             vocabulary, width = self.c.integer(5, 20), self.c.choice([2, 4, 6, 8])
             self.read(tensor)
+            length = tensor.shape[0]
+            if length > 2 and self.c.chance(3):  # ids stay ids through a slice
+                start = self.c.integer(0, length - 2)
+                self.emit(f"slice {start} {length - 1}{ref}", Tensor([length - 1 - start]), 0,
+                          label=False, feature="slice ids")
+                tensor, ref = Tensor([length - 1 - start], tensor.label, integer=True), ""
             out = self.emit(f"embedding {vocabulary} {width}{ref}",
                             Tensor(tensor.shape + [width]), vocabulary * width, label=True)
             out.embedding = (out.label, vocabulary, width)
@@ -322,6 +328,15 @@ class SequenceGenerator:
         if op == "transpose":
             return self.emit("transpose [1, 0]", Tensor([width, length]), 0)
         if op == "slice":
+            if self.c.chance(3) and length > 1:  # Python's: negative from the end, or to it
+                start = self.c.integer(1, length)
+                if self.c.chance(2):
+                    return self.emit(f"slice {length - start}", Tensor([start, width]), 0,
+                                     feature="slice to the end")
+                stop = self.c.integer(0, start - 1)
+                stop_text = f" ({-stop})" if stop else ""
+                return self.emit(f"slice ({-start}){stop_text}", Tensor([start - stop, width]),
+                                 0, feature="slice negative")
             if self.c.chance(2) and length > 1:
                 start = self.c.integer(0, length - 2)
                 stop = self.c.integer(start + 1, length)
@@ -333,6 +348,9 @@ class SequenceGenerator:
                                  0, feature="slice axis=1")
             return self.emit("relu", Tensor([length, width]), 0, feature="activation")
         if op == "keepdims":
+            if self.c.chance(3):
+                return self.emit("mean axis=-1 keepdims=true", Tensor([length, 1]), 0,
+                                 feature="mean keepdims last")
             return self.emit("mean axis=0 keepdims=true", Tensor([1, width]), 0,
                              feature="mean keepdims")
         if op == "block":
@@ -420,12 +438,16 @@ class SequenceGenerator:
             return self.rnn(x, sequences=False)
         self.read(x)
         if op == "take":
+            if self.c.chance(3):
+                return self.emit(f"take ({-self.c.integer(1, length)})", Tensor([width]), 0,
+                                 feature="take negative")
             index = self.c.integer(0, length - 1)
             text = f"take {index}" if index or self.c.chance(2) else "take 0 axis=0"
             return self.emit(text, Tensor([width]), 0)
         if op == "take1":
-            return self.emit(f"take {self.c.integer(0, width - 1)} axis=1", Tensor([length]), 0,
-                             feature="take axis=1")
+            axis = self.c.choice(["1", "-1"])
+            return self.emit(f"take {self.c.integer(0, width - 1)} axis={axis}", Tensor([length]),
+                             0, feature="take axis=1")
         if op == "mean":
             return self.emit(self.c.choice(["mean", "mean axis=0"]), Tensor([width]), 0)
         if op == "mean1":
@@ -516,7 +538,8 @@ FEATURES = {
     "mha self causal", "mha cross", "mha named", "simplernn", "lstm", "gru",
     "lstm sequences", "gru sequences concat", "simplernn sequences sum", "dense last_axis",
     "dense tie", "conv 1d", "add", "multiply", "concat", "concat axis=0", "block",
-    "block repeat", "flatten", "globalavgpool", "globalmaxpool",
+    "block repeat", "flatten", "globalavgpool", "globalmaxpool", "slice ids", "slice negative",
+    "slice to the end", "take negative", "mean keepdims last",
 }
 
 
