@@ -22,7 +22,9 @@ CI (CI=true) runs 50 networks per generator and pool (200 in all), the dev profi
 `SHAPELANG_DIFFERENTIAL_EXAMPLES=N` sets the count per test, as for the Keras test.
 """
 import ast
+import contextlib
 import importlib.util
+import io
 import os
 import sys
 
@@ -167,6 +169,8 @@ SEQUENCE_POOLS = {"hostile": SEQUENCE_HOSTILE, "ordinary": ORDINARY}
 def test_random_sequence_networks_are_the_analysed_network(pool, tmp_path_factory):
     """Every sequence network is drawn to check cleanly: an error is a finding, not a network
     to skip. The module against the analysis under PyTorch's convention."""
+    built = []
+
     @settings(max_examples=SEQUENCE_RANDOM, deadline=None,
               suppress_health_check=list(HealthCheck))
     @given(text=sequence_networks(SEQUENCE_POOLS[pool]))
@@ -179,6 +183,12 @@ def test_random_sequence_networks_are_the_analysed_network(pool, tmp_path_factor
             module = _load(emit_torch(analysis, structures), tmp_path_factory.mktemp("program"))
             found = differences(analysis, module.build_model())
             assert not found, "\n".join([text, *found])
+        built.append(text)
+        if len(built) % 10 == 1:  # the program's own entry point, fed its inputs, for a sample
+            output = io.StringIO()
+            with contextlib.redirect_stdout(output):
+                assert module.main(["summary"]) == 0
+            assert f"{int(analysis.total('params')):,} parameters" in output.getvalue(), text
 
     check()
 
