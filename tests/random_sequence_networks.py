@@ -17,6 +17,7 @@ differential tests.
 Draws go through a `Choices` object: `HypothesisChoices` (a hypothesis `draw`) for the
 property tests, `RandomChoices` (a seeded `random.Random`) for the numerical comparison of the
 two backends, which runs a fixed list of networks."""
+import keyword
 import random
 from dataclasses import dataclass, field
 
@@ -36,6 +37,9 @@ RESERVED = {"input", "output", "return", "repeat", "let", "block", "network", "t
             "if", "else", "and", "or", "not"} | set(REGISTRY)
 
 ACTIVATIONS = ("relu", "gelu", "tanh", "sigmoid", "swish")
+#: The words the generator writes as option values: a network parameter of one of these names
+#: would be read in its place (`bidirectional=sum` with a parameter `sum = 2` reads 2).
+WORDS = {"sum", "concat", "true", "false", "same", "int32", "int64", "float32"}
 
 
 # ---- drawing ----------------------------------------------------------------------------------
@@ -117,11 +121,13 @@ class SequenceGenerator:
         self.taken: set[str] = set()
         self.labelled: list[Tensor] = []
         self.pending: set[str] = set()  # the embeddings that compute what the next line reads
+        self.parameters: list[str] = []  # the network's, `T = 5`
         self.result = SequenceNetwork("")
 
     # ---- names and lines ----
-    def name(self):
-        free = [n for n in self.pool if n not in self.taken]
+    def name(self, keywords=True, avoid=()):
+        free = [n for n in self.pool if n not in self.taken and n not in avoid
+                and (keywords or not (keyword.iskeyword(n) or keyword.issoftkeyword(n)))]
         name = self.c.choice(free) if free else f"t{len(self.taken)}"
         self.taken.add(name)
         return name
@@ -157,13 +163,18 @@ class SequenceGenerator:
     # ---- inputs ----
     def input(self, name):
         length = self.c.integer(2, 7)
+        written = str(length)
+        if self.c.chance(3):  # the length a parameter of the network, its default the length
+            written = self.name(keywords=False, avoid=WORDS)
+            self.parameters.append(f"{written} = {length}")
+            self.result.features.add("length parameter")
         if self.c.chance(2):
             dtype = self.c.choice(["int32", "int64"])
             tensor = Tensor([length], integer=True)
-            text = f"input [{length}] dtype={dtype}"
+            text = f"input [{written}] dtype={dtype}"
         else:
             tensor = Tensor([length, self.c.integer(2, 6)])
-            text = f"input [{length}, {tensor.shape[1]}]"
+            text = f"input [{written}, {tensor.shape[1]}]"
         line = "    " + (f"{name}: " if name else "") + text
         self.lines.append(line)
         tensor.label = name or "input"
@@ -470,6 +481,7 @@ class SequenceGenerator:
 
     # ---- the network ----
     def network(self):
+        title = self.name()
         count = 2 if self.c.chance(3) else 1
         names = [self.name() for _ in range(count)] if count > 1 else [None]
         inputs = [self.input(name) for name in names]
@@ -513,7 +525,8 @@ class SequenceGenerator:
             self.result.features.add("several inputs")
         body = "\n".join(self.lines)
         blocks = "\n".join(self.blocks)
-        self.result.text = (blocks + "\n" if blocks else "") + f"network seq_random:\n{body}\n"
+        header = f"network {title}({', '.join(self.parameters)}):"
+        self.result.text = (blocks + "\n" if blocks else "") + f"{header}\n{body}\n"
         return self.result
 
 
@@ -539,7 +552,7 @@ FEATURES = {
     "lstm sequences", "gru sequences concat", "simplernn sequences sum", "dense last_axis",
     "dense tie", "conv 1d", "add", "multiply", "concat", "concat axis=0", "block",
     "block repeat", "flatten", "globalavgpool", "globalmaxpool", "slice ids", "slice negative",
-    "slice to the end", "take negative", "mean keepdims last",
+    "slice to the end", "take negative", "mean keepdims last", "length parameter",
 }
 
 
