@@ -14,6 +14,9 @@ output of every layer that both sides name (Keras: a model with every layer's ou
 forward hooks, the line's trailing activation applied as Keras applies it, the result turned
 channels last) must agree, and the network's output.
 
+Random sequence networks (`random_sequence_networks.py`, 16 of them: token ids, several inputs
+and outputs) run through `compare_sequence_network`, the same comparison fed a list of inputs.
+
 Tolerance: float32 on both sides; |keras − torch| ≤ 1e-4 · max(1, |keras|) elementwise (1e-4
 absolute, relative where values exceed 1). Summation order differs between the frameworks
 (oneDNN and TensorFlow's kernels vs PyTorch's), which costs a few float32 ulps per
@@ -25,6 +28,7 @@ import re
 import numpy as np
 import pytest
 from conftest import EXAMPLES
+from random_sequence_networks import covering_indices, numeric_sequence_network
 
 import shapelang
 import shapelang.layers
@@ -760,6 +764,7 @@ def random_network(index: int) -> str:
 
 def test_the_random_networks_cover_every_op_and_option():
     texts = [random_network(i) for i in range(RANDOM_NETWORKS)]
+    texts += [numeric_sequence_network(i).text for i in covering_indices(SEQUENCE_NETWORKS)]
     words = set(" ".join(texts).replace("\n", " ").split())
     ops = set(shapelang.layers.REGISTRY) - {"input"}
     missing = {op for op in ops if op not in words}
@@ -790,6 +795,91 @@ def test_random_networks_compute_the_same_in_both_backends(index):
         compared = compare(net, seed=index)
     except AssertionError as failure:
         raise AssertionError(f"{failure}\n\nthe network:\n{text}") from None
+    assert compared > 0
+
+
+# ---- random sequence networks (random_sequence_networks.py) -----------------------------------
+SEQUENCE_NETWORKS = 20  # their indices draw every sequence op and option between them
+
+
+def _sequence_inputs(drawn, rng, batch=2):
+    """One array per input line, in order: token ids below the vocabulary of every embedding
+    that reads them, floats elsewhere."""
+    arrays = []
+    for name, shape, dtype in drawn.inputs:
+        if dtype == "float32":
+            arrays.append(rng.standard_normal((batch, *shape)).astype(np.float32))
+        else:
+            arrays.append(rng.integers(0, drawn.vocabulary[name], (batch, *shape)).astype(dtype))
+    return arrays
+
+
+def compare_sequence_network(drawn, seed: int) -> int:
+    """`compare` for a network of several inputs (token ids among them) and outputs: Keras
+    gets a list of arrays, torch the same arrays as `forward`'s arguments in order (float ones
+    of rank ≥ 2 channels first); every shared layer's output and every network output agree."""
+    net = shapelang.loads(drawn.text, "seq_random.net")
+    analysis = net.analyse().raise_for_errors().analysis
+    activation = {r.name.replace(".", "/"): getattr(r.args, "activation", None)
+                  for r in analysis.layers}
+    keras.utils.set_random_seed(seed)
+    model = net.to_keras()
+    module = net.to_torch().eval()
+    randomise_keras_weights(model, np.random.default_rng(seed))
+    copy_weights(model, module)
+
+    arrays = _sequence_inputs(drawn, np.random.default_rng(seed + 1))
+    feed = arrays if len(arrays) > 1 else arrays[0]
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    every = keras.Model(model.inputs, [layer.output for layer in layers])
+    expected = dict(zip([keras_name(layer) for layer in layers],
+                        [np.asarray(t) for t in every(feed, training=False)]))
+    outputs, hooks = {}, []
+    for name, sub in torch_layers(module).items():
+        def record(_module, _inputs, output, name=name):
+            assert name not in outputs, f"torch module {name} ran twice"
+            outputs[name] = output
+        hooks.append(sub.register_forward_hook(record))
+    with torch.no_grad():
+        final = module(*[torch.from_numpy(np.moveaxis(a, -1, 1) if a.ndim > 2 else a)
+                         for a in arrays])
+    for hook in hooks:
+        hook.remove()
+
+    problems, compared = [], 0
+    for name, value in expected.items():
+        if name not in outputs:
+            continue
+        got = _channels_last(outputs[name])
+        if activation.get(name):
+            got = KERAS_ACTIVATIONS[activation[name]](got)
+        far = _far(value, got.numpy())
+        if far:
+            problems.append(f"{name}: {far}")
+        compared += 1
+    keras_final = model(feed, training=False)
+    keras_final = keras_final if isinstance(keras_final, (list, tuple)) else [keras_final]
+    torch_final = final if isinstance(final, (list, tuple)) else [final]
+    if len(keras_final) != len(torch_final):
+        problems.append(f"{len(keras_final)} Keras outputs, {len(torch_final)} torch outputs")
+    for k, (a, b) in enumerate(zip(keras_final, torch_final)):
+        far = _far(np.asarray(a), _channels_last(b).numpy())
+        if far:
+            problems.append(f"network output {k}: {far}")
+    assert not problems, "Keras and torch differ:\n" + "\n".join(problems)
+    analysed = set(activation) - {name for name, _, _ in drawn.inputs}
+    assert analysed <= set(outputs), f"layers torch did not run: {analysed - set(outputs)}"
+    return compared
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", covering_indices(SEQUENCE_NETWORKS))
+def test_random_sequence_networks_compute_the_same_in_both_backends(index):
+    drawn = numeric_sequence_network(index)
+    try:
+        compared = compare_sequence_network(drawn, seed=index)
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n\nthe network:\n{drawn.text}") from None
     assert compared > 0
 
 

@@ -10,6 +10,9 @@ layers by name against the analysis's `inputs`; for a sample, the program's `sum
 CI runs 200 networks of each pool (the default); `SHAPELANG_DIFFERENTIAL_EXAMPLES=20` runs a
 quick local round. The generator is `random_networks.py` (shared with the PyTorch differential
 test).
+
+Sequence networks (`random_sequence_networks.py`: token ids and embeddings, attention, RNNs,
+several inputs and outputs, hostile names): 40 per pool in CI, 4 locally.
 """
 import ast
 import builtins
@@ -21,9 +24,11 @@ import os
 import sys
 
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, assume, given, settings
 from keras_oracle import differences
 from random_networks import BUILTIN_NAMES, HOSTILE, ORDINARY, networks
+from random_sequence_networks import SEQUENCE_HOSTILE, sequence_networks
 
 import shapelang
 from shapelang.codegen.keras import emit_keras
@@ -33,6 +38,7 @@ pytestmark = pytest.mark.keras
 keras = pytest.importorskip("keras")
 
 EXAMPLES = int(os.environ.get("SHAPELANG_DIFFERENTIAL_EXAMPLES", "200"))
+SEQUENCE_POOLS = {"hostile": SEQUENCE_HOSTILE, "ordinary": ORDINARY}
 
 
 def test_the_hostile_pool_is_what_it_says():
@@ -94,3 +100,31 @@ def test_random_networks_with_hostile_names_are_the_analysed_network(text, tmp_p
 @given(text=networks(ORDINARY))
 def test_random_networks_with_ordinary_names_are_the_analysed_network(text, tmp_path_factory):
     assert_program_is_the_analysis(text, tmp_path_factory)
+
+
+# ---- sequence networks (random_sequence_networks.py) -----------------------------------------
+SEQUENCE_EXAMPLES = int(os.environ.get("SHAPELANG_DIFFERENTIAL_EXAMPLES", "0")) or examples(40)
+
+
+def assert_sequence_program_is_the_analysis(text, tmp_path_factory):
+    """As `assert_program_is_the_analysis`, but every sequence network is drawn to check
+    cleanly: an error is a finding, not a network to skip."""
+    net = shapelang.loads(text, "seq_random.net")
+    problems = [d for d in net.check() if d.severity == "error" or d.code == "SL308"]
+    assert not problems, "\n".join([text, *map(str, problems)])
+    analysis = net.analyse().analysis
+    for structures in (STRUCTURES, STRUCTURES[-1:]):
+        _assert_built_is_analysed(text, analysis, emit_keras(analysis, structures),
+                                  tmp_path_factory)
+
+
+@pytest.mark.parametrize("pool", sorted(SEQUENCE_POOLS))
+def test_random_sequence_networks_are_the_analysed_network(pool, tmp_path_factory):
+    @settings(max_examples=SEQUENCE_EXAMPLES, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(text=sequence_networks(SEQUENCE_POOLS[pool]))
+    def check(text):
+        assert_sequence_program_is_the_analysis(text, tmp_path_factory)
+
+    check()
+

@@ -10,6 +10,11 @@ they sit, output shapes by forward hooks, parameters and buffers, wiring by an f
   without scale or offset, LRN, upsampling, reshapes, dense on a feature map, concatenation on a
   spatial axis), each built as the program `shapelang torch` writes and as the plain one it
   falls back to;
+- random sequence networks (`random_sequence_networks.py`: token ids and embeddings, learned
+  positions, a CLS token, take / slice / transpose / mean, layer norm, self / cross / causal
+  attention, RNNs, dense on the last axis, 1-D convolutions, merges, weight tying, a
+  transformer block in a repeat, two inputs, two outputs; hostile and ordinary names), 40 per
+  pool in CI, against the analysis under PyTorch's convention;
 - the reproducers of test_generated_program.py (names that collide, scopes, loops whose
   iterations differ), the oracle itself against hand-written wrong modules.
 
@@ -17,7 +22,9 @@ CI (CI=true) runs 50 networks per generator and pool (200 in all), the dev profi
 `SHAPELANG_DIFFERENTIAL_EXAMPLES=N` sets the count per test, as for the Keras test.
 """
 import ast
+import contextlib
 import importlib.util
+import io
 import os
 import sys
 
@@ -25,6 +32,7 @@ import pytest
 from conftest import EXAMPLES, examples
 from hypothesis import HealthCheck, assume, given, settings
 from random_networks import HOSTILE, ORDINARY, networks, torch_networks
+from random_sequence_networks import SEQUENCE_HOSTILE, sequence_networks
 
 import shapelang
 from shapelang import conventions
@@ -148,6 +156,39 @@ def test_random_networks_of_the_torch_generator_are_the_analysed_network(pool, t
     @given(text=torch_networks(POOLS[pool]))
     def check(text):
         assert_program_is_the_analysis(text, tmp_path_factory)
+
+    check()
+
+
+# ---- sequence networks (random_sequence_networks.py) -----------------------------------------
+SEQUENCE_RANDOM = int(os.environ.get("SHAPELANG_DIFFERENTIAL_EXAMPLES", "0")) or examples(40)
+SEQUENCE_POOLS = {"hostile": SEQUENCE_HOSTILE, "ordinary": ORDINARY}
+
+
+@pytest.mark.parametrize("pool", sorted(SEQUENCE_POOLS))
+def test_random_sequence_networks_are_the_analysed_network(pool, tmp_path_factory):
+    """Every sequence network is drawn to check cleanly: an error is a finding, not a network
+    to skip. The module against the analysis under PyTorch's convention."""
+    built = []
+
+    @settings(max_examples=SEQUENCE_RANDOM, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(text=sequence_networks(SEQUENCE_POOLS[pool]))
+    def check(text):
+        net = shapelang.loads(text, "seq_random.net")
+        problems = [d for d in net.check() if d.severity == "error" or d.code == "SL308"]
+        assert not problems, "\n".join([text, *map(str, problems)])
+        analysis = net.analyse(convention="torch").analysis  # PyTorch's RNNs: two biases
+        for structures in (STRUCTURES, STRUCTURES[-1:]):
+            module = _load(emit_torch(analysis, structures), tmp_path_factory.mktemp("program"))
+            found = differences(analysis, module.build_model())
+            assert not found, "\n".join([text, *found])
+        built.append(text)
+        if len(built) % 10 == 1:  # the program's own entry point, fed its inputs, for a sample
+            output = io.StringIO()
+            with contextlib.redirect_stdout(output):
+                assert module.main(["summary"]) == 0
+            assert f"{int(analysis.total('params')):,} parameters" in output.getvalue(), text
 
     check()
 
