@@ -272,9 +272,13 @@ def _far(expected, actual) -> str | None:
             f"torch {actual[worst]!r}")
 
 
-def compare(net: shapelang.Network, seed: int = 0, batch: int = 2, **bindings) -> int:
-    """Build both, copy the weights, run both; assert every shared layer's output and the
-    network's output agree. Returns how many layers were compared."""
+def compare(net: shapelang.Network, seed: int = 0, batch: int = 2, inputs=None,
+            **bindings) -> int:
+    """Build both, copy the weights, run both; assert every shared layer's output and every
+    network output agree. `inputs`: one array per input line in order (channels last; token
+    ids among them), else random ones. Keras gets the arrays (a list when several), torch the
+    same arrays as `forward`'s arguments (float ones of rank ≥ 2 channels first). Returns how
+    many layers were compared."""
     analysis = net.analyse(**bindings).raise_for_errors().analysis
     activation = {r.name.replace(".", "/"): getattr(r.args, "activation", None)
                   for r in analysis.layers}
@@ -284,14 +288,17 @@ def compare(net: shapelang.Network, seed: int = 0, batch: int = 2, **bindings) -
     randomise_keras_weights(model, np.random.default_rng(seed))
     copy_weights(model, module)
 
-    rng = np.random.default_rng(seed + 1)
-    xs = [_example(rng, batch, tensor) for tensor in model.inputs]  # several: in input order
-    x = xs[0] if len(xs) == 1 else xs
+    if inputs is None:
+        rng = np.random.default_rng(seed + 1)
+        inputs = [_example(rng, batch, tensor) for tensor in model.inputs]
+    feed = inputs[0] if len(inputs) == 1 else inputs
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    every = keras.Model(model.inputs if len(xs) > 1 else model.inputs[0],
+    every = keras.Model(model.inputs if len(inputs) > 1 else model.inputs[0],
                         [layer.output for layer in layers])
+    computed = every(feed, training=False)
+    computed = computed if isinstance(computed, (list, tuple)) else [computed]
     expected = dict(zip([keras_name(layer) for layer in layers],
-                        [np.asarray(t) for t in every(x, training=False)]))
+                        [np.asarray(t) for t in computed]))
 
     outputs, hooks = {}, []
     for name, sub in torch_layers(module).items():
@@ -299,14 +306,13 @@ def compare(net: shapelang.Network, seed: int = 0, batch: int = 2, **bindings) -
             assert name not in outputs, f"torch module {name} ran twice"
             outputs[name] = output
         hooks.append(sub.register_forward_hook(record))
-    x_torch = [torch.from_numpy(np.moveaxis(a, -1, 1) if a.ndim > 2 else a) for a in xs]
     with torch.no_grad():
-        final = module(*x_torch)
+        final = module(*[torch.from_numpy(np.moveaxis(a, -1, 1) if a.ndim > 2 else a)
+                         for a in inputs])
     for hook in hooks:
         hook.remove()
 
-    problems = []
-    compared = 0
+    problems, compared = [], 0
     for name, value in expected.items():
         if name not in outputs:
             continue  # a Keras-only helper (an explicit padding inside a torch layer)
@@ -317,16 +323,18 @@ def compare(net: shapelang.Network, seed: int = 0, batch: int = 2, **bindings) -
         if far:
             problems.append(f"{name}: {far}")
         compared += 1
-    keras_final = model(x, training=False)
-    pairs = (zip(keras_final, final) if isinstance(final, tuple)
-             else [(keras_final, final)])
-    for k, (wanted, got) in enumerate(pairs):
+    keras_final = model(feed, training=False)
+    keras_final = keras_final if isinstance(keras_final, (list, tuple)) else [keras_final]
+    torch_final = final if isinstance(final, (list, tuple)) else [final]
+    if len(keras_final) != len(torch_final):
+        problems.append(f"{len(keras_final)} Keras outputs, {len(torch_final)} torch outputs")
+    for k, (wanted, got) in enumerate(zip(keras_final, torch_final)):
         far = _far(np.asarray(wanted), _channels_last(got).numpy())
         if far:
             problems.append(f"network output {k}: {far}")
     assert not problems, "Keras and torch differ:\n" + "\n".join(problems)
-    inputs = set(analysis.input_paths) or {analysis.layers[0].name}
-    analysed = {name for name in activation if name not in inputs}
+    input_paths = set(analysis.input_paths) or {analysis.layers[0].name}
+    analysed = {name for name in activation if name not in input_paths}
     assert analysed <= set(outputs), f"layers torch did not run: {analysed - set(outputs)}"
     return compared
 
@@ -815,61 +823,9 @@ def _sequence_inputs(drawn, rng, batch=2):
 
 
 def compare_sequence_network(drawn, seed: int) -> int:
-    """`compare` for a network of several inputs (token ids among them) and outputs: Keras
-    gets a list of arrays, torch the same arrays as `forward`'s arguments in order (float ones
-    of rank ≥ 2 channels first); every shared layer's output and every network output agree."""
+    """`compare` for a drawn sequence network, fed token ids each embedding can look up."""
     net = shapelang.loads(drawn.text, "seq_random.net")
-    analysis = net.analyse().raise_for_errors().analysis
-    activation = {r.name.replace(".", "/"): getattr(r.args, "activation", None)
-                  for r in analysis.layers}
-    keras.utils.set_random_seed(seed)
-    model = net.to_keras()
-    module = net.to_torch().eval()
-    randomise_keras_weights(model, np.random.default_rng(seed))
-    copy_weights(model, module)
-
-    arrays = _sequence_inputs(drawn, np.random.default_rng(seed + 1))
-    feed = arrays if len(arrays) > 1 else arrays[0]
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    every = keras.Model(model.inputs, [layer.output for layer in layers])
-    expected = dict(zip([keras_name(layer) for layer in layers],
-                        [np.asarray(t) for t in every(feed, training=False)]))
-    outputs, hooks = {}, []
-    for name, sub in torch_layers(module).items():
-        def record(_module, _inputs, output, name=name):
-            assert name not in outputs, f"torch module {name} ran twice"
-            outputs[name] = output
-        hooks.append(sub.register_forward_hook(record))
-    with torch.no_grad():
-        final = module(*[torch.from_numpy(np.moveaxis(a, -1, 1) if a.ndim > 2 else a)
-                         for a in arrays])
-    for hook in hooks:
-        hook.remove()
-
-    problems, compared = [], 0
-    for name, value in expected.items():
-        if name not in outputs:
-            continue
-        got = _channels_last(outputs[name])
-        if activation.get(name):
-            got = KERAS_ACTIVATIONS[activation[name]](got)
-        far = _far(value, got.numpy())
-        if far:
-            problems.append(f"{name}: {far}")
-        compared += 1
-    keras_final = model(feed, training=False)
-    keras_final = keras_final if isinstance(keras_final, (list, tuple)) else [keras_final]
-    torch_final = final if isinstance(final, (list, tuple)) else [final]
-    if len(keras_final) != len(torch_final):
-        problems.append(f"{len(keras_final)} Keras outputs, {len(torch_final)} torch outputs")
-    for k, (a, b) in enumerate(zip(keras_final, torch_final)):
-        far = _far(np.asarray(a), _channels_last(b).numpy())
-        if far:
-            problems.append(f"network output {k}: {far}")
-    assert not problems, "Keras and torch differ:\n" + "\n".join(problems)
-    analysed = set(activation) - {name for name, _, _ in drawn.inputs}
-    assert analysed <= set(outputs), f"layers torch did not run: {analysed - set(outputs)}"
-    return compared
+    return compare(net, seed=seed, inputs=_sequence_inputs(drawn, np.random.default_rng(seed + 1)))
 
 
 @pytest.mark.slow
