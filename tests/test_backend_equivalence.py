@@ -615,7 +615,7 @@ class RandomNetwork:
                             " epsilon=0.01 momentum=0.9", " epsilon=1.001e-5"))
         self.emit(f"batchnorm{options}")
 
-    # ---- issue 11: attention, drawn by a generator of its own (the other draws stay) ----
+    # ---- attention, drawn by a generator of its own (the other draws stay) ----
     def attention(self):
         """On a sequence [L, C]: cross-attention from a memory of another length and width
         (causal or not, key_dim or not), self-attention, layer norms."""

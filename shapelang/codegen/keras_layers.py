@@ -215,7 +215,7 @@ def emit_activation(a, shapes, out):
 
 
 
-# ---- issue 11: attention --------------------------------------------------------------------
+# ---- attention ---------------------------------------------------------------------------
 def emit_layernorm(a, shapes, out):
     axes = normalised_axes(a.axis, len(out))
     kwargs = {} if axes == (-1,) else {"axis": axes[0] if len(axes) == 1 else list(axes)}

@@ -243,7 +243,7 @@ def emit_activation(a, shapes, out):
     return [_module(cls, kwargs)]
 
 
-# ---- issue 11: attention --------------------------------------------------------------------
+# ---- attention ---------------------------------------------------------------------------
 def emit_layernorm(a, shapes, out):
     axes = normalised_axes(a.axis, len(out))
     kwargs = {"normalized_shape": tuple(shapes[0][axis] for axis in axes), "eps": a.epsilon}

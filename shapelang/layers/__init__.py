@@ -30,12 +30,14 @@ from .transpose import Transpose
 from .upsample import Upsample
 from .zeropad import ZeroPad
 
-_KINDS = [Input(), Conv(), DepthwiseConv(), SepConv(), MaxPool(), AvgPool(), GlobalAvgPool(),
-          GlobalMaxPool(), ZeroPad(), Upsample(), Reshape(), Dense(), Flatten(), Dropout(),
-          BatchNorm(), LRN(), Add(), Multiply(), Concat(), *activation_kinds()]
-_KINDS += [SimpleRNN(), LSTM(), GRU()]  # recurrent
-_KINDS += [Embedding(), PosEmbed(), ClsToken(), Take(), Slice(), Transpose(), Mean()]  # seqops
-_KINDS += [LayerNorm(), MultiHeadAttention()]  # issue 11: attention
+_KINDS = [
+    Input(), Conv(), DepthwiseConv(), SepConv(), MaxPool(), AvgPool(), GlobalAvgPool(),
+    GlobalMaxPool(), ZeroPad(), Upsample(), Reshape(), Dense(), Flatten(), Dropout(),
+    BatchNorm(), LRN(), Add(), Multiply(), Concat(), *activation_kinds(),
+    SimpleRNN(), LSTM(), GRU(),  # recurrent
+    Embedding(), PosEmbed(), ClsToken(), Take(), Slice(), Transpose(), Mean(),  # sequences
+    LayerNorm(), MultiHeadAttention(),  # attention
+]
 
 REGISTRY: dict[str, LayerKind] = {kind.op: kind for kind in _KINDS}
 
