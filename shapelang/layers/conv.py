@@ -4,6 +4,10 @@
     conv 256 k=5 pad=same relu        # keeps the spatial size
     conv 64 k=(3, 5) pad=1 d=2 groups=4 bias=false
 
+The spatial axes are every axis but the last: on a sequence `[T, C]` it is a 1-D convolution
+over the positions (Keras `Conv1D`, PyTorch `Conv1d`; examples/text_cnn.net): `conv 128 k=7
+s=3` maps `[500, 128]` to `[165, 128]`.
+
 Parameters: kh·kw·(C_in/groups)·filters + filters (bias).
 MACs: out_h·out_w·filters·kh·kw·C_in/groups (bias additions not counted).
 Keras: `ConvND`; explicit padding becomes `ZeroPaddingND` followed by a `valid` convolution.
