@@ -15,6 +15,18 @@ from hypothesis import settings
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
+#: the symbolic examples, at sizes that are valid, odd, even and uneven (the first: what one
+#: build per example uses); the sequence examples at one size each: their parameters do not
+#: depend on it
+SYMBOLIC_EXAMPLE_SIZES = {
+    "alexnet_symbolic": [{"H": 270, "W": 480}, {"H": 227, "W": 227}, {"H": 67, "W": 67}],
+    "resnet50_symbolic": [{"H": 225, "W": 193}, {"H": 97, "W": 130}, {"H": 33, "W": 40}],
+    "same_padding": [{"H": 31}, {"H": 32}, {"H": 57}, {"H": 5}],
+    "vit_b16_symbolic": [{"H": 112, "W": 448}],
+    "gpt2_small": [{"T": 8}],
+    "bert_base": [{"T": 8}],
+}
+
 # Property tests: the full counts in CI (which sets CI=true), a tenth of them locally;
 # HYPOTHESIS_PROFILE=ci (or dev) chooses explicitly.
 settings.register_profile("ci", max_examples=100, deadline=None)

@@ -4,7 +4,7 @@ import ast
 import subprocess
 
 import pytest
-from conftest import EXAMPLES, PYTHON, examples, python_env
+from conftest import EXAMPLES, PYTHON, SYMBOLIC_EXAMPLE_SIZES, examples, python_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,11 +36,13 @@ EXAMPLE_FILES = sorted(EXAMPLES.glob("*.net"))
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
 def test_every_example(path):
+    """Each example as written, a symbolic one at its first size of SYMBOLIC_EXAMPLE_SIZES."""
     net = shapelang.load(path)
-    if net.analyse().symbols:
-        pytest.skip("symbolic: bound in test_symbolic_example_bound")
-    analysis = net.analyse()
-    assert_model_matches(analysis, net.to_keras())
+    bindings = SYMBOLIC_EXAMPLE_SIZES.get(path.stem, [{}])[0]
+    analysis = net.analyse(**bindings)
+    assert not analysis.symbols, f"{path.stem}: bind it in SYMBOLIC_EXAMPLE_SIZES"
+    keras.backend.clear_session()
+    assert_model_matches(analysis, net.to_keras(**bindings))
 
 
 @pytest.mark.parametrize("example, bindings", [

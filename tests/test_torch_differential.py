@@ -29,7 +29,7 @@ import os
 import sys
 
 import pytest
-from conftest import EXAMPLES, examples
+from conftest import EXAMPLES, SYMBOLIC_EXAMPLE_SIZES, examples
 from hypothesis import HealthCheck, assume, given, settings
 from random_networks import HOSTILE, ORDINARY, networks, torch_networks
 from random_sequence_networks import SEQUENCE_HOSTILE, sequence_networks
@@ -62,23 +62,14 @@ def _load(source: str, directory, name="random_torch"):
 
 
 # ---- every example ---------------------------------------------------------------------------
-SIZES = {  # the symbolic examples, at sizes that are valid, odd, even and uneven
-    "alexnet_symbolic": [{"H": 270, "W": 480}, {"H": 227, "W": 227}, {"H": 67, "W": 67}],
-    "resnet50_symbolic": [{"H": 225, "W": 193}, {"H": 97, "W": 130}, {"H": 33, "W": 40}],
-    "same_padding": [{"H": 31}, {"H": 32}, {"H": 57}, {"H": 5}],
-    # the sequence examples at one size each: their parameters do not depend on it
-    "vit_b16_symbolic": [{"H": 112, "W": 448}],
-    "gpt2_small": [{"T": 8}],
-    "bert_base": [{"T": 8}],
-}
 EXAMPLE_CASES = [(path, bindings) for path in sorted(EXAMPLES.glob("*.net"))
-                 for bindings in SIZES.get(path.stem, [{}])]
+                 for bindings in SYMBOLIC_EXAMPLE_SIZES.get(path.stem, [{}])]
 
 
 def test_every_symbolic_example_is_bound_here():
     symbolic = {p.stem for p in EXAMPLES.glob("*.net")
                 if any(q.default is None for q in shapelang.load(p).ir.parameters)}
-    assert symbolic == set(SIZES)
+    assert symbolic == set(SYMBOLIC_EXAMPLE_SIZES)
 
 
 @pytest.mark.parametrize(("path", "bindings"), EXAMPLE_CASES,
