@@ -87,8 +87,8 @@ def _keras_bias_add_misplaces(heads, projections):
     """Whether Keras 3.15's TensorFlow `ops.add` adds one of attention's projection biases,
     (heads, size), along the wrong axis: with size 1 and a sequence as long as the heads, it
     takes the bias for a channels-first one (`tf.nn.bias_add`, NCHW) and adds head h's bias at
-    position h (FINDINGS.md, finding 1; tests/test_seqrandom.py). `projections`: (length,
-    size) of the query's, the key's and the value's."""
+    position h (tests/sequence_findings.md, finding 1; tests/test_seqrandom.py).
+    `projections`: (length, size) of the query's, the key's and the value's."""
     return any(size == 1 and length == heads and heads > 1 for length, size in projections)
 
 
@@ -247,7 +247,7 @@ class SequenceGenerator:
         if self.numeric and _keras_bias_add_misplaces(
                 heads, [(length, key_dim)] + [(length if mode == "self" else memory.shape[0],
                                                size) for size in (key_dim, value_dim)]):
-            return self.layernorm(x)  # FINDINGS.md, finding 1: Keras adds the bias wrong
+            return self.layernorm(x)  # sequence_findings.md, finding 1: Keras adds the bias wrong
         params = (width * heads * key_dim + source * heads * key_dim + source * heads * value_dim
                   + heads * value_dim * width) + (heads * (2 * key_dim + value_dim) + width) * bias
         if mode == "self":
@@ -423,7 +423,7 @@ class SequenceGenerator:
         self.taken.add("attended")
         heads = self.c.choice(_divisors(width)[:3])
         if self.numeric and _keras_bias_add_misplaces(heads, [(length, width // heads)]):
-            heads = 1  # FINDINGS.md, finding 1
+            heads = 1  # sequence_findings.md, finding 1
         count = self.c.integer(1, 2)
         if self.c.chance(2):
             label = self.name()

@@ -1,4 +1,4 @@
-"""What the random sequence networks found (FINDINGS.md), each as a reproducer.
+"""What the random sequence networks found (tests/sequence_findings.md), each as a reproducer.
 
 Finding 1 (upstream, Keras 3.15.1's TensorFlow backend): `keras.ops.add(x, bias)` takes a bias
 that squeezes to one axis for a channels-first one (`tf.nn.bias_add`, NCHW) whenever its length
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.keras
 
 KERAS_BIAS_ADD = pytest.mark.xfail(
     strict=True, reason="Keras 3.15.1 (TensorFlow backend): ops.add adds a (heads, 1) bias "
-    "along axis 1 when axis 1 is as long as the heads (FINDINGS.md, finding 1)")
+    "along axis 1 when axis 1 is as long as the heads (tests/sequence_findings.md, finding 1)")
 
 
 def attention(length, width, heads, options=""):
