@@ -156,20 +156,24 @@ def test_the_reproducer_trains_on_synthetic_data(tmp_path, capsys, backend):
     assert all(math.isfinite(value) for value in final_values(out).values())
 
 
-def test_one_hot_labels_per_position_train_a_categorical_loss(tmp_path, capsys):
-    pytest.importorskip("torch")
+@pytest.mark.parametrize("backend", ["keras", "torch"])
+def test_one_hot_labels_per_position_train_a_categorical_loss(tmp_path, capsys, backend):
+    pytest.importorskip(backend)
     data = tagger_arrays()
     one_hot = np.eye(5, dtype=np.float32)[data["y"]]
     np.savez(tmp_path / "data.npz", x=data["x"], y=one_hot)
-    program = program_of(TAGGER, "tagger", "torch")
+    program = program_of(TAGGER, "tagger", backend)
     code, directory = train(program, tmp_path, tmp_path / "data.npz",
                             "--loss", "categorical_crossentropy")
     out = capsys.readouterr().out
     assert code == 0, out
     held = np.random.default_rng(0).permutation(64)[:13]
-    outputs = checkpoint_outputs(program, "torch", directory, data["x"][held])
-    assert final_values(out)["val_loss"] == pytest.approx(
+    outputs = checkpoint_outputs(program, backend, directory, data["x"][held])
+    logged = final_values(out)
+    assert logged["val_loss"] == pytest.approx(
         cross_entropy(outputs, data["y"][held], False), rel=2e-3, abs=2e-4)
+    assert logged["val_accuracy"] == pytest.approx(
+        position_accuracy(outputs, data["y"][held]), abs=1e-3)
 
 
 # ---- the data: what synthetic draws, what the checks refuse -------------------------------------
@@ -177,6 +181,25 @@ def test_the_vocabulary_comes_from_the_embedding_that_reads_the_input():
     program = program_of(LM, "lm", "keras")
     assert input_vocabularies(program.NETWORK_FINGERPRINT) == {"input": 50}
     assert program.OUTPUT_UNITS == (8, 50)
+
+
+TWO_EMBEDDINGS = """\
+network two(T = 6):
+    ids: input [T] dtype=int32
+    types: input [T] dtype=int32
+    a: embedding 30 8 @ids
+    b: embedding 3 8 @types
+    c: embedding 20 8 @ids
+    add @a @b
+    add @c
+    dense 30 last_axis=true softmax
+"""
+
+
+def test_an_input_read_by_two_embeddings_gets_the_smaller_vocabulary():
+    program = program_of(TWO_EMBEDDINGS, "two", "keras")
+    assert input_vocabularies(program.NETWORK_FINGERPRINT) == {"ids": 20, "types": 3}
+    assert input_vocabularies(None) == {}
 
 
 @pytest.mark.parametrize("loss", [SPARSE, "categorical_crossentropy"])
