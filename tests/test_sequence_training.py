@@ -308,3 +308,40 @@ def test_train_refuses_outputs_it_cannot_train(capsys, tmp_path, backend, text, 
     assert "internal error" not in err
     for word in words:
         assert word in err
+
+
+def test_shards_of_sequence_labels_stream_in_both_readers(tmp_path):
+    pytest.importorskip("tensorflow")
+    data = tagger_arrays(count=30)
+    for index, part in enumerate((slice(0, 20), slice(20, 30))):
+        np.savez(tmp_path / f"shard-{index}.npz", x=data["x"][part], y=data["y"][part])
+    loaded = load_dataset(str(tmp_path / "shard-*.npz"), (6, 3), (6, 5),
+                          "categorical_crossentropy", validation_split=0)
+    seen = np.concatenate([y for _, y in loaded.batches(7, training=True)])
+    assert seen.shape == (30, 6, 5)
+    assert sorted(map(tuple, seen.argmax(axis=-1))) == sorted(map(tuple, data["y"]))
+    labels = np.stack([np.asarray(y) for _, y in loaded.train])
+    assert sorted(map(tuple, labels.argmax(axis=-1))) == sorted(map(tuple, data["y"]))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    np.savez(bad / "shard.npz", x=data["x"], y=np.full((30, 6), 5))
+    with pytest.raises(DataError) as caught:
+        load_dataset(str(bad / "*.npz"), (6, 3), (6, 5), SPARSE)
+    assert caught.value.code == "SL507" and "classes 0 to 4" in caught.value.render()
+
+
+def test_a_sequence_output_beside_a_vector_output():
+    """Labels per output: one id per position for the sequence output, one per example for
+    the vector output."""
+    rng = np.random.default_rng(5)
+    arrays = {"x": rng.integers(0, 50, (20, 8)), "y_tokens": rng.integers(0, 50, (20, 8)),
+              "y_kind": rng.integers(0, 3, 20)}
+    data = load_dataset(arrays, {"input": (8,)}, {"tokens": (8, 50), "kind": 3}, SPARSE,
+                        input_dtypes=IDS, validation_split=0)
+    _, y = next(data.batches(20, training=True))
+    assert y["tokens"].shape == (20, 8) and y["kind"].shape == (20,)
+    arrays["y_tokens"] = arrays["y_kind"]
+    with pytest.raises(DataError) as caught:
+        load_dataset(arrays, {"input": (8,)}, {"tokens": (8, 50), "kind": 3}, SPARSE,
+                     input_dtypes=IDS)
+    assert caught.value.code == "SL507" and "`y_tokens`" in caught.value.render()
