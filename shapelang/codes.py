@@ -465,7 +465,7 @@ CODES: dict[str, Code] = _define(
          "`train` trains outputs of shape [V] (a vector) and [T, V] (a class distribution per "
          "position, against one class id per position, as language models are trained). An "
          "output of rank 3 or more, or a [T, V] output with a loss that is no classification "
-         "(a regression loss), is refused before training."),
+         "(a regression loss) or a metric other than accuracy, is refused before training."),
     # ---- SL55x: the code generator ---------------------------------------------------------
     Code("SL550", "bad-identifier", ERROR,
          "a name cannot be an identifier of the generated program",

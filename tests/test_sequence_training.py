@@ -345,3 +345,19 @@ def test_a_sequence_output_beside_a_vector_output():
         load_dataset(arrays, {"input": (8,)}, {"tokens": (8, 50), "kind": 3}, SPARSE,
                      input_dtypes=IDS)
     assert caught.value.code == "SL507" and "`y_tokens`" in caught.value.render()
+
+
+@pytest.mark.parametrize("backend", ["keras", "torch"])
+def test_a_sequence_output_is_measured_by_accuracy_only(capsys, tmp_path, backend):
+    pytest.importorskip(backend)
+    from shapelang.runtime import run_main
+
+    program = program_of(TAGGER, "tagger", backend)
+    code = run_main(["train", "--data", "synthetic", "--synthetic-size", "10",
+                     "--checkpoint-dir", str(tmp_path / "ck")],
+                    build_model=program.build_model, model_name="tagger",
+                    input_shape=program.INPUT_SHAPE, output_units=program.OUTPUT_UNITS,
+                    defaults={"metrics": ["accuracy", "mae"]},
+                    fingerprint=program.NETWORK_FINGERPRINT, backend=backend)
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("error[SL512]: metric 'mae'"), err

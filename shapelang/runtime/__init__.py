@@ -218,7 +218,7 @@ SL510   a checkpoint problem: a fresh run into a directory with checkpoints, che
         checkpoints of the other backend's program
 SL511   the loss became NaN or infinite during training
 SL512   an output that ``train`` cannot train: of rank 3 or more, or a sequence output
-        ``(T, V)`` with a loss that is no classification
+        ``(T, V)`` with a loss that is no classification or a metric other than accuracy
 ======  =======================================================================================
 """
 

@@ -131,6 +131,27 @@ def _check_trainable_output(units, mode, where="the network"):
         )
 
 
+_POSITION_METRICS = ("accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy")
+
+
+def _check_output_metrics(output_units, metrics):
+    """A sequence output is measured by its accuracy per position; other metrics (errors of
+    a regression) are refused with SL512 before training."""
+    outputs = output_units if isinstance(output_units, dict) else {"": output_units}
+    for name, units in outputs.items():
+        if not isinstance(units, tuple):
+            continue
+        for metric in metrics:
+            if str(metric).lower() not in _POSITION_METRICS:
+                where = f"the output `{name}`" if name else "the output"
+                raise DataError(
+                    "SL512",
+                    f"metric {metric!r}: {where} {_shape_text(units)} is a class distribution "
+                    "per position, measured by its accuracy per position",
+                    f"use the metric `accuracy` (one of {', '.join(_POSITION_METRICS)})",
+                )
+
+
 def _label_kind(tail, units, mode, where):
     """Classify one label's shape `tail`: 'index' (a class number, or one per position of a
     sequence output), 'onehot' or 'value'."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoints import _locked, _plan_checkpoints
+from .checks import _check_output_metrics
 from .data import load_dataset
 from .errors import DataError, _OutputError
 from .fingerprint import _as_json
@@ -35,6 +36,7 @@ def _train(args, network, defaults):
         )
     for combination in _grid_combinations(args.grid):
         _check_numbers(_apply_combination(settings, combination))
+    _check_output_metrics(network.output_units, settings.metrics)
     if network.backend == "torch":
         return _train_torch(args, network, settings)
     base = Path(args.checkpoint_dir or os.path.join("checkpoints", network.name))
