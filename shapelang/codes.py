@@ -5,7 +5,7 @@ one.
 
 Codes by stage: SL1xx the file and its syntax (SL150–SL151: its suppression comments), SL2xx
 names, arguments and types, SL3xx shapes, SL4xx `expect`, SL5xx the training runtime
-(SL501–SL511) and the code generator (SL550–SL552).
+(SL501–SL512) and the code generator (SL550–SL552).
 
 Plain data: this module imports nothing from shapelang, so that the training runtime, which
 must run without the analysis, can import it too. `shapelang explain --markdown` prints the
@@ -435,7 +435,8 @@ CODES: dict[str, Code] = _define(
     Code("SL506", "data-not-numeric", ERROR,
          "non-numeric data, or NaN / infinite values",
          "`x` or `y` is not numeric (strings, objects, complex numbers), or holds NaN or "
-         "infinite values, which would make the loss NaN."),
+         "infinite values, which would make the loss NaN; or an integer input's ids are not "
+         "whole, negative, or not below the vocabulary of the embedding that reads it."),
     Code("SL507", "labels-mismatch", ERROR,
          "labels do not fit the network's output",
          "A class index outside `0 .. units-1`, one-hot rows of another width, a class-folder "
@@ -459,6 +460,12 @@ CODES: dict[str, Code] = _define(
          "the loss became NaN or infinite during training",
          "Training stops at that batch and the diverged epoch is not checkpointed; in a grid, "
          "that combination stops and cannot be the best."),
+    Code("SL512", "output-not-trainable", ERROR,
+         "`train` cannot train this kind of output",
+         "`train` trains outputs of shape [V] (a vector) and [T, V] (a class distribution per "
+         "position, against one class id per position, as language models are trained). An "
+         "output of rank 3 or more, or a [T, V] output with a loss that is no classification "
+         "(a regression loss) or a metric other than accuracy, is refused before training."),
     # ---- SL55x: the code generator ---------------------------------------------------------
     Code("SL550", "bad-identifier", ERROR,
          "a name cannot be an identifier of the generated program",

@@ -141,6 +141,10 @@ def io_fields(analysis) -> dict:
     named = len(inputs) > 1 or any(d != "float32" for d in dtypes.values())
 
     def units(node):
+        # a vector's width; an output of rank 2 or more gives its whole shape (a sequence
+        # output [T, V] trains against a class id per position)
+        if len(node.shape) >= 2:
+            return tuple(int(d) for d in node.shape)
         return int(node.shape[-1]) if node.shape else 1
 
     return {

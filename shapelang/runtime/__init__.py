@@ -75,6 +75,10 @@ where ``units`` is the width of the network's last layer. For a categorical loss
 contains ``categorical`` but not ``sparse``) integer labels are one-hot encoded; for a sparse loss
 one-hot rows are turned into indices with argmax. Other losses get the labels as they are, which
 must then be rows of ``units`` values (or single values when ``units`` is 1).
+A sequence output ``[T, V]`` (a class distribution per position, the program's
+``OUTPUT_UNITS = (T, V)``) trains against one class id per position, ``y`` of shape ``(n, T)``,
+or one-hot rows ``(n, T, V)``, with a sparse or categorical loss; the metric ``accuracy`` is
+then the accuracy per position. Other outputs of rank 2 or more are refused (SL512).
 
 Validation split (``--validation-split F``, default from the ``train:`` block, else 0.2):
 ``.npz``, ``digits`` and ``synthetic`` hold out ``ceil(F * n)`` examples, chosen by a shuffle
@@ -196,7 +200,8 @@ SL504   ``x`` and ``y`` hold different numbers of examples
 SL505   no examples (an empty array, shard set or image directory), or too few to hold out a
         validation set
 SL506   ``x`` or ``y`` is not numeric (strings, objects, complex numbers), or holds NaN or
-        infinite values
+        infinite values; an integer input's ids that are not whole, negative, or not below
+        the vocabulary of the embedding that reads it
 SL507   labels that do not fit the output layer: a class index outside ``0 .. units-1``, one-hot
         rows of another width, a class-folder count other than ``units``, labels of another rank
 SL508   shards that disagree with each other (example shape or dtypes), or a shard rewritten
@@ -212,6 +217,8 @@ SL510   a checkpoint problem: a fresh run into a directory with checkpoints, che
         checkpoint, a ``state.json`` naming a file outside the checkpoint directory, or
         checkpoints of the other backend's program
 SL511   the loss became NaN or infinite during training
+SL512   an output that ``train`` cannot train: of rank 3 or more, or a sequence output
+        ``(T, V)`` with a loss that is no classification or a metric other than accuracy
 ======  =======================================================================================
 """
 

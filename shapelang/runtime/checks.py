@@ -97,9 +97,67 @@ def _check_example_shape(sample, input_shape, where):
         )
 
 
+def _classes(units):
+    """The class count (the last axis's width) of an output's `units`: its width, or its shape
+    ``(T, V)`` for a sequence output (a class distribution per position)."""
+    return units[-1] if isinstance(units, tuple) else units
+
+
+def _positions(units):
+    """The positions ``(T,)`` of a sequence output, ``()`` of a vector one."""
+    return units[:-1] if isinstance(units, tuple) else ()
+
+
+def _check_trainable_output(units, mode, where="the network"):
+    """Refuse outputs the runtime cannot train: of rank 3 or more, and a sequence output with
+    a loss that is no classification (a class distribution per position is what it trains)."""
+    if not isinstance(units, tuple):
+        return
+    shape = _shape_text(units)
+    if len(units) > 2:
+        raise DataError(
+            "SL512",
+            f"{where}: the output has shape {shape} per example; `train` trains outputs of "
+            "shape [V] (a vector) and [T, V] (a class distribution per position)",
+            "end the network with a vector (flatten, a pooling, `take`) or a [T, V] "
+            "class distribution",
+        )
+    if mode not in (_SPARSE, _CATEGORICAL):
+        raise DataError(
+            "SL512",
+            f"{where}: the output has shape {shape} per example, which `train` trains as a "
+            "class distribution per position: it needs a sparse_ or categorical loss",
+            "use --loss sparse_categorical_crossentropy (labels: one class id per position)",
+        )
+
+
+_POSITION_METRICS = ("accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy")
+
+
+def _check_output_metrics(output_units, metrics):
+    """A sequence output is measured by its accuracy per position; other metrics (errors of
+    a regression) are refused with SL512 before training."""
+    outputs = output_units if isinstance(output_units, dict) else {"": output_units}
+    for name, units in outputs.items():
+        if not isinstance(units, tuple):
+            continue
+        for metric in metrics:
+            if str(metric).lower() not in _POSITION_METRICS:
+                where = f"the output `{name}`" if name else "the output"
+                raise DataError(
+                    "SL512",
+                    f"metric {metric!r}: {where} {_shape_text(units)} is a class distribution "
+                    "per position, measured by its accuracy per position",
+                    f"use the metric `accuracy` (one of {', '.join(_POSITION_METRICS)})",
+                )
+
+
 def _label_kind(tail, units, mode, where):
-    """Classify one label's shape `tail`: 'index' (a class number), 'onehot' or 'value'."""
+    """Classify one label's shape `tail`: 'index' (a class number, or one per position of a
+    sequence output), 'onehot' or 'value'."""
     tail = tuple(int(d) for d in tail)
+    if isinstance(units, tuple):
+        return _sequence_label_kind(tail, units, where)
     if units == 1 and tail in ((), (1,)):
         return "value"
     if tail in ((), (1,)):
@@ -127,10 +185,28 @@ def _label_kind(tail, units, mode, where):
     )
 
 
+def _sequence_label_kind(tail, units, where):
+    """Labels of a sequence output ``(T, V)``: ``(T,)`` class ids or ``(T, V)`` one-hot rows."""
+    if tail == units[:-1]:
+        return "index"
+    if tail == units:
+        return "onehot"
+    positions = ", ".join(str(d) for d in units[:-1])
+    raise DataError(
+        "SL507",
+        f"{where}: labels have shape {_shape_text(tail)} per example, but the output "
+        f"{_shape_text(units)} is a class distribution per position: expected one class id "
+        f"per position, shape {_shape_text(units[:-1])}, or one-hot rows, shape "
+        f"{_shape_text(units)}",
+        f"store y as shape (n, {positions}) class ids from 0 to {units[-1] - 1}",
+    )
+
+
 def _check_label_values(y, kind, units, where):
     """Class indices must be whole numbers in ``0 .. units-1``."""
     if kind != "index" or y.size == 0:
         return
+    units = _classes(units)
     values = y.reshape(-1)
     whole = np.issubdtype(values.dtype, np.integer) or values.dtype == np.bool_
     if not whole and not (np.all(np.isfinite(values)) and np.all(values == np.round(values))):
@@ -152,12 +228,14 @@ def _check_label_values(y, kind, units, where):
 
 def _convert_labels(y, kind, mode, units):
     """Labels in the form the loss wants (see the module docstring)."""
+    shape = (len(y), *_positions(units))
     if kind == "index" and mode == _CATEGORICAL:
-        return np.eye(units, dtype=np.float32)[y.reshape(-1).astype(np.int64)]
+        indices = y.reshape(shape).astype(np.int64)
+        return np.eye(_classes(units), dtype=np.float32)[indices]
     if kind == "index":
-        return y.reshape(-1).astype(np.int32)
+        return y.reshape(shape).astype(np.int32)
     if kind == "onehot" and mode == _SPARSE:
-        return np.argmax(y, axis=1).astype(np.int32)
+        return np.argmax(y, axis=-1).astype(np.int32)
     return y.astype(np.float32)
 
 

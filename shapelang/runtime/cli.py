@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoints import _locked, _plan_checkpoints
+from .checks import _check_output_metrics
 from .data import load_dataset
 from .errors import DataError, _OutputError
 from .fingerprint import _as_json
 from .grid import _GRID_KEYS, _apply_combination, _grid_combinations, _train_grid
+from .named import input_vocabularies, output_units_of
 from .settings import _check_numbers, _check_settings, _Network, _settings, network_inputs
 from .strategies import _make_strategy, _precision_policy, _worker_directory
 from .torch_summary import _torch_summary
@@ -34,6 +36,7 @@ def _train(args, network, defaults):
         )
     for combination in _grid_combinations(args.grid):
         _check_numbers(_apply_combination(settings, combination))
+    _check_output_metrics(network.output_units, settings.metrics)
     if network.backend == "torch":
         return _train_torch(args, network, settings)
     base = Path(args.checkpoint_dir or os.path.join("checkpoints", network.name))
@@ -65,6 +68,7 @@ def _train(args, network, defaults):
                 seed=args.seed,
                 synthetic_size=args.synthetic_size,
                 input_dtypes=network_inputs(network)[1],
+                input_vocabularies=input_vocabularies(network.fingerprint),
             )
             print(
                 f"data: {data.description}: {data.train_count} training, "
@@ -241,7 +245,8 @@ def run_main(
     float32 ``torch.nn.Module`` on the CPU that takes channels-first input (`backend`
     ``"torch"``; its output holds logits when `from_logits`, else probabilities);
     `input_shape` is one example's shape (channels last, no batch axis); `output_units` the
-    width of the last layer; `defaults`
+    width of the last layer (its shape ``(T, V)`` for a class distribution per position);
+    `defaults`
     the ``train:`` block: optional keys ``optimizer``, ``optimizer_options``, ``loss``,
     ``batch``, ``epochs``, ``metrics`` and ``validation_split``; `fingerprint` the analysis's
     fingerprint of the network (rows of name, op, shape, trainable, non-trainable, inputs and
@@ -263,8 +268,8 @@ def run_main(
         build_model,
         model_name,
         tuple(int(d) for d in input_shape),
-        ({str(k): int(v) for k, v in output_units.items()} if isinstance(output_units, dict)
-         else int(output_units)),
+        ({str(k): output_units_of(v) for k, v in output_units.items()}
+         if isinstance(output_units, dict) else output_units_of(output_units)),
         None if fingerprint is None else _as_json(fingerprint),
         backend,
         bool(from_logits),

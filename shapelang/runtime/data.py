@@ -21,14 +21,17 @@ from .checks import (
     _check_example_shape,
     _check_finite,
     _check_label_values,
+    _check_trainable_output,
+    _classes,
     _convert_labels,
     _label_kind,
     _label_mode,
+    _positions,
     _shape_text,
     _validation_count,
 )
 from .errors import DataError, _reason
-from .named import input_specs, load_named
+from .named import input_specs, load_named, output_units_of
 
 _SHARD_CHUNK = 256
 
@@ -146,25 +149,42 @@ def load_dataset(
     seed=0,
     synthetic_size=512,
     input_dtypes=None,
+    input_vocabularies=None,
 ):
     """Open the data source `spec` (see the module docstring) and check it against the network.
 
     `input_shape` is one example's shape (channels last, no batch axis), `output_units` the width
-    of the last layer and `loss` the loss name (it decides the label encoding). Returns a
+    of the last layer (or the output's shape ``(T, V)`` for a class distribution per position,
+    trained against one class id per position) and `loss` the loss name (it decides the label
+    encoding); `input_vocabularies` the number of ids of each integer input (by name; checked,
+    and drawn by ``synthetic``). Returns a
     :class:`LoadedData`; raises :class:`DataError` for every problem with the data.
     """
     mode = _label_mode(loss)
     split = float(validation_split)
+    if isinstance(output_units, dict):
+        for name, one_output in output_units.items():
+            _check_trainable_output(output_units_of(one_output), mode, f"the output `{name}`")
+    else:
+        _check_trainable_output(output_units_of(output_units), mode)
     if isinstance(input_shape, dict) or isinstance(output_units, dict) or isinstance(spec, dict):
         # several inputs or outputs (`input_shape`, `output_units` by name), or a dict of arrays
         shapes = input_shape if isinstance(input_shape, dict) else {"x": input_shape}
-        units = ({k: int(v) for k, v in output_units.items()}
-                 if isinstance(output_units, dict) else int(output_units))
-        return LoadedData(*load_named(spec, input_specs(shapes, input_dtypes), units, mode,
+        units = ({k: output_units_of(v) for k, v in output_units.items()}
+                 if isinstance(output_units, dict) else output_units_of(output_units))
+        specs = input_specs(shapes, input_dtypes, input_vocabularies)
+        return LoadedData(*load_named(spec, specs, units, mode,
                                       split, seed, synthetic_size, _read_npz, _in_batches))
     spec = str(spec)
     input_shape = tuple(int(d) for d in input_shape)
-    units = int(output_units)
+    units = output_units_of(output_units)
+    if isinstance(units, tuple) and (spec == "digits" or Path(spec).is_dir()):
+        raise DataError(
+            "SL507",
+            f"{spec}: holds one class per image, but the network's output "
+            f"{_shape_text(units)} is a class distribution per position",
+            "train a sequence output on an .npz with labels y of one class id per position",
+        )
     if spec == "digits":
         return _load_digits(input_shape, units, mode, split, seed)
     if spec == "synthetic":
@@ -325,14 +345,16 @@ class _SyntheticSource:
     def tf_datasets(self):
         import tensorflow as tf
 
-        classes = 2 if self.units == 1 else self.units
+        units = _classes(self.units)
+        classes = 2 if units == 1 else units
         first_seed = tf.constant(self.seed, tf.int64)
-        input_shape, units, mode = self.input_shape, self.units, self.mode
+        input_shape, positions, mode = self.input_shape, _positions(self.units), self.mode
 
         def example(index):
             x = tf.random.stateless_normal(input_shape, seed=tf.stack([first_seed, index]))
             label = tf.random.stateless_uniform(
-                (), seed=tf.stack([first_seed + 1, index]), maxval=classes, dtype=tf.int64
+                positions, seed=tf.stack([first_seed + 1, index]), maxval=classes,
+                dtype=tf.int64,
             )
             if units == 1:
                 return x, tf.cast(tf.reshape(label, (1,)), tf.float32)
@@ -349,19 +371,21 @@ class _SyntheticSource:
 
     def batches(self, batch_size, epoch, training, share):
         start, stop = (self.held_out, self.size) if training else (0, self.held_out)
-        classes = 2 if self.units == 1 else self.units
+        units, positions = _classes(self.units), _positions(self.units)
+        classes = 2 if units == 1 else units
         for first, last in _in_batches(stop - start, batch_size, share):
             generators = [np.random.default_rng([self.seed, start + i]) for i in range(first, last)]
             x = np.zeros((len(generators), *self.input_shape), np.float32)
             for row, generator in zip(x, generators):
                 row[...] = generator.standard_normal(self.input_shape, np.float32)
-            labels = np.array([g.integers(classes) for g in generators], dtype=np.int64)
-            if self.units == 1:
+            labels = np.array([g.integers(classes, size=positions) if positions
+                               else g.integers(classes) for g in generators], dtype=np.int64)
+            if units == 1:
                 yield x, labels.astype(np.float32).reshape(-1, 1)
             elif self.mode == _SPARSE:
                 yield x, labels.astype(np.int32)
             else:
-                yield x, np.eye(self.units, dtype=np.float32)[labels]
+                yield x, np.eye(units, dtype=np.float32)[labels]
 
 
 def _load_synthetic(size, input_shape, units, mode, split, seed):

@@ -32,15 +32,46 @@ class InputSpec:
     name: str
     shape: tuple
     dtype: str = "float32"
+    vocabulary: int | None = None  # an integer input's number of ids (0 .. vocabulary - 1)
 
 
-def input_specs(input_shapes, input_dtypes=None):
+def input_specs(input_shapes, input_dtypes=None, input_vocabularies=None):
     """The inputs of `run_main(input_shape=…)` given as a mapping name → shape."""
     dtypes = dict(input_dtypes or {})
+    vocabularies = dict(input_vocabularies or {})
     return tuple(
-        InputSpec(str(name), tuple(int(d) for d in shape), str(dtypes.get(name, "float32")))
+        InputSpec(str(name), tuple(int(d) for d in shape), str(dtypes.get(name, "float32")),
+                  vocabularies.get(name))
         for name, shape in input_shapes.items()
     )
+
+
+def output_units_of(units):
+    """One output's `units` as the runtime holds them: its width (an int), or its shape per
+    example (a tuple of two or more ints) when its rank is 2 or more."""
+    if isinstance(units, (tuple, list)):
+        shape = tuple(int(d) for d in units)
+        return shape[0] if len(shape) == 1 else shape
+    return int(units)
+
+
+def input_vocabularies(fingerprint):
+    """The number of ids of each input that an `embedding` reads directly, by input name (the
+    least vocabulary where several read it), from the analysis's fingerprint rows (name, op,
+    shape, trainable, non-trainable, inputs, options); {} without a fingerprint."""
+    vocabularies = {}
+    names = {row[0] for row in fingerprint or () if row[1] == "input"}
+    for row in fingerprint or ():
+        if row[1] != "embedding" or len(row) < 7:
+            continue
+        try:
+            vocabulary = int(str(row[6].get("vocab")))
+        except (AttributeError, ValueError):
+            continue
+        for name in row[5]:
+            if name in names:
+                vocabularies[name] = min(vocabulary, vocabularies.get(name, vocabulary))
+    return vocabularies
 
 
 def _hint(inputs, outputs=()):
@@ -115,6 +146,14 @@ def _check_input(array, spec, where):
                 f"{where}: `{name}` holds negative values, but the input `{spec.name}` is "
                 f"{spec.dtype} ids (from 0)",
                 "store ids from 0",
+            )
+        if spec.vocabulary is not None and array.size and np.max(array) >= spec.vocabulary:
+            raise DataError(
+                "SL506",
+                f"{where}: `{name}` holds ids up to {int(np.max(array))}, but the input "
+                f"`{spec.name}` is read by an embedding of {spec.vocabulary} ids "
+                f"(0 to {spec.vocabulary - 1})",
+                "map the ids into the vocabulary, or make the embedding's vocabulary larger",
             )
     try:
         _check_example_shape(array.shape[1:], spec.shape, where)
@@ -192,27 +231,32 @@ def _numpy_dtype(dtype):
 
 
 def _synthetic(size, inputs, units, mode, split, seed, in_batches):
-    """Random normal float inputs, zero ids for integer inputs (any vocabulary reads id 0),
-    random labels: smoke tests."""
-    from .checks import _CATEGORICAL, _SPARSE
+    """Random normal float inputs, random ids below the vocabulary of the embedding that reads
+    an integer input (zero ids where none is known: any vocabulary reads id 0), random labels
+    (one per position for a sequence output): smoke tests."""
+    from .checks import _CATEGORICAL, _SPARSE, _classes, _positions
 
     rng = np.random.default_rng(seed)
     x = {}
     for spec in inputs:
         if spec.dtype in _INTEGER_DTYPES:
-            x[spec.name] = np.zeros((size, *spec.shape), _numpy_dtype(spec.dtype))
+            shape = (size, *spec.shape)
+            ids = np.zeros(shape) if spec.vocabulary is None else rng.integers(
+                0, spec.vocabulary, shape)
+            x[spec.name] = ids.astype(_numpy_dtype(spec.dtype))
         else:
             x[spec.name] = rng.standard_normal((size, *spec.shape), np.float32)
 
-    def labels(width):
+    def labels(units):
+        width, shape = _classes(units), (size, *_positions(units))
         if mode == _SPARSE:
-            return rng.integers(0, width, size).astype(np.int32)
+            return rng.integers(0, width, shape).astype(np.int32)
         if mode == _CATEGORICAL:
-            return np.eye(width, dtype=np.float32)[rng.integers(0, width, size)]
+            return np.eye(width, dtype=np.float32)[rng.integers(0, width, shape)]
         return rng.standard_normal((size, width), np.float32)
 
     y = {name: labels(w) for name, w in units.items()} if isinstance(units, dict) else labels(
-        int(units))
+        units)
     order = rng.permutation(size)
     held_out = _validation_count(size, split, "synthetic")
     source = _NamedSource(x, y, order[held_out:], order[:held_out], seed, in_batches)

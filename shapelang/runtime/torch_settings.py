@@ -173,6 +173,8 @@ def _per_example_loss(recipe, output, labels):
     import torch.nn.functional as F
 
     output = output.float()
+    if output.dim() >= 3:  # a class distribution per position: (N, V, T)
+        return _per_position_loss(recipe, output, labels)
     if recipe.loss == "sparse_categorical_crossentropy":
         labels = labels.reshape(-1).long()
         if not recipe.from_logits:
@@ -198,11 +200,42 @@ def _per_example_loss(recipe, output, labels):
     return difference.abs().reshape(len(output), -1).mean(dim=1)
 
 
+def _per_position_loss(recipe, output, labels):
+    """Each example's loss of a sequence output, logits or probabilities channels first
+    ``(N, V, T)`` against ``(N, T)`` class ids or ``(N, T, V)`` one-hot rows: the mean over the
+    positions of each position's loss (Keras averages over examples and positions alike)."""
+    import torch
+    import torch.nn.functional as F
+
+    if recipe.loss == "sparse_categorical_crossentropy":
+        if not recipe.from_logits:
+            output = torch.log(output.clamp(_EPSILON, 1 - _EPSILON))
+        losses = F.cross_entropy(output, labels.long(), reduction="none")
+    elif recipe.loss == "categorical_crossentropy":
+        labels = labels.float().movedim(-1, 1)
+        if recipe.from_logits:
+            losses = F.cross_entropy(output, labels, reduction="none")
+        else:
+            probabilities = output / output.sum(dim=1, keepdim=True)
+            probabilities = probabilities.clamp(_EPSILON, 1 - _EPSILON)
+            losses = -(labels * torch.log(probabilities)).sum(dim=1)
+    else:  # the data checks refuse other losses for a sequence output (SL512)
+        raise ValueError(f"loss {recipe.loss!r} on an output of shape {tuple(output.shape)}")
+    return losses.reshape(len(output), -1).mean(dim=1)
+
+
 def _per_example_metric(recipe, name, output, labels):
     """One metric of every example (Keras's choice for ``accuracy``: binary with one output
     unit -- probabilities over 0.5, logits over 0 --, by class index against index labels,
     else against one-hot rows)."""
     output = output.float()
+    if output.dim() >= 3 and name not in _METRIC_ERRORS:  # per position: (N, V, T)
+        predicted = output.argmax(dim=1)
+        if labels.dim() == predicted.dim():
+            correct = predicted == labels.long()
+        else:
+            correct = predicted == labels.argmax(dim=-1)
+        return correct.float().reshape(len(output), -1).mean(dim=1)
     if name in _METRIC_ERRORS:
         difference = output - labels.float().reshape(output.shape)
         if _METRIC_ERRORS[name] == "mean_squared_error":

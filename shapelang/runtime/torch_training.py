@@ -25,6 +25,7 @@ from .data import load_dataset
 from .errors import DataError, _OutputError, _reason
 from .fingerprint import _fingerprint_parameters
 from .grid import _grid_row, _train_grid
+from .named import input_vocabularies
 from .settings import network_inputs
 from .torch_distributed import _distributed, _joined
 from .torch_settings import _make_optimizer, _per_example_loss, _per_example_metric, _recipe
@@ -85,6 +86,7 @@ def _train_torch(args, network, settings):
             seed=args.seed,
             synthetic_size=args.synthetic_size,
             input_dtypes=network_inputs(network)[1],
+            input_vocabularies=input_vocabularies(network.fingerprint),
         )
         if cluster.chief:
             print(
