@@ -288,7 +288,10 @@ class _NamedSource:
             y = _take(self.y, index)
             if isinstance(y, dict):  # several outputs: a tuple in the model's output order
                 y = tuple(y.values())
-            examples = tf.data.Dataset.from_tensor_slices((_take(self.x, index), y))
+            x = _take(self.x, index)
+            if len(x) == 1:  # one (integer) input: the array, as a one-input model is called
+                (x,) = x.values()
+            examples = tf.data.Dataset.from_tensor_slices((x, y))
             if shuffle:
                 examples = examples.shuffle(min(len(index), 10_000), seed=self.seed)
             return examples
