@@ -466,6 +466,11 @@ CODES: dict[str, Code] = _define(
          "position, against one class id per position, as language models are trained). An "
          "output of rank 3 or more, or a [T, V] output with a loss that is no classification "
          "(a regression loss) or a metric other than accuracy, is refused before training."),
+    Code("SL513", "out-of-memory", ERROR,
+         "the model does not fit in memory",
+         "Before anything is built, the weights alone (float32, the analysis's counts) larger "
+         "than the machine's memory; or the framework ran out of memory building or training "
+         "the model (TensorFlow's `ResourceExhaustedError`, PyTorch's `OutOfMemoryError`)."),
     # ---- SL55x: the code generator ---------------------------------------------------------
     Code("SL550", "bad-identifier", ERROR,
          "a name cannot be an identifier of the generated program",

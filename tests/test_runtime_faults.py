@@ -532,3 +532,27 @@ def test_non_finite_values_are_found_across_slices():
         runtime_checks._check_finite(x, "x", "data.npz")
     runtime_checks._check_finite(np.zeros((3, 700_000), np.float32), "x", "data.npz")
     runtime_checks._check_finite(np.arange(5), "y", "data.npz")  # integers hold no NaN
+
+
+# ---- a model larger than the machine --------------------------------------------------------
+def test_weights_larger_than_memory_are_refused_before_anything_is_built(capsys, tmp_path):
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    parameters = memory // 4 + 1  # float32 weights one parameter past this machine's memory
+    rows = [["input", "input", [6], 0, 0, [], {}],
+            ["dense_1", "dense", [parameters // 6], parameters, 0, ["input"], {}]]
+    code, _, err = train(capsys, tmp_path, build_model=never_built, fingerprint=rows)
+    assert code == 1 and "error[SL513]" in err and "Traceback" not in err
+    assert f"{memory / 2**30:,.1f} GiB of memory" in err
+
+
+@pytest.mark.parametrize("raised", [MemoryError("cannot allocate"),
+                                    tf.errors.ResourceExhaustedError(None, None, "OOM when "
+                                                                     "allocating tensor")])
+def test_running_out_of_memory_is_a_diagnostic_not_an_internal_error(capsys, tmp_path, raised):
+    def build_model():
+        raise raised
+
+    code, _, err = train(capsys, tmp_path, build_model=build_model)
+    assert code == 1, err
+    assert "error[SL513]: out of memory" in err and type(raised).__name__ in err
+    assert "Traceback" not in err and "internal error" not in err

@@ -24,6 +24,40 @@ from .torch_training import _train_torch
 from .training import _final_line, _train_single
 
 
+#: what the frameworks raise when an allocation fails (TensorFlow, PyTorch, Python)
+_OUT_OF_MEMORY = ("ResourceExhaustedError", "OutOfMemoryError", "MemoryError")
+
+
+def _out_of_memory(error) -> DataError:
+    first_line = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+    return DataError(
+        "SL513",
+        f"out of memory while building or training the model ({type(error).__name__}: "
+        f"{first_line})",
+        "`shapelang table --batch-size B` estimates the memory a batch needs: choose a "
+        "smaller --batch-size or a smaller network",
+    )
+
+
+def _check_fits_in_memory(network):
+    """SL513 before anything is built: the weights alone (float32, the counts of the analysis)
+    larger than this machine's memory — an allocation that big may not fail cleanly."""
+    if not network.fingerprint:
+        return
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):  # not a POSIX system: nothing to compare
+        return
+    weights = 4 * sum(int(row[3]) + int(row[4]) for row in network.fingerprint)
+    if weights > memory:
+        raise DataError(
+            "SL513",
+            f"the model's weights alone take {weights / 2**30:,.1f} GiB as float32, more than "
+            f"this machine's {memory / 2**30:,.1f} GiB of memory",
+            "`shapelang table` shows which layers hold the parameters: make them smaller",
+        )
+
+
 def _train(args, network, defaults):
     """The ``train`` command: settings; the checkpoint directory, locked and checked; the
     strategy; the data; then one run or a grid."""
@@ -37,6 +71,7 @@ def _train(args, network, defaults):
     for combination in _grid_combinations(args.grid):
         _check_numbers(_apply_combination(settings, combination))
     _check_output_metrics(network.output_units, settings.metrics)
+    _check_fits_in_memory(network)
     if network.backend == "torch":
         return _train_torch(args, network, settings)
     base = Path(args.checkpoint_dir or os.path.join("checkpoints", network.name))
@@ -288,7 +323,10 @@ def run_main(
     except KeyboardInterrupt:
         print("interrupted; continue with `train ... --resume`", file=sys.stderr)
         return 130
-    except Exception:  # noqa: BLE001 -- the last resort: exit code 2 with the traceback
+    except Exception as error:  # noqa: BLE001 -- the last resort: exit code 2 with the traceback
+        if type(error).__name__ in _OUT_OF_MEMORY:
+            print(_out_of_memory(error).render(), file=sys.stderr)
+            return 1
         traceback.print_exc()
         print(f"error: internal error in the training runtime of {model_name}", file=sys.stderr)
         return 2
