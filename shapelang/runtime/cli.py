@@ -23,7 +23,6 @@ from .torch_summary import _torch_summary
 from .torch_training import _train_torch
 from .training import _final_line, _train_single
 
-
 #: what the frameworks raise when an allocation fails (TensorFlow, PyTorch, Python)
 _OUT_OF_MEMORY = ("ResourceExhaustedError", "OutOfMemoryError", "MemoryError")
 
