@@ -219,6 +219,8 @@ SL510   a checkpoint problem: a fresh run into a directory with checkpoints, che
 SL511   the loss became NaN or infinite during training
 SL512   an output that ``train`` cannot train: of rank 3 or more, or a sequence output
         ``(T, V)`` with a loss that is no classification or a metric other than accuracy
+SL513   out of memory: the weights alone (float32) larger than the machine's memory, refused
+        before building; or TensorFlow / PyTorch ran out of memory building or training
 ======  =======================================================================================
 """
 

@@ -12,12 +12,12 @@ import numpy as np
 
 from .checkpoints import _locked, _plan_checkpoints
 from .checks import _check_output_metrics
-from .data import load_dataset
+from .data import load_network_data
 from .errors import DataError, _OutputError
 from .fingerprint import _as_json
 from .grid import _GRID_KEYS, _apply_combination, _grid_combinations, _train_grid
-from .named import input_vocabularies, output_units_of
-from .settings import _check_numbers, _check_settings, _Network, _settings, network_inputs
+from .named import output_units_of
+from .settings import _check_numbers, _check_settings, _Network, _settings
 from .strategies import _make_strategy, _precision_policy, _worker_directory
 from .torch_summary import _torch_summary
 from .torch_training import _train_torch
@@ -93,17 +93,7 @@ def _train(args, network, defaults):
             if strategy is not None:
                 print(f"strategy: {args.strategy}, {strategy.num_replicas_in_sync} replicas")
             _check_settings(settings)
-            data = load_dataset(
-                args.data,
-                network_inputs(network)[0],
-                network.output_units,
-                settings.loss,
-                validation_split=settings.validation_split,
-                seed=args.seed,
-                synthetic_size=args.synthetic_size,
-                input_dtypes=network_inputs(network)[1],
-                input_vocabularies=input_vocabularies(network.fingerprint),
-            )
+            data = load_network_data(args, network, settings)
             print(
                 f"data: {data.description}: {data.train_count} training, "
                 f"{data.validation_count} validation examples"

@@ -31,7 +31,8 @@ from .checks import (
     _validation_count,
 )
 from .errors import DataError, _reason
-from .named import input_specs, load_named, output_units_of
+from .named import input_specs, input_vocabularies, load_named, output_units_of
+from .settings import network_inputs
 
 _SHARD_CHUNK = 256
 
@@ -800,3 +801,21 @@ class _ShardSource:
         if left_x is not None:
             ((start, stop),) = _in_batches(len(left_x), batch_size, share)
             yield left_x[start:stop].astype(np.float32), left_y[start:stop]
+
+
+def load_network_data(args, network, settings):
+    """`load_dataset` as `train` calls it in both backends: the network's inputs (shapes,
+    dtypes, the vocabularies of the embeddings reading them) and outputs, the settings' loss
+    and validation split, the command line's data, seed and synthetic size."""
+    shapes, dtypes = network_inputs(network)
+    return load_dataset(
+        args.data,
+        shapes,
+        network.output_units,
+        settings.loss,
+        validation_split=settings.validation_split,
+        seed=args.seed,
+        synthetic_size=args.synthetic_size,
+        input_dtypes=dtypes,
+        input_vocabularies=input_vocabularies(network.fingerprint),
+    )

@@ -21,12 +21,10 @@ from .checkpoints import (
     _truncate_log,
 )
 from .checks import _shape_text
-from .data import load_dataset
+from .data import load_network_data
 from .errors import DataError, _OutputError, _reason
 from .fingerprint import _fingerprint_parameters
 from .grid import _grid_row, _train_grid
-from .named import input_vocabularies
-from .settings import network_inputs
 from .torch_distributed import _distributed, _joined
 from .torch_settings import _make_optimizer, _per_example_loss, _per_example_metric, _recipe
 from .training import _diverged, _final_line
@@ -77,17 +75,7 @@ def _train_torch(args, network, settings):
                 print(_final_line(plan.state.get("logs", {}), plan.epoch, 0.0, 0))
             return 0
         recipe = _recipe(settings, network.from_logits)
-        data = load_dataset(
-            args.data,
-            network_inputs(network)[0],
-            network.output_units,
-            settings.loss,
-            validation_split=settings.validation_split,
-            seed=args.seed,
-            synthetic_size=args.synthetic_size,
-            input_dtypes=network_inputs(network)[1],
-            input_vocabularies=input_vocabularies(network.fingerprint),
-        )
+        data = load_network_data(args, network, settings)
         if cluster.chief:
             print(
                 f"data: {data.description}: {data.train_count} training, "
