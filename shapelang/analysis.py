@@ -83,7 +83,8 @@ def freeze(walked: Analysis) -> AnalysedGraph:
         padding_fixes=walked.padding_fixes, produced=frozen_mapping(walked.produced),
         outputs=frozen_mapping({**walked.outputs,
                                 **{i.name: i.output for i in walked.instances}}),
-        input_paths=tuple(walked.input_paths), output_paths=tuple(walked.output_paths))
+        input_paths=tuple(walked.input_paths), output_paths=tuple(walked.output_paths),
+        output_labels=tuple(walked.output_names))
 
 
 def _node(r: LayerResult, instance_paths: set) -> Node:

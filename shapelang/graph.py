@@ -178,6 +178,7 @@ class AnalysedGraph:
     # order, else the last line's)
     input_paths: tuple = ()
     output_paths: tuple = ()
+    output_labels: tuple = ()  # as `output @a @b` names them; see `output_names`
     maximum_sizes: tuple = ()  # upper bounds of the valid domain (`walk.MaximumSize`)
 
     @property
@@ -191,6 +192,13 @@ class AnalysedGraph:
     @property
     def output_nodes(self) -> tuple[Node, ...]:
         return tuple(self.by_path[p] for p in self.output_paths if p in self.by_path)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """The outputs' names for the generated programs' `OUTPUT_UNITS` and the training
+        data's `y_<name>`: as `output @a @b` names them (`@encoder`, a repeat whose last layer is
+        `encoder12.layernorm_1`), else their paths."""
+        return self.output_labels or tuple(n.path for n in self.output_nodes)
 
     @property
     def several_io(self) -> bool:

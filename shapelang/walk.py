@@ -154,6 +154,9 @@ class Analysis:
     input_paths: list = field(default_factory=list)  # the network's inputs, in file order
     # the network's outputs in order: `output @a @b`'s, else the last line's
     output_paths: list = field(default_factory=list)
+    # the outputs' names as `output @a @b` writes them (a repeat's or block use's label names
+    # its last layer's tensor); empty without `output`: then the paths name them
+    output_names: list = field(default_factory=list)
     # errors raised by a bound layer rule after every variant of the walk derived that layer:
     # the variants (sizes unbound, another padding) are not made incomplete by them
     bound_only: list = field(default_factory=list, repr=False)
@@ -1017,6 +1020,7 @@ class _Walker:
         for path in paths:
             self.consumers[path] = self.consumers.get(path, 0) + 1
         self.analysis.output_paths = paths
+        self.analysis.output_names = [ref.name for ref in statement.refs]
 
     def _name(self, layer: ir.Layer, scope: _Scope) -> str:
         return layer.label if layer.label else scope.default_name(layer.op)

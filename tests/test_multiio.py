@@ -234,6 +234,22 @@ def test_the_programs_name_their_inputs():
         assert "INPUT_SHAPE =" not in source
 
 
+def test_outputs_are_named_as_output_names_them():
+    """A repeat's label names its last layer's tensor (`encoder3.layernorm_1`); the programs'
+    OUTPUT_UNITS, the torch docstring and so the training data (`y_encoder`) use the label."""
+    net = shapelang.loads(
+        "block layer:\n    dense 4 last_axis=true\n    layernorm\n\n"
+        "network named:\n    input [3, 4]\n    encoder: repeat 3:\n        layer\n"
+        "    first: take 0\n    pooled: dense 2 softmax\n    output @encoder @pooled\n",
+        "named.net")
+    analysis = net.analyse().raise_for_errors().analysis
+    assert analysis.output_paths[0] == "encoder3.layer_1.layernorm_1"
+    assert analysis.output_names == ("encoder", "pooled")
+    for source in (net.keras_source(), net.torch_source()):
+        assert 'OUTPUT_UNITS = {"encoder": (3, 4), "pooled": 2}' in source
+    assert "    encoder: (N, 4, 3)\n    pooled: (N, 2)" in net.torch_source()
+
+
 # ---- training data ------------------------------------------------------------------------------
 def two_tower_arrays(count=20, seed=0):
     rng = np.random.default_rng(seed)

@@ -153,7 +153,9 @@ def io_fields(analysis) -> dict:
         "input_shapes": ({n.path: tuple(int(d) for d in n.shape) for n in inputs} if named
                          else None),
         "input_dtypes": dtypes if named else None,
-        "output_units_by_name": ({n.path: units(n) for n in outputs} if len(outputs) > 1
+        "output_units_by_name": ({name: units(n) for name, n in zip(analysis.output_names,
+                                                                    outputs)}
+                                 if len(outputs) > 1
                                  else None),
     }
 

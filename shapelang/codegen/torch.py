@@ -747,7 +747,8 @@ def _named_io_lines(analysis: Analysis, logits: bool) -> list[str]:
     if len(outputs) == 1:
         return [*lines, f"Output: {_output_kind(analysis, logits)}."]
     return [*lines, "Outputs, a tuple in this order:",
-            *(f"    {n.path}: {torch_shape(n)}" for n in outputs)]
+            *(f"    {name}: {torch_shape(n)}"
+              for name, n in zip(analysis.output_names, outputs))]
 
 
 def emit_torch(analysis: Analysis, structures=STRUCTURES, *, standalone: bool = False,
