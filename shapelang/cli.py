@@ -283,10 +283,15 @@ def _csv_documents(reports) -> str:
     import csv
     import io
 
+    tables = [(path, list(csv.reader(io.StringIO(report)))) for path, report in reports]
+    # a network that Keras and PyTorch count alike has no `convention` column unless asked
+    # (`--backend`): where another file has it, its counts are Keras's
+    conventions = any(rows[0][-1] == "convention" for _, rows in tables)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    for number, (path, report) in enumerate(reports):
-        rows = list(csv.reader(io.StringIO(report)))
+    for number, (path, rows) in enumerate(tables):
+        if conventions and rows[0][-1] != "convention":
+            rows = [[*rows[0], "convention"], *([*row, "keras"] for row in rows[1:])]
         writer.writerows([["file", *row] if i == 0 else [path, *row]
                           for i, row in enumerate(rows) if i or not number])
     return buffer.getvalue().rstrip("\n")

@@ -9,6 +9,8 @@ count against Keras's model (`keras_oracle`, the default analysis) and against t
 module (`torch_oracle`, the torch convention), and both computing the same outputs with Keras's
 weights copied into torch (`test_backend_equivalence.compare`: gate orders and bias vectors).
 """
+import csv
+import io
 import json
 
 import pytest
@@ -162,6 +164,21 @@ def test_networks_both_frameworks_count_alike_print_as_before(run_cli, tmp_path)
     assert "convention" not in json.loads(out)
     _, out, _ = run_cli("table", str(path), "--backend", "torch")
     assert "#params: as PyTorch counts them (convention torch)" in out
+
+
+@pytest.mark.parametrize("imdb_first", [True, False])
+def test_several_files_make_one_csv_table_whichever_counts_differ(run_cli, imdb, tmp_path,
+                                                                  imdb_first):
+    alike = tmp_path / "alike.net"
+    alike.write_text("network alike:\n    input [5, 3]\n    gru 4\n    dense 2\n",
+                     encoding="utf-8")
+    paths = [imdb, str(alike)] if imdb_first else [str(alike), imdb]
+    code, out, _ = run_cli("table", *paths, "--format", "csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert code == 0 and {len(row) for row in rows} == {len(rows[0])}
+    assert rows[0][-1] == "convention"
+    assert {row[-1] for row in rows[1:]} == {"keras"}  # both in Keras's counts, said so
+    assert {row[0] for row in rows[1:]} == set(paths)
 
 
 def test_check_says_nothing_new(run_cli, imdb):
