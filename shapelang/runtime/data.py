@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .batching import epoch_order, in_batches, training_and_validation
 from .checks import (
     _SPARSE,
     _check_arrays,
@@ -175,7 +176,7 @@ def load_dataset(
                  if isinstance(output_units, dict) else output_units_of(output_units))
         specs = input_specs(shapes, input_dtypes, input_vocabularies)
         return LoadedData(*load_named(spec, specs, units, mode,
-                                      split, seed, synthetic_size, _read_npz, _in_batches))
+                                      split, seed, synthetic_size, _read_npz))
     spec = str(spec)
     input_shape = tuple(int(d) for d in input_shape)
     units = output_units_of(output_units)
@@ -207,15 +208,6 @@ def load_dataset(
     raise DataError("SL501", f"data source {spec!r} not found", _DATA_HINT)
 
 
-def _in_batches(count, batch_size, share=(0, 1)):
-    """(start, stop) of consecutive batches of `batch_size` over `count` items, or of the
-    part of each batch that is the share ``(rank, processes)``."""
-    rank, processes = share
-    for start in range(0, count, batch_size):
-        size = min(batch_size, count - start)
-        yield start + rank * size // processes, start + (rank + 1) * size // processes
-
-
 @dataclasses.dataclass
 class _ArraySource:
     """Examples in memory, split by a seeded shuffle."""
@@ -235,18 +227,11 @@ class _ArraySource:
                 examples = examples.shuffle(min(len(index), 10_000), seed=self.seed)
             return examples.map(_as_float, num_parallel_calls=tf.data.AUTOTUNE)
 
-        validation = self.validation_index
-        return (
-            dataset(self.train_index, shuffle=True),
-            dataset(validation, shuffle=False) if len(validation) else None,
-        )
+        return training_and_validation(dataset, self)
 
     def batches(self, batch_size, epoch, training, share):
-        if training:
-            index = np.random.default_rng([self.seed, epoch]).permutation(self.train_index)
-        else:
-            index = self.validation_index
-        for start, stop in _in_batches(len(index), batch_size, share):
+        index = epoch_order(self, epoch, training)
+        for start, stop in in_batches(len(index), batch_size, share):
             chosen = index[start:stop]
             yield self.x[chosen].astype(np.float32), self.y[chosen]
 
@@ -374,7 +359,7 @@ class _SyntheticSource:
         start, stop = (self.held_out, self.size) if training else (0, self.held_out)
         units, positions = _classes(self.units), _positions(self.units)
         classes = 2 if units == 1 else units
-        for first, last in _in_batches(stop - start, batch_size, share):
+        for first, last in in_batches(stop - start, batch_size, share):
             generators = [np.random.default_rng([self.seed, start + i]) for i in range(first, last)]
             x = np.zeros((len(generators), *self.input_shape), np.float32)
             for row, generator in zip(x, generators):
@@ -459,7 +444,7 @@ class _ImageSource:
         encode = {"binary": _binary_labels, "int": _index_labels, "categorical": _one_hot}
         labels = encode[_image_label_mode(self.units, self.mode)]
         with concurrent.futures.ThreadPoolExecutor(_decoding_threads()) as pool:
-            for start, stop in _in_batches(len(index), batch_size, share):
+            for start, stop in in_batches(len(index), batch_size, share):
                 chosen = index[start:stop]
                 images = np.zeros((len(chosen), *self.input_shape), np.float32)
                 paths = [self.files[i] for i in chosen]
@@ -795,11 +780,11 @@ class _ShardSource:
             if left_x is not None:
                 x, y = np.concatenate([left_x, x]), np.concatenate([left_y, y])
             full = len(x) - len(x) % batch_size
-            for start, stop in _in_batches(full, batch_size, share):
+            for start, stop in in_batches(full, batch_size, share):
                 yield x[start:stop].astype(np.float32), y[start:stop]
             left_x, left_y = (x[full:], y[full:]) if full < len(x) else (None, None)
         if left_x is not None:
-            ((start, stop),) = _in_batches(len(left_x), batch_size, share)
+            ((start, stop),) = in_batches(len(left_x), batch_size, share)
             yield left_x[start:stop].astype(np.float32), left_y[start:stop]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .batching import epoch_order, in_batches, training_and_validation
 from .checks import (
     _check_dtype,
     _check_example_shape,
@@ -196,15 +197,15 @@ def _labels(y, units, mode, where):
     return _convert_labels(y, kind, mode, units)
 
 
-def load_named(spec, inputs, units, mode, split, seed, synthetic_size, read_npz, in_batches):
+def load_named(spec, inputs, units, mode, split, seed, synthetic_size, read_npz):
     """The data of a network with named inputs (see the module docstring): its description,
     source, and training and validation counts, for a :class:`~.data.LoadedData`. `units`:
-    the output's width, or a dict by output name; `read_npz` and `in_batches` are `data`'s."""
+    the output's width, or a dict by output name; `read_npz` is `data`'s."""
     outputs = tuple(units) if isinstance(units, dict) else ()
     if isinstance(spec, dict):
         where = "the data"
     elif str(spec) == "synthetic":
-        return _synthetic(int(synthetic_size), inputs, units, mode, split, seed, in_batches)
+        return _synthetic(int(synthetic_size), inputs, units, mode, split, seed)
     else:
         where = str(spec)
         refusal = (f"data source {where!r}: a network with several inputs (or an integer "
@@ -222,7 +223,7 @@ def load_named(spec, inputs, units, mode, split, seed, synthetic_size, read_npz,
     count = len(next(iter(x.values())))
     order = np.random.default_rng(seed).permutation(count)
     held_out = _validation_count(count, split, where)
-    source = _NamedSource(x, y, order[held_out:], order[:held_out], seed, in_batches)
+    source = _NamedSource(x, y, order[held_out:], order[:held_out], seed)
     return where, source, count - held_out, held_out
 
 
@@ -230,7 +231,7 @@ def _numpy_dtype(dtype):
     return np.int64 if dtype == "int64" else np.int32 if dtype == "int32" else np.float32
 
 
-def _synthetic(size, inputs, units, mode, split, seed, in_batches):
+def _synthetic(size, inputs, units, mode, split, seed):
     """Random normal float inputs, random ids below the vocabulary of the embedding that reads
     an integer input (zero ids where none is known: any vocabulary reads id 0), random labels
     (one per position for a sequence output): smoke tests."""
@@ -259,7 +260,7 @@ def _synthetic(size, inputs, units, mode, split, seed, in_batches):
         units)
     order = rng.permutation(size)
     held_out = _validation_count(size, split, "synthetic")
-    source = _NamedSource(x, y, order[held_out:], order[:held_out], seed, in_batches)
+    source = _NamedSource(x, y, order[held_out:], order[:held_out], seed)
     shapes = ", ".join(f"{s.name} {_shape_text(s.shape)}" for s in inputs)
     return f"synthetic {shapes}", source, size - held_out, held_out
 
@@ -279,7 +280,6 @@ class _NamedSource:
     train_index: np.ndarray
     validation_index: np.ndarray
     seed: int
-    in_batches: object  # `data._in_batches`
 
     def tf_datasets(self):
         import tensorflow as tf
@@ -296,17 +296,10 @@ class _NamedSource:
                 examples = examples.shuffle(min(len(index), 10_000), seed=self.seed)
             return examples
 
-        validation = self.validation_index
-        return (
-            dataset(self.train_index, shuffle=True),
-            dataset(validation, shuffle=False) if len(validation) else None,
-        )
+        return training_and_validation(dataset, self)
 
     def batches(self, batch_size, epoch, training, share):
-        if training:
-            index = np.random.default_rng([self.seed, epoch]).permutation(self.train_index)
-        else:
-            index = self.validation_index
-        for start, stop in self.in_batches(len(index), batch_size, share):
+        index = epoch_order(self, epoch, training)
+        for start, stop in in_batches(len(index), batch_size, share):
             chosen = index[start:stop]
             yield _take(self.x, chosen), _take(self.y, chosen)
